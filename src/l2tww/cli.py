@@ -1,0 +1,114 @@
+"""`l2tww <verb>`: the one entry point every Snakemake rule and DVC stage calls.
+
+    l2tww prepare fashion_mnist               # data/prepared/fashion_mnist/
+    l2tww split animal_mnist                  # data/splits/animal_mnist/base.json
+    l2tww split animal_mnist --n 25 --seed 0  # data/splits/animal_mnist/n25-s0.json
+    l2tww pretrain fashion                    # results/sources/fashion/
+    l2tww train animal l2tww --n 25 --seed 0  # results/runs/animal/l2tww/n25-s0/
+    l2tww summarize                           # results/summary/
+    l2tww runs                                # the run matrix, one run id per line
+
+Every verb validates the params file first; bad input exits 2 with one line on stderr
+(L2TWW_DEBUG=1 shows the traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _n(value: str) -> int | None:
+    if value == "all":
+        return None
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--n must be a positive integer or 'all', got {value}")
+    return n
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="l2tww", description="Learning What and Where to Transfer: pipeline stages.")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar instead of one line per epoch")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    p = sub.add_parser("prepare", help="build a dataset into data/prepared/")
+    p.add_argument("dataset")
+    p = sub.add_parser("split", help="write a split index file")
+    p.add_argument("dataset")
+    p.add_argument("--n", type=_n, default=None, help="images per class, or 'all' (needs --seed)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the N-per-class draw; omit for the base split")
+    p = sub.add_parser("pretrain", help="pretrain a source network")
+    p.add_argument("source")
+    p = sub.add_parser("train", help="train one target run")
+    p.add_argument("target")
+    p.add_argument("method")
+    p.add_argument("--n", type=_n, required=True, help="images per class, or 'all'")
+    p.add_argument("--seed", type=int, required=True)
+    sub.add_parser("summarize", help="aggregate run metrics into results/summary/")
+    p = sub.add_parser("report", help="render the papermill reports into reports/")
+    p.add_argument("--out", default="reports", help="output folder")
+    sub.add_parser("runs", help="print the run matrix")
+    sub.add_parser("check", help="validate the params file and exit")
+    return parser
+
+
+def _dispatch(args) -> None:
+    from . import config, stages
+
+    params = config.load(args.params)
+    if args.verb == "check":
+        print(f"{args.params}: ok ({len(params.runs())} runs)")
+    elif args.verb == "runs":
+        for run in params.runs():
+            print(run.run_id)
+    elif args.verb == "prepare":
+        _known(params, "datasets", args.dataset)
+        stages.prepare_dataset(params, args.dataset)
+    elif args.verb == "split":
+        _known(params, "datasets", args.dataset)
+        if args.n is not None and args.seed is None:
+            raise config.ConfigError("split: --n needs --seed")
+        stages.make_split(params, args.dataset, args.n, args.seed)
+    elif args.verb == "pretrain":
+        _known(params, "sources", args.source)
+        stages.pretrain_source(params, args.source, args.progress)
+    elif args.verb == "train":
+        _known(params, "targets", args.target)
+        _known(params, "methods", args.method)
+        stages.train_run(params, config.Run(args.target, args.method, args.n, args.seed), args.progress)
+    elif args.verb == "summarize":
+        from .summarize import summarize
+
+        summarize(params)
+    elif args.verb == "report":
+        from .report import render
+
+        render(params, args.out)
+
+
+def _known(params, section: str, name: str) -> None:
+    from .config import ConfigError
+
+    if name not in params[section]:
+        raise ConfigError(f"{params.origin}: {section}: no entry {name!r}; expected one of {sorted(params[section])}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .config import ConfigError
+    from .train import NonFiniteLoss
+
+    try:
+        _dispatch(args)
+    except (ConfigError, FileNotFoundError, ValueError, NonFiniteLoss, RuntimeError) as exc:
+        if os.environ.get("L2TWW_DEBUG"):
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"l2tww: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Load, validate and resolve params.yaml (design.md principle 1).
+
+params.yaml -> JSON Schema (defaults filled) -> cross-reference checks -> frozen dataclasses.
+Every problem is reported as one line naming the file, the key path, the value and what was
+expected (`ConfigError`); library code receives dataclasses and never reads params.yaml itself.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+
+from .methods import MethodSpec, Pair
+
+SCHEMA_PATH = Path(__file__).with_name("schema") / "params.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A one-line, user-facing description of a bad params file."""
+
+
+def _with_defaults(cls):
+    """A validator that also writes each property's `default` into the instance (jsonschema FAQ)."""
+    validate_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and key not in instance:
+                    instance[key] = _copy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(cls, {"properties": set_defaults})
+
+
+def _copy(value):
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+_SCHEMA = None
+
+
+def schema() -> dict:
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
+    return _SCHEMA
+
+
+def _describe(error) -> str:
+    path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unexpected = sorted(set(error.instance) - set(allowed))
+        hint = f"; expected one of {allowed}" if allowed else ""
+        return f"{path}: unknown key {unexpected[0]!r}{hint}"
+    if error.validator == "propertyNames":
+        return f"{path}: name {error.instance!r} must match {error.validator_value.get('pattern', '')}"
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
+        return f"{path}: {error.instance!r} is not valid ({best.message})"
+    return f"{path}: {error.message}"
+
+
+def validate(raw: Mapping[str, Any], origin: str = "params.yaml") -> dict:
+    """Schema-validate `raw`, filling defaults; returns a new dict. Raises ConfigError."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+    data = _copy(dict(raw))
+    validator = _with_defaults(Draft202012Validator)(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), str(list(e.absolute_path))))
+    if errors:
+        # The deepest error of the first branch names the key most precisely.
+        first = errors[0]
+        deepest = max((e for e in errors if list(e.absolute_path)[: len(first.absolute_path)] == list(first.absolute_path)), key=lambda e: len(list(e.absolute_path)))
+        raise ConfigError(f"{origin}: {_describe(deepest)}")
+    return data
+
+
+# ----------------------------------------------------------------------------------------------
+# Resolved, typed view
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training job: the target, method, N per class (None = all) and seed."""
+
+    target: str
+    method: str
+    n_per_class: int | None
+    seed: int
+
+    @property
+    def n_tag(self) -> str:
+        return "nall" if self.n_per_class is None else f"n{self.n_per_class}"
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.target}-{self.method}-{self.n_tag}-s{self.seed}"
+
+    @property
+    def relpath(self) -> str:
+        return f"{self.target}/{self.method}/{self.n_tag}-s{self.seed}"
+
+
+@dataclass(frozen=True)
+class Params:
+    """The validated params plus the helpers that read them. `data` is the defaults-filled dict."""
+
+    data: dict
+    origin: str = "params.yaml"
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    # -- run matrix ------------------------------------------------------------------------
+    def runs(self) -> list[Run]:
+        seen: dict[Run, None] = {}
+        for tname, target in self.data["targets"].items():
+            for block in target["runs"]:
+                for method, n, seed in itertools.product(block["methods"], block["n_per_class"], block["seeds"]):
+                    seen[Run(tname, method, n, seed)] = None
+        return list(seen)
+
+    def splits_needed(self) -> list[tuple[str, int | None, int]]:
+        """(dataset, N, seed) of every split file a run or a source pretraining reads."""
+        out: dict[tuple, None] = {}
+        for name, src in self.data["sources"].items():
+            if "weights" not in src:
+                out[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
+        for run in self.runs():
+            out[(self.data["targets"][run.target]["dataset"], run.n_per_class, run.seed)] = None
+        return list(out)
+
+    def pretrained_sources(self) -> list[str]:
+        return [name for name, src in self.data["sources"].items() if "weights" not in src]
+
+    # -- resolution --------------------------------------------------------------------------
+    def method_spec(self, target: str, method: str) -> MethodSpec:
+        m = dict(self.data["methods"][method])
+        kind = m.pop("kind")
+        m.pop("label", None)
+        set_name = m.pop("pairs", None)
+        pairs: tuple[Pair, ...] = ()
+        if set_name is not None:
+            tcfg = self.data["targets"][target]
+            pairs = tuple(
+                Pair(si, s, t) for si in range(len(tcfg["sources"])) for s, t in expand_pairs(tcfg["pairs"][set_name])
+            )
+        return MethodSpec(name=method, kind=kind, pairs=pairs, hparams=m)
+
+    def label(self, method: str) -> str:
+        return self.data["methods"][method].get("label", method)
+
+
+def expand_pairs(spec) -> list[tuple[int, int]]:
+    """A pair set is a list of [source tap, target tap] or a product {source: [...], target: [...]}."""
+    if isinstance(spec, Mapping):
+        return [(s, t) for s in spec["source"] for t in spec["target"]]
+    return [(int(s), int(t)) for s, t in spec]
+
+
+def _walk_refs(p: dict) -> Iterator[str]:
+    """Cross-reference checks, yielding one message per problem."""
+    from .data.registry import BUILDERS
+    from .models import num_taps
+
+    datasets, recipes, sources, methods = p["datasets"], p["recipes"], p["sources"], p["methods"]
+    for name, src in sources.items():
+        if src["dataset"] not in datasets:
+            yield f"sources.{name}.dataset: unknown dataset {src['dataset']!r}; expected one of {sorted(datasets)}"
+        if "weights" not in src and "recipe" not in src:
+            yield f"sources.{name}: needs a 'recipe' to pretrain, or 'weights' to load"
+        if "recipe" in src and src["recipe"] not in recipes:
+            yield f"sources.{name}.recipe: unknown recipe {src['recipe']!r}; expected one of {sorted(recipes)}"
+    for name, ds in datasets.items():
+        info = BUILDERS[ds["builder"]]
+        if "test" not in ds and "official_splits" not in ds and not info.has_test:
+            yield f"datasets.{name}.test: builder {ds['builder']!r} has no official test set; give test: {{per_class: N}}"
+        for key in ("mean", "std"):
+            if len(ds["normalize"][key]) != info.channels:
+                yield f"datasets.{name}.normalize.{key}: {ds['normalize'][key]} has {len(ds['normalize'][key])} values; {ds['builder']} images have {info.channels} channel(s)"
+    for tname, t in p["targets"].items():
+        where = f"targets.{tname}"
+        if t["dataset"] not in datasets:
+            yield f"{where}.dataset: unknown dataset {t['dataset']!r}; expected one of {sorted(datasets)}"
+            continue
+        if t["recipe"] not in recipes:
+            yield f"{where}.recipe: unknown recipe {t['recipe']!r}; expected one of {sorted(recipes)}"
+        for s in t["sources"]:
+            if s not in sources:
+                yield f"{where}.sources: unknown source {s!r}; expected one of {sorted(sources)}"
+        if any(s not in sources for s in t["sources"]):
+            continue
+        t_taps = num_taps(t["arch"])
+        for set_name, spec in t["pairs"].items():
+            for s, tt in expand_pairs(spec):
+                if tt >= t_taps:
+                    yield f"{where}.pairs.{set_name}: target tap {tt} out of range; {t['arch']['name']} has taps 0..{t_taps - 1}"
+                for src_name in t["sources"]:
+                    s_taps = num_taps(sources[src_name]["arch"])
+                    if s >= s_taps:
+                        yield f"{where}.pairs.{set_name}: source tap {s} out of range for source {src_name!r}; {sources[src_name]['arch']['name']} has taps 0..{s_taps - 1}"
+        ds = datasets[t["dataset"]]
+        capacity = BUILDERS[ds["builder"]].min_train_per_class - _held_out(ds, BUILDERS[ds["builder"]].min_train_per_class)
+        for i, block in enumerate(t["runs"]):
+            for m in block["methods"]:
+                if m not in methods:
+                    yield f"{where}.runs[{i}].methods: unknown method {m!r}; expected one of {sorted(methods)}"
+                elif "pairs" in methods[m] and methods[m]["pairs"] not in t["pairs"]:
+                    yield f"{where}.pairs: method {m!r} needs pair set {methods[m]['pairs']!r}, which {tname} does not define"
+            for n in block["n_per_class"]:
+                if n is not None and n > capacity:
+                    yield f"{where}.runs[{i}].n_per_class: {n} exceeds the {capacity} train images per class of {t['dataset']!r} after val/test hold-out"
+
+
+def _held_out(ds: dict, per_class: int) -> int:
+    held = 0
+    for key in ("val", "test"):
+        spec = ds.get(key)
+        if spec:
+            held += spec.get("per_class", 0) or int(round(spec.get("fraction", 0) * per_class))
+    return held
+
+
+def load(path: str | Path = "params.yaml", overrides: Mapping[str, Any] | None = None) -> Params:
+    """Read, validate and cross-check a params file. Raises ConfigError with one line."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return from_mapping(raw, origin=str(path))
+
+
+def from_mapping(raw: Mapping[str, Any], origin: str = "params.yaml") -> Params:
+    data = validate(raw, origin)
+    for problem in _walk_refs(data):
+        raise ConfigError(f"{origin}: {problem}")
+    return Params(data, origin)

@@ -1,0 +1,47 @@
+"""The prepare stage: builder -> `data/prepared/<dataset>/` (design.md artifact layout).
+
+Every dataset gets `meta.json` (classes, labels of each pool, provenance), written last so its
+presence means the stage finished. Tensor datasets also get `data.pt` (uint8 images (N, C, H, W)).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..io import save_torch, write_json
+from .registry import BUILDERS
+
+
+def _builder(name: str):
+    from .embedded import EMBEDDED
+
+    if name in EMBEDDED:
+        return EMBEDDED[name]
+    from .paper import PAPER_BUILDERS  # real downloads; only for the paper presets
+
+    return PAPER_BUILDERS[name]
+
+
+def prepare(dataset: str, builder: str, raw_dir: Path, out_dir: Path) -> dict:
+    """Build `dataset` with `builder` and write it under `out_dir`. Returns the meta dict."""
+    info = BUILDERS[builder]
+    built = _builder(builder)(Path(raw_dir)) if info.storage == "tensor" else _builder(builder)(Path(raw_dir), Path(out_dir))
+    meta = {
+        "dataset": dataset,
+        "builder": builder,
+        "storage": info.storage,
+        "classes": list(built["classes"]),
+        "train_labels": np.asarray(built["train_y"]).tolist(),
+        "test_labels": None if built.get("test_y") is None else np.asarray(built["test_y"]).tolist(),
+        "provenance": built.get("provenance", {}),
+    }
+    if info.storage == "tensor":
+        tensors = {"train_x": torch.from_numpy(np.ascontiguousarray(built["train_x"]))}
+        if built.get("test_x") is not None:
+            tensors["test_x"] = torch.from_numpy(np.ascontiguousarray(built["test_x"]))
+        meta["image_shape"] = list(tensors["train_x"].shape[1:])
+        save_torch(Path(out_dir) / "data.pt", tensors)
+    write_json(Path(out_dir) / "meta.json", meta)
+    return meta

@@ -1,0 +1,98 @@
+"""The shared interface of transfer methods (design.md principle 4).
+
+A method owns its extra modules and its loss terms; the trainer knows no method by name. It calls:
+- `student_parameters()`: extra parameters trained jointly with the target by the target's SGD
+  (regressors, the LwF head); part of theta in spec §4.
+- `train_step(...)`: one minibatch update. The default is a plain SGD step on CE + `extra_loss`;
+  meta-learning methods (L2T) override it.
+- `observe(...)`: per-batch statistics on the val set (e.g. learned lambda per pair), averaged by
+  the trainer and logged each epoch.
+- `extra_state()` / `load_extra_state()`: optimizer state the method owns (e.g. Adam on phi), for resume.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models import FeatureNet, NetOutput
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One transfer link: tap `source_layer` of source `source` -> tap `target_layer` of the target."""
+
+    source: int
+    source_layer: int
+    target_layer: int
+
+    @property
+    def key(self) -> str:
+        return f"s{self.source}.{self.source_layer}-t{self.target_layer}"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method as resolved from params.yaml: kind, its pairs and its hyperparameters."""
+
+    name: str
+    kind: str
+    pairs: tuple[Pair, ...] = ()
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetShapes:
+    """(C, H, W) per tap, read from dummy forwards, plus the facts the methods need."""
+
+    target: list[tuple[int, int, int]]
+    sources: list[list[tuple[int, int, int]]]
+    target_embedding: int
+    source_classes: list[int]
+
+
+class TransferMethod(nn.Module):
+    needs_sources = True
+
+    def __init__(self, spec: MethodSpec, shapes: NetShapes):
+        super().__init__()
+        self.spec = spec
+        self.shapes = shapes
+
+    def student_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def extra_loss(self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
+        return {}
+
+    def train_step(
+        self,
+        target: FeatureNet,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        source_outs: list[NetOutput],
+        optimizer: torch.optim.SGD,
+    ) -> dict[str, torch.Tensor]:
+        out = target(x)
+        ce = F.cross_entropy(out.logits, y)
+        terms = self.extra_loss(x, out, source_outs)
+        loss = ce + sum(terms.values()) if terms else ce
+        # Zero tensors, not None (spec §4): keeps PyTorch 1.x semantics, where a parameter whose
+        # gradient was ever computed keeps moving under momentum and weight decay.
+        optimizer.zero_grad(set_to_none=False)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.detach(), "ce": ce.detach(), **{k: v.detach() for k, v in terms.items()}}
+
+    @torch.no_grad()
+    def observe(self, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
+        return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass

@@ -1,0 +1,236 @@
+"""The generic training loop (spec §5), shared by source pretraining and every transfer method.
+
+- SGD (momentum, weight decay, no Nesterov) over the target and the method's student parameters.
+- The lr of epoch e is set before the epoch from `lr_at(e)`: the schedule is stepped *after* each
+  epoch, so epoch 0 runs at the base lr (the official code's off-by-one on PyTorch >= 1.1 avoided).
+- Each epoch: val top-1 (eval mode, no_grad); the test accuracy reported is the one at the best-val
+  epoch (strict >, the earliest epoch wins ties). With `test_every_epoch: false` the test set is
+  evaluated only when val improves: the same number, fewer passes.
+- A checkpoint after every epoch (atomic); a re-run resumes from it and, batches being seeded per
+  (seed, epoch), ends with the same metrics as an uninterrupted run.
+- Per-epoch metrics are logged with dvclive under `live/`, rebuilt from the checkpoint's history on
+  resume so the log never holds an epoch twice.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .data.loader import SplitData
+from .io import load_torch, save_torch, write_json
+from .methods import TransferMethod
+from .models import FeatureNet
+from .runtime import autocast, peak_memory_mb
+
+SELECTION = "test top-1 at the best-val epoch (strict >, earliest epoch wins ties)"
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+def lr_at(epoch: int, recipe: dict) -> float:
+    """Learning rate of epoch `epoch` (0-based). Cosine: lr/2 (1 + cos(pi e / E)) (spec §5)."""
+    base, epochs, sched = recipe["lr"], recipe["epochs"], recipe["schedule"]
+    if sched["name"] == "cosine":
+        return 0.5 * base * (1 + math.cos(math.pi * epoch / epochs))
+    if sched["name"] == "step":
+        passed = sum(epoch >= round(m * epochs) for m in sched["milestones"])
+        return base * sched["gamma"] ** passed
+    return base
+
+
+def fingerprint(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    """One generator per (seed, epoch) drives shuffling and augmentation: resumable and repeatable."""
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(seed * 1_000_003 + epoch)
+    return gen
+
+
+@torch.no_grad()
+def evaluate(target: FeatureNet, loader, method: TransferMethod | None = None, sources=(), observe: bool = False) -> dict:
+    """Top-1 and CE on `loader` in eval mode; with `observe`, the method's averaged statistics."""
+    target.eval()
+    correct = torch.zeros((), device=loader.labels.device)
+    loss_sum = torch.zeros((), device=loader.labels.device)
+    stats: dict[str, torch.Tensor] = {}
+    batches = 0
+    for x, y in loader.epoch():
+        out = target(x)
+        correct += (out.logits.argmax(1) == y).sum()
+        loss_sum += F.cross_entropy(out.logits.float(), y, reduction="sum")
+        if observe and method is not None:
+            src = [s(x) for s in sources]
+            for k, v in method.observe(out, src).items():
+                stats[k] = stats.get(k, 0) + v
+            batches += 1
+    n = len(loader)
+    result = {"acc": 100.0 * correct.item() / n, "loss": loss_sum.item() / n}
+    if stats:
+        result["transfer"] = {k: (v / batches).tolist() for k, v in stats.items()}
+    target.train()
+    return result
+
+
+class Trainer:
+    def __init__(
+        self,
+        target: FeatureNet,
+        method: TransferMethod,
+        sources: list[FeatureNet],
+        data: SplitData,
+        recipe: dict,
+        run_dir: Path,
+        seed: int,
+        device: torch.device,
+        bf16: bool = False,
+        identity: dict | None = None,
+        progress: bool = True,
+    ):
+        self.target, self.method, self.sources, self.data = target, method, sources, data
+        self.recipe, self.run_dir, self.seed, self.device, self.bf16 = recipe, Path(run_dir), seed, device, bf16
+        self.identity = identity or {}
+        self.progress = progress
+        self.optimizer = torch.optim.SGD(
+            list(target.parameters()) + list(method.student_parameters()),
+            lr=recipe["lr"], momentum=recipe["momentum"], weight_decay=recipe["weight_decay"], nesterov=False,
+        )
+        self.ckpt_path = self.run_dir / "checkpoint.pt"
+        self.fingerprint = fingerprint({"identity": self.identity, "recipe": recipe, "seed": seed})
+
+    # -- checkpointing ---------------------------------------------------------------------
+    def _state(self, epoch: int, best: dict, history: list) -> dict:
+        return {
+            "fingerprint": self.fingerprint,
+            "epoch": epoch,
+            "target": self.target.state_dict(),
+            "method": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "method_extra": self.method.extra_state(),
+            "best": best,
+            "history": history,
+        }
+
+    def _resume(self) -> tuple[int, dict, list]:
+        fresh = (0, {"val_acc": -1.0, "epoch": None, "test_acc": None, "state": None}, [])
+        if not self.ckpt_path.exists():
+            return fresh
+        ckpt = load_torch(self.ckpt_path, "checkpoint")
+        if ckpt.get("fingerprint") != self.fingerprint:
+            print(f"[l2tww] {self.ckpt_path}: made with other params; starting afresh", flush=True)
+            return fresh
+        self.target.load_state_dict(ckpt["target"])
+        self.method.load_state_dict(ckpt["method"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.method.load_extra_state(ckpt["method_extra"])
+        print(f"[l2tww] resuming {self.ckpt_path} after epoch {ckpt['epoch']}", flush=True)
+        return ckpt["epoch"], ckpt["best"], ckpt["history"]
+
+    def _live(self, history: list):
+        from dvclive import Live
+
+        live = Live(dir=str(self.run_dir / "live"), resume=False, dvcyaml=None, save_dvc_exp=False, report=None)
+        for row in history:
+            self._log_live(live, row)
+        return live
+
+    @staticmethod
+    def _log_live(live, row: dict) -> None:
+        for key in ("lr", "train_loss", "val_acc", "val_loss"):
+            live.log_metric(key, row[key])
+        if row.get("test_acc") is not None:
+            live.log_metric("test_acc", row["test_acc"])
+        live.next_step()
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self) -> dict:
+        start_epoch, best, history = self._resume()
+        epochs = self.recipe["epochs"]
+        live = self._live(history)
+        needs_sources = self.method.needs_sources
+        observe = type(self.method).observe is not TransferMethod.observe
+        bar = tqdm(range(start_epoch, epochs), desc=self.identity.get("run_id", "train"), disable=not self.progress, initial=start_epoch, total=epochs)
+        t_fit = time.perf_counter()
+        for epoch in bar:
+            t0 = time.perf_counter()
+            lr = lr_at(epoch, self.recipe)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.target.train()
+            gen = epoch_generator(self.seed, epoch, self.device)
+            loss_sum = torch.zeros((), device=self.device)
+            first_bad = torch.full((), -1, device=self.device, dtype=torch.long)
+            steps = 0
+            for x, y in self.data.train.epoch(gen):
+                src = []
+                if needs_sources:
+                    with torch.no_grad(), autocast(self.device, self.bf16):
+                        src = [s(x) for s in self.sources]
+                with autocast(self.device, self.bf16):
+                    terms = self.method.train_step(self.target, x, y, src, self.optimizer)
+                loss = terms["loss"].float()
+                finite = torch.isfinite(loss)
+                first_bad = torch.where((~finite) & (first_bad < 0), torch.full_like(first_bad, steps), first_bad)
+                loss_sum += torch.where(finite, loss, torch.zeros_like(loss))
+                steps += 1
+            if int(first_bad) >= 0:  # one sync per epoch, not per step
+                raise NonFiniteLoss(
+                    f"{self.identity.get('run_id', 'run')}: non-finite loss at epoch {epoch} step {int(first_bad)}; "
+                    f"the last good checkpoint (after epoch {epoch - 1}) is kept at {self.ckpt_path}"
+                )
+            val = evaluate(self.target, self.data.val, self.method, self.sources, observe=observe)
+            row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum.item() / max(steps, 1), "val_acc": val["acc"], "val_loss": val["loss"], "test_acc": None}
+            improved = val["acc"] > best["val_acc"]
+            if improved or self.recipe.get("test_every_epoch"):
+                row["test_acc"] = evaluate(self.target, self.data.test)["acc"]
+            if improved:
+                best = {
+                    "val_acc": val["acc"], "epoch": epoch, "test_acc": row["test_acc"],
+                    "state": {"target": copy.deepcopy(self.target.state_dict()), "method": copy.deepcopy(self.method.state_dict())},
+                }
+            if "transfer" in val:
+                row["transfer"] = val["transfer"]
+            row["time_s"] = time.perf_counter() - t0
+            history.append(row)
+            save_torch(self.ckpt_path, self._state(epoch + 1, best, history))
+            self._log_live(live, row)
+            bar.set_postfix(val=f"{val['acc']:.1f}", best=f"{best['val_acc']:.1f}@{best['epoch']}")
+            if not self.progress:
+                print(f"[l2tww] epoch {epoch}: lr {lr:.4g} loss {row['train_loss']:.4f} val {val['acc']:.2f} best {best['val_acc']:.2f}@{best['epoch']}", flush=True)
+        live.end()
+        return self._finish(best, history, time.perf_counter() - t_fit)
+
+    def _finish(self, best: dict, history: list, fit_time: float) -> dict:
+        last = history[-1]
+        times = [row["time_s"] for row in history]
+        metrics = {
+            **{k: v for k, v in self.identity.items()},
+            "test_acc": best["test_acc"],
+            "val_acc": best["val_acc"],
+            "best_epoch": best["epoch"],
+            "selection": SELECTION,
+            "last_epoch": last["epoch"],
+            "last_val_acc": last["val_acc"],
+            "epochs": self.recipe["epochs"],
+            "time_per_epoch_s": sum(times) / len(times),
+            "train_time_s": sum(times),
+            "peak_memory_mb": peak_memory_mb(self.device),
+            "student_params": sum(p.numel() for p in self.method.student_parameters()),
+            "meta_params": sum(p.numel() for p in getattr(self.method, "meta_parameters", lambda: [])()),
+        }
+        save_torch(self.run_dir / "model.pt", {"target": best["state"]["target"], "method": best["state"]["method"], "best_epoch": best["epoch"]})
+        write_json(self.run_dir / "history.json", history)
+        return metrics
