@@ -1,20 +1,33 @@
-"""Registry of transfer methods: `kind` in params.yaml -> class. One file per method."""
+"""Registry of transfer methods: `kind` in params.yaml -> class. One file per method.
+
+Modules are imported on first use, so a run imports only the method it trains.
+"""
 from __future__ import annotations
 
-from .base import MethodSpec, NetShapes, Pair, TransferMethod
-from .scratch import Scratch
+import importlib
 
-METHODS: dict[str, type[TransferMethod]] = {
-    "scratch": Scratch,
+from .base import MethodSpec, NetShapes, Pair, TransferMethod
+
+# kind -> (module in this package, class name)
+METHODS: dict[str, tuple[str, str]] = {
+    "scratch": ("scratch", "Scratch"),
+    "lwf": ("lwf", "LwF"),
+    "at": ("at", "AttentionTransfer"),
+    "lwf_at": ("lwf_at", "LwFAT"),
+    "fm": ("fm", "FeatureMatching"),
+    "l2t": ("l2t", "L2T"),
 }
 
 
+def method_class(kind: str) -> type[TransferMethod]:
+    module, cls = METHODS[kind]
+    return getattr(importlib.import_module(f".{module}", __name__), cls)
+
+
 def build_method(spec: MethodSpec, shapes: NetShapes) -> TransferMethod:
-    try:
-        cls = METHODS[spec.kind]
-    except KeyError:
-        raise ValueError(f"methods.{spec.name}.kind: unknown method kind {spec.kind!r}; expected one of {sorted(METHODS)}") from None
-    return cls(spec, shapes)
+    if spec.kind not in METHODS:
+        raise ValueError(f"methods.{spec.name}.kind: unknown method kind {spec.kind!r}; expected one of {sorted(METHODS)}")
+    return method_class(spec.kind)(spec, shapes)
 
 
-__all__ = ["METHODS", "MethodSpec", "NetShapes", "Pair", "TransferMethod", "build_method"]
+__all__ = ["METHODS", "MethodSpec", "NetShapes", "Pair", "TransferMethod", "build_method", "method_class"]

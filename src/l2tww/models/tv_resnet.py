@@ -7,7 +7,7 @@ zero-init of residual BNs). Weights are never fetched here: `load_resnet_weights
 from __future__ import annotations
 
 import torch
-import torchvision
+
 from torch import nn
 
 from .base import FeatureNet, NetOutput
@@ -16,6 +16,8 @@ from .base import FeatureNet, NetOutput
 class TorchvisionResNet(FeatureNet):
     def __init__(self, depth: int, num_classes: int, in_channels: int = 3):
         super().__init__()
+        import torchvision  # imported here: the 32px pipeline never needs it
+
         builders = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34}
         if depth not in builders:
             raise ValueError(f"torchvision ResNet depth must be 18 or 34, got {depth}")
