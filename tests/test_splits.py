@@ -1,0 +1,60 @@
+"""Split files: class-balanced, disjoint, deterministic; low-data subsets nest for one seed."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from l2tww.data.splits import base_split, low_data_split
+
+LABELS = np.repeat(np.arange(4), 30)  # 4 classes x 30 images
+META = {"builder": "mnist5k", "train_labels": LABELS.tolist(), "test_labels": None}
+CFG = {"val": {"per_class": 3}, "test": {"per_class": 5}}
+
+
+def _ids(part):
+    return set(part["indices"])
+
+
+def test_base_split_is_balanced_disjoint_and_deterministic():
+    split = base_split(META, CFG, seed=0)
+    train, val, test = (_ids(split[p]) for p in ("train", "val", "test"))
+    assert not (train & val) and not (train & test) and not (val & test)
+    assert len(train | val | test) == len(LABELS)
+    assert Counter(LABELS[list(val)]) == {c: 3 for c in range(4)}
+    assert Counter(LABELS[list(test)]) == {c: 5 for c in range(4)}
+    assert split == base_split(META, CFG, seed=0)
+    assert split != base_split(META, CFG, seed=1)
+
+
+def test_official_test_set_is_kept_whole():
+    meta = {**META, "test_labels": [0, 1, 2, 3] * 5}
+    split = base_split(meta, {"val": {"fraction": 0.1}}, seed=0)
+    assert split["test"] == {"pool": "test", "indices": list(range(20))}
+    assert Counter(LABELS[split["val"]["indices"]]) == {c: 3 for c in range(4)}
+
+
+def test_low_data_subsets_are_balanced_seeded_and_nested():
+    base = base_split(META, CFG, seed=0)
+    small = low_data_split(base, META, 4, seed=7, val_fraction=None)
+    large = low_data_split(base, META, 10, seed=7, val_fraction=None)
+    assert Counter(LABELS[small["train"]["indices"]]) == {c: 4 for c in range(4)}
+    assert _ids(small["train"]) <= _ids(large["train"]) <= _ids(base["train"])
+    assert small["val"] == base["val"] and small["test"] == base["test"]
+    assert low_data_split(base, META, 4, seed=8, val_fraction=None)["train"] != small["train"]
+    assert low_data_split(base, META, 4, seed=7, val_fraction=None) == small
+
+
+def test_low_data_val_fraction_takes_val_from_the_subset():
+    base = base_split(META, CFG, seed=0)
+    split = low_data_split(base, META, 10, seed=0, val_fraction=0.1)
+    assert Counter(LABELS[split["val"]["indices"]]) == {c: 1 for c in range(4)}
+    assert Counter(LABELS[split["train"]["indices"]]) == {c: 9 for c in range(4)}
+    assert not (_ids(split["val"]) & _ids(split["train"]))
+
+
+def test_too_large_n_is_a_clear_error():
+    base = base_split(META, CFG, seed=0)
+    with pytest.raises(ValueError, match="n_per_class: 50 exceeds the 22 train images of class 0"):
+        low_data_split(base, META, 50, seed=0, val_fraction=None)

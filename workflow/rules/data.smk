@@ -1,0 +1,48 @@
+# Data: prepare each dataset, then the base split and the N-per-class subsets (spec §5-6).
+
+
+rule prepare:
+    output:
+        f"{DATA}/prepared/{{dataset}}/meta.json",
+    params:
+        dataset=lambda w: canonical(PARAMS["datasets"][w.dataset]),
+    log:
+        "logs/prepare/{dataset}.log",
+    threads: 1
+    shell:
+        "{L2TWW} prepare {wildcards.dataset} > {log} 2>&1"
+
+
+rule split_base:
+    input:
+        f"{DATA}/prepared/{{dataset}}/meta.json",
+    output:
+        f"{DATA}/splits/{{dataset}}/base.json",
+    params:
+        dataset=lambda w: canonical({k: PARAMS["datasets"][w.dataset].get(k) for k in ("val", "test", "official_splits")}),
+        seed=PARAMS["split_seed"],
+    log:
+        "logs/split/{dataset}-base.log",
+    threads: 1
+    shell:
+        "{L2TWW} split {wildcards.dataset} > {log} 2>&1"
+
+
+rule split:
+    input:
+        f"{DATA}/splits/{{dataset}}/base.json",
+    output:
+        f"{DATA}/splits/{{dataset}}/{{ntag}}-s{{seed}}.json",
+    params:
+        val_fraction=lambda w: PARAMS["datasets"][w.dataset]["low_data_val_fraction"],
+        n=lambda w: w.ntag[1:],
+    log:
+        "logs/split/{dataset}-{ntag}-s{seed}.log",
+    threads: 1
+    shell:
+        "{L2TWW} split {wildcards.dataset} --n {params.n} --seed {wildcards.seed} > {log} 2>&1"
+
+
+rule data_all:
+    input:
+        [LAYOUT.split(d, n, s) for d, n, s in PARAMS.splits_needed()],
