@@ -90,6 +90,7 @@ def pretrain_source(params: Params, name: str, progress: bool = False) -> dict:
     trainer = Trainer(model, method, [], data, recipe, out_dir, cfg["seed"], device, params["runtime"]["amp_bf16"], identity, progress)
     metrics = {**trainer.fit(), "provenance": provenance(device)}
     write_json(out_dir / "metrics.json", metrics)
+    trainer.discard_checkpoint()
     return metrics
 
 
@@ -115,6 +116,7 @@ def train_run(params: Params, run: Run, progress: bool = False) -> dict:
     metrics = {**trainer.fit(), "provenance": provenance(device)}
     _write_transfer(out_dir, spec, out_dir / "history.json")
     write_json(out_dir / "metrics.json", metrics)
+    trainer.discard_checkpoint()
     return metrics
 
 

@@ -213,6 +213,10 @@ class Trainer:
         live.end()
         return self._finish(best, history, time.perf_counter() - t_fit)
 
+    def discard_checkpoint(self) -> None:
+        """Called once the run's metrics are written: model.pt and history.json keep what matters."""
+        self.ckpt_path.unlink(missing_ok=True)
+
     def _finish(self, best: dict, history: list, fit_time: float) -> dict:
         last = history[-1]
         times = [row["time_s"] for row in history]

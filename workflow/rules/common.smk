@@ -1,6 +1,6 @@
 # Shared helpers: config validation, the effective params file and the run matrix.
-import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -25,21 +25,20 @@ DATA = str(LAYOUT.data)
 RESULTS = str(LAYOUT.results)
 
 
-def _effective_params_file() -> str:
-    """The validated config as one file that every job's CLI reads, whatever mix of
-    params.yaml, --configfile and --config produced it. Named by content, written once."""
+def _write_effective_params(path: Path) -> None:
+    """The validated config as the one file every job's CLI reads (the rules' shell commands name
+    it literally), whatever mix of params.yaml, --configfile and --config produced it. Rewritten
+    only when its content changes; jobs re-run through their `params`, never through this file."""
     text = yaml.safe_dump(PARAMS.data, sort_keys=True)
-    path = Path(".snakemake", "l2tww", f"params-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return str(path)
+    if path.exists() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
-PARAMS_FILE = _effective_params_file()
-L2TWW = f"l2tww --params {PARAMS_FILE}"
+_write_effective_params(Path(".snakemake/l2tww/params.yaml"))
 
 # GPU jobs are counted with the `gpu` resource (snakemake --resources gpu=N) only where a GPU can
 # be used; on a CPU machine training jobs take none, so they run side by side.
@@ -70,3 +69,45 @@ wildcard_constraints:
     method=r"[a-z][a-z0-9_]*",
     ntag=r"n(all|[0-9]+)",
     seed=r"[0-9]+",
+
+
+# -- input and params functions of the training rules ---------------------------------
+
+
+def source_inputs(w):
+    src = PARAMS["sources"][w.source]
+    return [
+        LAYOUT.prepared_marker(src["dataset"]),
+        LAYOUT.split(src["dataset"], src.get("n_per_class"), src["seed"]),
+    ]
+
+
+def source_params(w):
+    src = PARAMS["sources"][w.source]
+    return canonical({"source": src, "recipe": PARAMS["recipes"].get(src.get("recipe")), "dataset": PARAMS["datasets"][src["dataset"]]})
+
+
+def run_of(w) -> Run:
+    return Run(w.target, w.method, parse_n(w.ntag), int(w.seed))
+
+
+def train_inputs(w):
+    target = PARAMS["targets"][w.target]
+    inputs = [LAYOUT.prepared_marker(target["dataset"]), LAYOUT.split(target["dataset"], parse_n(w.ntag), int(w.seed))]
+    if PARAMS["methods"][w.method]["kind"] != "scratch":  # scratch runs need no source: they start at once
+        inputs += [LAYOUT.source_dir(s) / "model.pt" for s in target["sources"] if s in PARAMS.pretrained_sources()]
+    return inputs
+
+
+def train_params(w):
+    """Everything a run's result depends on, so editing one value re-runs only the runs it shapes."""
+    target = PARAMS["targets"][w.target]
+    method = PARAMS["methods"][w.method]
+    return canonical({
+        "target": {k: target[k] for k in ("dataset", "arch", "recipe", "sources", "pairs")},
+        "method": method,
+        "recipe": PARAMS["recipes"][target["recipe"]],
+        "dataset": PARAMS["datasets"][target["dataset"]],
+        "sources": {s: PARAMS["sources"][s] for s in target["sources"]} if method["kind"] != "scratch" else {},
+        "runtime": {k: PARAMS["runtime"][k] for k in ("amp_bf16", "channels_last")},
+    })

@@ -10,7 +10,7 @@ rule prepare:
         "logs/prepare/{dataset}.log",
     threads: 1
     shell:
-        "{L2TWW} prepare {wildcards.dataset} > {log} 2>&1"
+        "l2tww --params .snakemake/l2tww/params.yaml prepare {wildcards.dataset} > {log} 2>&1"
 
 
 rule split_base:
@@ -25,7 +25,7 @@ rule split_base:
         "logs/split/{dataset}-base.log",
     threads: 1
     shell:
-        "{L2TWW} split {wildcards.dataset} > {log} 2>&1"
+        "l2tww --params .snakemake/l2tww/params.yaml split {wildcards.dataset} > {log} 2>&1"
 
 
 rule split:
@@ -40,7 +40,7 @@ rule split:
         "logs/split/{dataset}-{ntag}-s{seed}.log",
     threads: 1
     shell:
-        "{L2TWW} split {wildcards.dataset} --n {params.n} --seed {wildcards.seed} > {log} 2>&1"
+        "l2tww --params .snakemake/l2tww/params.yaml split {wildcards.dataset} --n {params.n} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule data_all:

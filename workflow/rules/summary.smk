@@ -13,4 +13,4 @@ rule summarize:
         "logs/summarize.log",
     threads: 1
     shell:
-        "{L2TWW} summarize > {log} 2>&1"
+        "l2tww --params .snakemake/l2tww/params.yaml summarize > {log} 2>&1"

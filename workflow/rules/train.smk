@@ -3,19 +3,6 @@
 # deletes the declared outputs of failed jobs), so a re-run resumes from it.
 
 
-def source_inputs(w):
-    src = PARAMS["sources"][w.source]
-    return [
-        LAYOUT.prepared_marker(src["dataset"]),
-        LAYOUT.split(src["dataset"], src.get("n_per_class"), src["seed"]),
-    ]
-
-
-def source_params(w):
-    src = PARAMS["sources"][w.source]
-    return canonical({"source": src, "recipe": PARAMS["recipes"].get(src.get("recipe")), "dataset": PARAMS["datasets"][src["dataset"]]})
-
-
 rule pretrain:
     input:
         source_inputs,
@@ -30,33 +17,7 @@ rule pretrain:
     resources:
         gpu=GPU,
     shell:
-        "{L2TWW} pretrain {wildcards.source} > {log} 2>&1"
-
-
-def run_of(w) -> Run:
-    return Run(w.target, w.method, parse_n(w.ntag), int(w.seed))
-
-
-def train_inputs(w):
-    target = PARAMS["targets"][w.target]
-    inputs = [LAYOUT.prepared_marker(target["dataset"]), LAYOUT.split(target["dataset"], parse_n(w.ntag), int(w.seed))]
-    if PARAMS["methods"][w.method]["kind"] != "scratch":  # scratch runs need no source: they start at once
-        inputs += [LAYOUT.source_dir(s) / "model.pt" for s in target["sources"] if s in PARAMS.pretrained_sources()]
-    return inputs
-
-
-def train_params(w):
-    """Everything a run's result depends on, so editing one value re-runs only the runs it shapes."""
-    target = PARAMS["targets"][w.target]
-    method = PARAMS["methods"][w.method]
-    return canonical({
-        "target": {k: target[k] for k in ("dataset", "arch", "recipe", "sources", "pairs")},
-        "method": method,
-        "recipe": PARAMS["recipes"][target["recipe"]],
-        "dataset": PARAMS["datasets"][target["dataset"]],
-        "sources": {s: PARAMS["sources"][s] for s in target["sources"]} if method["kind"] != "scratch" else {},
-        "runtime": {k: PARAMS["runtime"][k] for k in ("amp_bf16", "channels_last")},
-    })
+        "l2tww --params .snakemake/l2tww/params.yaml pretrain {wildcards.source} > {log} 2>&1"
 
 
 rule train:
@@ -73,7 +34,7 @@ rule train:
     resources:
         gpu=GPU,
     shell:
-        "{L2TWW} train {wildcards.target} {wildcards.method} --n {params.n} --seed {wildcards.seed} > {log} 2>&1"
+        "l2tww --params .snakemake/l2tww/params.yaml train {wildcards.target} {wildcards.method} --n {params.n} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule sources_all:
