@@ -51,8 +51,15 @@ def schema() -> dict:
     return _SCHEMA
 
 
+def _key_path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
 def _describe(error) -> str:
-    path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    path = _key_path(error.absolute_path)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unexpected = sorted(set(error.instance) - set(allowed))
@@ -60,6 +67,8 @@ def _describe(error) -> str:
         return f"{path}: unknown key {unexpected[0]!r}{hint}"
     if error.validator == "propertyNames":
         return f"{path}: name {error.instance!r} must match {error.validator_value.get('pattern', '')}"
+    if error.validator == "const":
+        return f"{path}: {error.instance!r} given; expected {error.validator_value!r}"
     if error.validator in ("oneOf", "anyOf") and error.context:
         best = min(error.context, key=lambda e: len(list(e.absolute_path)))
         return f"{path}: {error.instance!r} is not valid ({best.message})"

@@ -1,0 +1,72 @@
+"""Malformed params files: each exits 2 with one line naming the key and the bad value."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from l2tww import cli
+
+from .conftest import tiny_raw
+
+
+def _set(raw: dict, path: str, value) -> dict:
+    *parents, last = path.split(".")
+    node = raw
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if value is _DELETE:
+        del node[last]
+    elif isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return raw
+
+
+_DELETE = object()
+
+# (path to edit, new value, substrings the one-line error must contain)
+CASES = [
+    ("colour", "blue", ["<top level>", "'colour'"]),
+    ("recipes.target.lrr", 0.1, ["recipes.target", "'lrr'"]),
+    ("recipes.target.epochs", "ten", ["recipes.target.epochs", "'ten'"]),
+    ("recipes.target.lr", -0.1, ["recipes.target.lr", "-0.1"]),
+    ("recipes.target.momentum", 1.5, ["recipes.target.momentum", "1.5"]),
+    ("recipes.target.lr", _DELETE, ["recipes.target", "'lr'"]),
+    ("targets.animal.runs.0.n_per_class", [9999], ["targets.animal.runs[0].n_per_class", "9999"]),
+    ("targets.animal.runs.0.methods", ["scratch", "fitnet"], ["targets.animal.runs[0].methods", "'fitnet'"]),
+    ("targets.animal.runs.0.seeds", [-1], ["targets.animal.runs[0].seeds[0]", "-1"]),
+    ("targets.animal.pairs.single", [[2, 9]], ["targets.animal.pairs.single", "target tap 9"]),
+    ("targets.animal.pairs.single", [[7, 0]], ["targets.animal.pairs.single", "source tap 7"]),
+    ("targets.animal.dataset", "cifar", ["targets.animal.dataset", "'cifar'"]),
+    ("sources.digits.dataset", "svhn", ["sources.digits.dataset", "'svhn'"]),
+    ("targets.animal.recipe", "long", ["targets.animal.recipe", "'long'"]),
+    ("datasets.mnist5k.builder", "emnist", ["datasets.mnist5k.builder", "'emnist'"]),
+    ("methods.fm_single.kind", "fitnets", ["methods.fm_single.kind", "'fitnets'"]),
+    ("methods.fm_single.temperature", 2.0, ["methods.fm_single", "'temperature'"]),
+    ("methods.fm_single.pairs", "all_to_all", ["targets.animal.pairs", "'all_to_all'"]),
+    ("datasets.mnist5k.normalize.mean", [0.1, 0.2, 0.3], ["datasets.mnist5k.normalize.mean", "[0.1, 0.2, 0.3]"]),
+    ("datasets.mnist5k.val", {"fraction": 1.5}, ["datasets.mnist5k.val", "1.5"]),
+    ("runtime.device", "gpu", ["runtime.device", "'gpu'"]),
+    ("schema_version", 2, ["schema_version", "2 given"]),
+]
+
+
+@pytest.mark.parametrize("path,value,expected", CASES, ids=[c[0] + "=" + repr(c[1])[:20] for c in CASES])
+def test_bad_params_exit_2_with_one_line(tmp_path: Path, capsys, path, value, expected):
+    raw = _set(tiny_raw(), path, value)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    assert cli.main(["--params", str(params), "train", "animal", "scratch", "--n", "5", "--seed", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"l2tww: error: {params}: ")
+    message = err[len(f"l2tww: error: {params}: "):]
+    for fragment in expected:
+        assert fragment in message, (fragment, message)
+
+
+def test_cases_cover_at_least_fifteen_faults():
+    assert len(CASES) >= 15
