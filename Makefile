@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml requirements/embedded-data.txt | system-data
 	touch $@
 
 reproduce: install
-	snakemake --cores $(CORES) all
+	snakemake --cores $(CORES) --rerun-incomplete all
 
 test: install
 	pytest -q

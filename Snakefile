@@ -9,8 +9,9 @@ min_version("9.0")
 
 
 # A --configfile on the command line replaces params.yaml instead of merging into it: a preset is
-# a whole experiment, and merging would add the embedded targets to it.
-if not config:
+# a whole experiment, and merging would add the embedded targets to it. --config key=value
+# overrides apply on top of either.
+if not workflow.overwrite_configfiles:
 
     configfile: "params.yaml"
 
@@ -20,6 +21,13 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/report.smk"
+
+
+# After a plain `snakemake ... all`, record the new state in dvc.lock so `dvc status` agrees.
+# Skipped inside `dvc repro` (which records itself and holds DVC's lock) and outside a DVC repo.
+onsuccess:
+    if dvc_should_commit():
+        shell("dvc commit --force --quiet || echo 'l2tww: dvc commit failed; run it by hand to update dvc.lock' >&2")
 
 
 rule all:

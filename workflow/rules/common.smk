@@ -49,6 +49,19 @@ THREADS = PARAMS["runtime"]["threads"]
 RUNS = PARAMS.runs()
 
 
+def dvc_should_commit() -> bool:
+    """dvc.yaml describes the checked-in params.yaml with default paths: commit only that."""
+    outs = ["data/prepared", "data/splits", "results/sources", "results/runs", "results/summary/metrics.json"]
+    return (
+        "DVC_ROOT" not in os.environ
+        and Path(".dvc").is_dir()
+        and Path("dvc.yaml").is_file()
+        and shutil.which("dvc") is not None
+        and not workflow.overwrite_configfiles
+        and all(Path(o).exists() for o in outs)
+    )
+
+
 def canonical(obj) -> str:
     """Rule params are compared across runs (Snakemake's params rerun trigger): a stable string."""
     return json.dumps(obj, sort_keys=True)
