@@ -54,9 +54,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(args) -> None:
-    from . import config, stages
+    from . import config
 
     params = config.load(args.params)
+    if args.verb in ("prepare", "pretrain", "train"):
+        from . import stages  # imports torch: only the verbs that train or write tensors pay for it
     if args.verb == "check":
         print(f"{args.params}: ok ({len(params.runs())} runs)")
     elif args.verb == "runs":
@@ -69,7 +71,9 @@ def _dispatch(args) -> None:
         _known(params, "datasets", args.dataset)
         if args.n is not None and args.seed is None:
             raise config.ConfigError("split: --n needs --seed")
-        stages.make_split(params, args.dataset, args.n, args.seed)
+        from .data.splits import make_split
+
+        make_split(params, args.dataset, args.n, args.seed)
     elif args.verb == "pretrain":
         _known(params, "sources", args.source)
         stages.pretrain_source(params, args.source, args.progress)
@@ -96,12 +100,9 @@ def _known(params, section: str, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from .config import ConfigError
-    from .train import NonFiniteLoss
-
     try:
         _dispatch(args)
-    except (ConfigError, FileNotFoundError, ValueError, NonFiniteLoss, RuntimeError) as exc:
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:  # ConfigError is a ValueError, NonFiniteLoss a RuntimeError
         if os.environ.get("L2TWW_DEBUG"):
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from .methods import MethodSpec, Pair
+from .spec import MethodSpec, Pair
 
 SCHEMA_PATH = Path(__file__).with_name("schema") / "params.schema.yaml"
 
@@ -177,7 +177,7 @@ def expand_pairs(spec) -> list[tuple[int, int]]:
 def _walk_refs(p: dict) -> Iterator[str]:
     """Cross-reference checks, yielding one message per problem."""
     from .data.registry import BUILDERS
-    from .models import num_taps
+    from .archs import num_taps
 
     datasets, recipes, sources, methods = p["datasets"], p["recipes"], p["sources"], p["methods"]
     for name, src in sources.items():

@@ -11,8 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -46,12 +44,16 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def save_torch(path: str | Path, obj: Any) -> None:
+    import torch  # imported on use: the split and summary stages never need it
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
 
 def load_torch(path: str | Path, what: str = "file") -> Any:
     """torch.load with a one-line error for a missing, truncated or corrupt file."""
+    import torch
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: {what} not found")

@@ -8,7 +8,7 @@ import torch
 from .config import Params, Run
 from .data.loader import SplitData, open_split
 from .data.prepare import prepare
-from .data.splits import base_split, low_data_split
+from .data.splits import make_split  # noqa: F401  (a stage, re-exported for the CLI and tests)
 from .io import read_json, write_json
 from .methods import MethodSpec, NetShapes, build_method
 from .methods.scratch import Scratch
@@ -23,21 +23,6 @@ def prepare_dataset(params: Params, dataset: str) -> dict:
     layout = Layout.of(params)
     cfg = params["datasets"][dataset]
     return prepare(dataset, cfg["builder"], layout.raw(dataset), layout.prepared(dataset))
-
-
-def make_split(params: Params, dataset: str, n_per_class: int | None = None, seed: int | None = None) -> Path:
-    """Without `seed`: the base split. With it: the N-per-class subset (N=None: the full train split)."""
-    layout = Layout.of(params)
-    cfg = params["datasets"][dataset]
-    meta = read_json(layout.prepared_marker(dataset), f"prepared {dataset} (run `l2tww prepare {dataset}`)")
-    if seed is None:
-        out = layout.base_split(dataset)
-        write_json(out, base_split(meta, cfg, params["split_seed"], dataset))
-        return out
-    base = read_json(layout.base_split(dataset), f"base split of {dataset} (run `l2tww split {dataset}`)")
-    out = layout.split(dataset, n_per_class, seed)
-    write_json(out, low_data_split(base, meta, n_per_class, seed, cfg["low_data_val_fraction"], dataset))
-    return out
 
 
 def _runtime(params: Params) -> torch.device:

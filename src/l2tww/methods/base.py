@@ -11,7 +11,6 @@ A method owns its extra modules and its loss terms; the trainer knows no method 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -19,39 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import FeatureNet, NetOutput
+from ..spec import MethodSpec, NetShapes, Pair
 
-
-@dataclass(frozen=True)
-class Pair:
-    """One transfer link: tap `source_layer` of source `source` -> tap `target_layer` of the target."""
-
-    source: int
-    source_layer: int
-    target_layer: int
-
-    @property
-    def key(self) -> str:
-        return f"s{self.source}.{self.source_layer}-t{self.target_layer}"
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """A method as resolved from params.yaml: kind, its pairs and its hyperparameters."""
-
-    name: str
-    kind: str
-    pairs: tuple[Pair, ...] = ()
-    hparams: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class NetShapes:
-    """(C, H, W) per tap, read from dummy forwards, plus the facts the methods need."""
-
-    target: list[tuple[int, int, int]]
-    sources: list[list[tuple[int, int, int]]]
-    target_embedding: int
-    source_classes: list[int]
+__all__ = ["MethodSpec", "NetShapes", "Pair", "TransferMethod"]
 
 
 class TransferMethod(nn.Module):

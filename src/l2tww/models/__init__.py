@@ -6,11 +6,10 @@ from typing import Any, Mapping
 from .base import FeatureNet, NetOutput, feature_shapes
 from .cifar_resnet import CifarResNet
 from .tv_resnet import TorchvisionResNet
-from .vgg import VGG9, VGGBN
+from .vgg import VGGBN
+from ..archs import ARCHITECTURES, VGG9, num_taps
 
 __all__ = ["FeatureNet", "NetOutput", "feature_shapes", "build_model", "num_taps", "ARCHITECTURES"]
-
-ARCHITECTURES = ("cifar_resnet", "vgg_bn", "resnet_tv")
 
 
 def build_model(arch: Mapping[str, Any], num_classes: int, in_channels: int) -> FeatureNet:
@@ -24,14 +23,3 @@ def build_model(arch: Mapping[str, Any], num_classes: int, in_channels: int) -> 
         return TorchvisionResNet(arch.get("depth", 18), num_classes, in_channels)
     raise ValueError(f"arch.name: unknown architecture {name!r}; expected one of {ARCHITECTURES}")
 
-
-def num_taps(arch: Mapping[str, Any]) -> int:
-    """How many feature taps `arch` exposes, without building it (for config checks)."""
-    name = arch["name"]
-    if name == "cifar_resnet":
-        return 3 * ((arch.get("depth", 32) - 2) // 6)
-    if name == "vgg_bn":
-        return sum(1 for item in arch.get("cfg", VGG9) if item == "M")
-    if name == "resnet_tv":
-        return 5
-    raise ValueError(f"arch.name: unknown architecture {name!r}; expected one of {ARCHITECTURES}")

@@ -11,7 +11,6 @@ from torch import nn
 
 from .base import FeatureNet, NetOutput
 
-VGG9 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 
 
 class VGGBN(FeatureNet):

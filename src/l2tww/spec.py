@@ -1,0 +1,38 @@
+"""Resolved method descriptions shared by the config (torch-free) and the methods."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One transfer link: tap `source_layer` of source `source` -> tap `target_layer` of the target."""
+
+    source: int
+    source_layer: int
+    target_layer: int
+
+    @property
+    def key(self) -> str:
+        return f"s{self.source}.{self.source_layer}-t{self.target_layer}"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method as resolved from params.yaml: kind, its pairs and its hyperparameters."""
+
+    name: str
+    kind: str
+    pairs: tuple[Pair, ...] = ()
+    hparams: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetShapes:
+    """(C, H, W) per tap, read from dummy forwards, plus the facts the methods need."""
+
+    target: list[tuple[int, int, int]]
+    sources: list[list[tuple[int, int, int]]]
+    target_embedding: int
+    source_classes: list[int]
