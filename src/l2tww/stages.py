@@ -51,7 +51,8 @@ def net_shapes(target: FeatureNet, sources: list[FeatureNet], input_shape: tuple
     source_classes = []
     for s in sources:
         with torch.no_grad():
-            source_classes.append(s(torch.zeros(1, *input_shape, device=next(s.parameters()).device)).logits.shape[1])
+            param = next(s.parameters())
+            source_classes.append(s(torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype)).logits.shape[1])
     return NetShapes(
         target=feature_shapes(target, input_shape),
         sources=[feature_shapes(s, input_shape) for s in sources],
