@@ -1,0 +1,105 @@
+"""Cost of one L2T-ww iteration over one scratch iteration, measured in one run (issue 7).
+
+    python benchmarks/bench_l2t.py                 # both settings, 2 threads
+    python benchmarks/bench_l2t.py --setting embedded --iters 5
+
+Settings: (a) the paper's 32px setting: ResNet32 -> VGG9-BN, 15 pairs {4,9,14} x {0..4}, T = 2,
+batch 128, 3x32x32, 100 classes; (b) the embedded default from params.yaml (target `animal`,
+method `l2tww`, its batch size). Sources are random-initialised (cost does not depend on weights).
+Each (setting, method) runs in its own process so its peak memory (max RSS) is its own. A
+"meta_every: k" method costs (scratch-like step + one meta-step / k) per batch: the printed
+per-batch time of the embedded method includes that.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
+    import torch
+
+    from l2tww import config
+    from l2tww.methods import MethodSpec, Pair, build_method
+    from l2tww.models import VGG9, build_model
+    from l2tww.stages import net_shapes
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    if setting == "paper32":
+        source = build_model({"name": "cifar_resnet", "depth": 32}, 200, 3)
+        target = build_model({"name": "vgg_bn", "cfg": VGG9}, 100, 3)
+        shape, classes, batch = (3, 32, 32), 100, 128
+        pairs = tuple(Pair(0, s, t) for s in (4, 9, 14) for t in range(5))
+        hparams = {"beta": 0.5, "what": True, "where": True, "where_activation": "relu6", "where_bias_init": 1.0, "lookahead": 2,
+                   "meta_lr": 1e-4, "meta_weight_decay": 1e-4, "hypergradient": "exact", "meta_every": 1, "bn_replay_update": True}
+        spec = MethodSpec("l2tww", "l2t", pairs, hparams)
+    else:
+        params = config.load(REPO / "params.yaml")
+        tcfg = params["targets"]["animal"]
+        src_cfg = params["sources"][tcfg["sources"][0]]
+        source = build_model(src_cfg["arch"], 10, 1)
+        target = build_model(tcfg["arch"], 10, 1)
+        shape, classes, batch = (1, 32, 32), 10, params["recipes"][tcfg["recipe"]]["batch_size"]
+        spec = params.method_spec("animal", "l2tww")
+    source.eval()
+    if mode == "scratch":
+        spec = MethodSpec("scratch", "scratch")
+    elif mode == "fast":
+        spec = MethodSpec(spec.name, spec.kind, spec.pairs, {**spec.hparams, "hypergradient": "fast"})
+    method = build_method(spec, net_shapes(target, [source], shape))
+    optimizer = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    x, y = torch.randn(batch, *shape), torch.randint(0, classes, (batch,))
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def step():
+        with torch.no_grad():
+            outs = [source(x)] if method.needs_sources else []
+        method.train_step(target, x, y, outs, optimizer)
+
+    step()  # warm-up (allocator, mkldnn kernels)
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    per_iter = (time.perf_counter() - start) / iters
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"setting": setting, "mode": mode, "method": spec.name, "hparams": {k: spec.hparams.get(k) for k in ("hypergradient", "meta_every")},
+            "s_per_iter": per_iter, "peak_rss_mb": peak_mb, "rss_growth_mb": (peak_mb * 1024 - rss_before) / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setting", choices=["paper32", "embedded", "both"], default="both")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iters", type=int, default=2)
+    parser.add_argument("--one", nargs=2, metavar=("SETTING", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one[0], args.one[1], args.threads, args.iters)))
+        return
+    settings = ["paper32", "embedded"] if args.setting == "both" else [args.setting]
+    import torch
+
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.iters} timed iterations after one warm-up")
+    print(f"{'setting':<10} {'mode':<8} {'s/iter':>8} {'x scratch':>10} {'peak RSS MB':>12}")
+    for setting in settings:
+        rows = {}
+        for mode in ("scratch", "exact", "fast"):
+            out = subprocess.run([sys.executable, __file__, "--one", setting, mode, "--threads", str(args.threads), "--iters", str(args.iters)],
+                                 capture_output=True, text=True, check=True)
+            rows[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+        for mode, row in rows.items():
+            ratio = row["s_per_iter"] / rows["scratch"]["s_per_iter"]
+            note = "" if mode == "scratch" else f"  (meta_every {row['hparams']['meta_every']})"
+            print(f"{setting:<10} {mode:<8} {row['s_per_iter']:>8.3f} {ratio:>10.1f} {row['peak_rss_mb']:>12.0f}{note}")
+
+
+if __name__ == "__main__":
+    main()
