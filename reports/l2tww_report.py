@@ -1,0 +1,196 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Learning What and Where to Transfer: reproduction report
+#
+# Rendered by `l2tww report` (papermill) from the runs under `results/`. Every accuracy is the
+# **test top-1 at each run's best-val epoch** (strict >, earliest epoch wins ties), given as
+# mean ± sample std over the seeds stated (n). Code: `reports/l2tww_report.py`; tables:
+# `l2tww.report`; paper numbers: `l2tww.paper` ([V] verified from the paper's abstract,
+# [R] recalled and unverified).
+
+# %% tags=["parameters"]
+params_data = None  # the validated params mapping (injected by `l2tww report`)
+params_origin = "params.yaml"
+figures_dir = "figures"  # PNGs, one per figure
+plots_dir = "plots"  # CSVs for `dvc plots` (one series per file)
+saliency_images = 6  # test images in the saliency figure (l2tww_transfer.py)
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+from IPython.display import Image, Markdown, display
+
+from l2tww import paper, report
+from l2tww.config import from_mapping
+from l2tww.io import atomic_path, read_json, write_text
+
+params = from_mapping(params_data, origin=params_origin)
+runs = report.load_runs(params)
+groups = report.group(runs)
+FIG, PLOTS = Path(figures_dir), Path(plots_dir)
+FIG.mkdir(parents=True, exist_ok=True)
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9, "figure.dpi": 100})
+
+
+def save(fig, name):
+    """Write the figure as figures/<name>.png (atomically) and show that PNG inline (drawn once:
+    the HTML shows exactly the file under figures/)."""
+    path = FIG / f"{name}.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(filename=str(path)))
+
+
+def table(header, rows, empty="(no rows)"):
+    display(Markdown(report.md_table(header, rows) if rows else empty))
+
+
+def seeds(k):
+    return f"{k} seed" + ("s" if k != 1 else "")
+
+
+def note(text):
+    display(Markdown(text))
+
+
+def primary_groups(predicate=lambda method: True):
+    """(target, method, N, runs) at each target's primary N, in params order."""
+    for target in params["targets"]:
+        n = report.primary_n(params, target)
+        for method in report.methods_of(params, target):
+            if (target, method, n) in groups and predicate(method):
+                yield target, method, n, groups[(target, method, n)]
+
+
+def mean_curve(members, key):
+    """Per-epoch mean and std over seeds of history.json[key] (seeds truncated to the shortest)."""
+    series = [[row[key] for row in read_json(Path(r["dir"]) / "history.json")] for r in members]
+    length = min(len(s) for s in series)
+    arr = np.array([s[:length] for s in series], dtype=float)
+    return arr.mean(0), arr.std(0, ddof=1) if len(series) > 1 else np.zeros(length)
+
+
+prov = runs[0].get("provenance", {})
+note(f"**Params** `{params_origin}`: {len(params['targets'])} target(s), {len(runs)} runs. "
+     f"Code version {prov.get('git_sha', '?')}, torch {prov.get('torch', '?')}, device {prov.get('device', '?')} ({prov.get('device_name', '?')}).")
+
+# %% [markdown]
+# ## Table 1: every target × method
+# Each target at the N per class where it runs the most methods (N = all for the paper's Table 1).
+
+# %%
+table(report.TABLE1_HEADER, report.table1(params, runs))
+builders = sorted({report.builder(params, t) for t in params["targets"]})
+if paper.has_paper_numbers(builders):
+    note(f"{paper.TABLE1_CAPTION} **[V]** verified (the paper's abstract); **[R]** recalled, unverified: "
+         "check against arXiv 1905.05901. Δ = ours − paper, only where the run uses the full training set (N = all).")
+else:
+    note(f"**No paper numbers apply**: the datasets here ({', '.join(builders)}) are not in the paper. "
+         "The embedded default is a miniature that demonstrates the machinery; its numbers are not the paper's.")
+
+# %% [markdown]
+# ## Low-data regime: accuracy vs images per class
+
+# %%
+curves = report.lowdata(params, runs)
+if not curves:
+    note("No target runs more than one N per class: nothing to plot.")
+for target, methods in curves.items():
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for method, points in methods.items():
+        pts = [p for p in points if p[0] is not None]
+        ns, means, stds = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
+        ax.errorbar(ns, means, yerr=stds, marker="o", capsize=3, label=f"{params.label(method)} (n={min(p[3] for p in pts)})")
+        csv = "n_per_class,test_acc_mean,test_acc_std,seeds\n" + "".join(f"{p[0]},{p[1]:.4f},{p[2]:.4f},{p[3]}\n" for p in pts)
+        write_text(PLOTS / "lowdata" / f"{target}-{method}.csv", csv)
+        for p in pts:
+            if p[4]:
+                ax.scatter([p[0]], [p[4].value], marker="*", s=140, color="k", zorder=5)
+                ax.annotate(f"paper {p[4].text()}", (p[0], p[4].value), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    all_n = sorted({p[0] for pts in methods.values() for p in pts if p[0] is not None})
+    ax.set_xscale("log")
+    ax.set_xticks(all_n, [str(n) for n in all_n])
+    ax.minorticks_off()
+    ax.set_xlabel("training images per class, N (log scale)")
+    ax.set_ylabel("test top-1 accuracy (%)")
+    ax.set_title(f"{target}: test accuracy at the best-val epoch vs N\n(mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    save(fig, f"lowdata-{target}")
+    table(*report.lowdata_table(params, {target: methods}))
+
+# %% [markdown]
+# ## Multi-source transfer
+# Targets with more than one source (every source's pairs with their own meta-networks), beside
+# single-source targets on the same data, architecture, method and N.
+
+# %%
+multi = report.multisource(params, runs)
+table(report.MULTI_HEADER, multi, empty="No target has more than one source: no multi-source runs.")
+
+# %% [markdown]
+# ## Cost: time per epoch and peak memory
+# Measured in the runs themselves (train + val pass per epoch); the device and threads are the
+# runs' own. The meta-step of L2T (look-ahead + hypergradient) dominates its cost.
+
+# %%
+cost_rows = report.cost(params, runs)
+table(report.COST_HEADER, cost_rows)
+note("Peak memory: CUDA max allocated on a GPU; on a CPU the process's max resident set size (data and Python included).")
+for target in params["targets"]:
+    sel = [(m, ms) for t, m, n, ms in primary_groups() if t == target]
+    if len(sel) < 2:
+        continue
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 0.35 * len(sel) + 1.8), sharey=True)
+    ys = range(len(sel))
+    t = [np.mean([r["time_per_epoch_s"] for r in ms]) for _, ms in sel]
+    te = [np.std([r["time_per_epoch_s"] for r in ms], ddof=1) if len(ms) > 1 else 0 for _, ms in sel]
+    a.barh(ys, t, xerr=te, color="tab:orange", capsize=2)
+    a.set_yticks(ys, [params.label(m) for m, _ in sel])
+    a.invert_yaxis()
+    a.set_xlabel("time per epoch (s), mean ± std over seeds")
+    b.barh(ys, [max(r["peak_memory_mb"] for r in ms) for _, ms in sel], color="tab:green")
+    b.set_xlabel("peak memory (MB), max over seeds")
+    fig.suptitle(f"Cost: {target}, N={report.n_text(report.primary_n(params, target))}")
+    save(fig, f"cost-{target}")
+
+# %% [markdown]
+# ## Learning curves
+# Validation top-1 per epoch (`history.json`, also logged by dvclive under each run's `live/`),
+# mean over seeds with ± std bands; dots mark each seed's best-val epoch, whose weights give the
+# reported test accuracy.
+
+# %%
+for target in params["targets"]:
+    sel = [(m, n, ms) for t, m, n, ms in primary_groups() if t == target]
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
+    cmap = plt.get_cmap("tab10")
+    for i, (method, n, members) in enumerate(sel):
+        mean, std = mean_curve(members, "val_acc")
+        epochs = np.arange(len(mean))
+        ax.plot(epochs, mean, color=cmap(i % 10), lw=1.5, label=f"{params.label(method)} (n={len(members)})")
+        ax.fill_between(epochs, mean - std, mean + std, color=cmap(i % 10), alpha=0.12)
+        best = [r["best_epoch"] for r in members]
+        ax.scatter(best, [mean[min(b, len(mean) - 1)] for b in best], color=cmap(i % 10), s=18, zorder=4)
+        csv = "epoch,val_acc,val_acc_std,seeds\n" + "".join(f"{e},{m:.4f},{s:.4f},{len(members)}\n" for e, m, s in zip(epochs, mean, std))
+        write_text(PLOTS / "learning_curves" / f"{target}-n{report.n_text(n)}-{method}.csv", csv)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("validation top-1 accuracy (%)")
+    ax.set_title(f"Learning curves: {target}, N={report.n_text(report.primary_n(params, target))}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    save(fig, f"curves-{target}")

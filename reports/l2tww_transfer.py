@@ -1,0 +1,264 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Where and what was transferred
+#
+# The learned transfer of the L2T runs, read from their `transfer.json` (per-epoch statistics on
+# the validation images) and `model.pt` (best-val weights). Numbers at "the best-val epoch" are
+# taken at each seed's own best-val epoch and averaged over the seeds stated.
+
+# %% tags=["parameters"]
+params_data = None  # the validated params mapping (injected by `l2tww report`)
+params_origin = "params.yaml"
+figures_dir = "figures"  # PNGs, one per figure
+plots_dir = "plots"  # CSVs for `dvc plots` (written by l2tww_report.py)
+saliency_images = 6  # test images in the saliency figure
+
+# %%
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator, NullFormatter
+from IPython.display import Image, Markdown, display
+
+from l2tww import report
+from l2tww.config import from_mapping
+from l2tww.io import atomic_path, read_json
+
+params = from_mapping(params_data, origin=params_origin)
+runs = report.load_runs(params)
+groups = report.group(runs)
+FIG = Path(figures_dir)
+FIG.mkdir(parents=True, exist_ok=True)
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9, "figure.dpi": 100})
+
+
+def save(fig, name):
+    """Write the figure as figures/<name>.png (atomically) and show that PNG inline (drawn once:
+    the HTML shows exactly the file under figures/)."""
+    path = FIG / f"{name}.png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(filename=str(path)))
+
+
+def table(header, rows, empty="(no rows)"):
+    display(Markdown(report.md_table(header, rows) if rows else empty))
+
+
+def seeds(k):
+    return f"{k} seed" + ("s" if k != 1 else "")
+
+
+def note(text):
+    display(Markdown(text))
+
+
+def primary_groups(predicate=lambda method: True):
+    """(target, method, N, runs) at each target's primary N, in params order."""
+    for target in params["targets"]:
+        n = report.primary_n(params, target)
+        for method in report.methods_of(params, target):
+            if (target, method, n) in groups and predicate(method):
+                yield target, method, n, groups[(target, method, n)]
+
+
+# %% [markdown]
+# ## Where to transfer: learned pair weights λ
+# λ is the where-net output averaged over the validation images, as logged each epoch
+# (`transfer.json`). The heatmap shows it at each seed's best-val epoch, averaged over seeds.
+
+# %%
+def transfer_runs(with_key):
+    """Primary-N groups of L2T methods whose transfer.json logs a varying `with_key`."""
+    out = []
+    for target, method, n, members in primary_groups(lambda m: params["methods"][m]["kind"] == "l2t"):
+        logs = [read_json(Path(r["dir"]) / "transfer.json") for r in members if (Path(r["dir"]) / "transfer.json").exists()]
+        if logs:
+            out.append((target, method, n, members, logs))
+    return out
+
+
+def parse_pair(key):
+    """'s0.5-t2' -> (source index, source tap, target tap)."""
+    s, t = key.split("-t")
+    si, tap = s[1:].split(".")
+    return int(si), int(tap), int(t)
+
+
+def at_best(members, logs, key):
+    """Per pair: the value at each seed's best-val epoch, averaged over seeds."""
+    vals = [np.array(log[key][log["epochs"].index(r["best_epoch"])], dtype=float) for r, log in zip(members, logs)]
+    return np.mean(vals, axis=0)
+
+
+def pair_matrix(target, pairs, values):
+    """Rows (source, source tap) x columns target tap; NaN where no pair."""
+    names = params["targets"][target]["sources"]
+    rows = sorted({(si, st) for si, st, _ in map(parse_pair, pairs)})
+    cols = sorted({tt for _, _, tt in map(parse_pair, pairs)})
+    mat = np.full((len(rows), len(cols)), np.nan)
+    for key, v in zip(pairs, values):
+        si, st, tt = parse_pair(key)
+        mat[rows.index((si, st)), cols.index(tt)] = v
+    return mat, [f"{names[si]} tap {st}" for si, st in rows], [f"tap {tt}" for tt in cols]
+
+
+def heatmap(ax, mat, rows, cols, cmap, vmin, vmax, fmt):
+    im = ax.imshow(mat, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("target layer (feature tap)")
+    ax.set_ylabel("source layer (feature tap)")
+    for (i, j), v in np.ndenumerate(mat):
+        if not math.isnan(v):
+            t = (v - vmin) / (vmax - vmin)  # white text on the dark ends of the colormap
+            dark = abs(t - 0.5) > 0.35 if vmin < 0 else t > 0.7
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9, color="w" if dark else "k")
+    return im
+
+
+def evolution(ax, logs, key, pairs, transform=None, ylabel="", logy=False, legend_ax=None):
+    epochs = logs[0]["epochs"]
+    arr = np.mean([np.array(log[key], dtype=float)[: len(epochs)] for log in logs], axis=0)  # (E, P)
+    if transform is not None:
+        arr = transform(arr)
+    if logy:
+        ax.set_yscale("log")
+    cmap = plt.get_cmap("viridis", len(pairs))
+    for i, key_ in enumerate(pairs):
+        ax.plot(epochs, arr[:, i], color=cmap(i), label=key_, lw=1.4)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    (legend_ax or ax).legend(handles=ax.get_lines(), fontsize=7, ncol=2 if len(pairs) > 8 else 1, loc="center left", bbox_to_anchor=(1.01, 0.5), title="pair (s<src>.<tap>-t<tap>)", title_fontsize=8)
+
+
+shown = 0
+for target, method, n, members, logs in transfer_runs("lambda"):
+    lam = np.array([log["lambda"] for log in logs], dtype=float)
+    if np.allclose(lam, 1.0):
+        note(f"{target} / {params.label(method)}: no where-net (λ ≡ 1), nothing to learn here.")
+        continue
+    pairs = logs[0]["pairs"]
+    best = at_best(members, logs, "lambda")
+    first = np.mean([log["lambda"][0] for log in logs], axis=0)
+    mat, rows, cols = pair_matrix(target, pairs, best)
+    dmat = pair_matrix(target, pairs, best - first)[0]
+    fig, (a, d, b) = plt.subplots(1, 3, figsize=(20, 0.55 * len(rows) + 3.2), gridspec_kw={"width_ratios": [1, 1, 1.2], "wspace": 0.45})
+    im = heatmap(a, mat, rows, cols, "magma_r", 0.0, max(1e-6, float(np.nanmax(mat))), "{:.2f}")
+    fig.colorbar(im, ax=a, label="λ (pair weight)")
+    a.set_title(f"λ at the best-val epoch (mean of {seeds(len(members))})")
+    lim = max(1e-6, float(np.nanmax(np.abs(dmat))))
+    im = heatmap(d, dmat, rows, cols, "RdBu_r", -lim, lim, "{:+.3f}")
+    fig.colorbar(im, ax=d, label="Δλ")
+    d.set_ylabel("")
+    d.set_title(f"learned change: λ(best epoch) − λ(epoch {logs[0]['epochs'][0]})")
+    evolution(b, logs, "lambda", pairs, ylabel="λ (mean over val images and seeds)")
+    b.set_title("λ per pair over training")
+    fig.suptitle(f"Where to transfer: {target}, {params.label(method)}, N={report.n_text(n)}", y=1 + 0.3 / fig.get_figheight())
+    save(fig, f"where-{target}-{method}")
+    shown += 1
+if not shown:
+    note("No run with a where-net (L2T-ww) is present: no λ to show.")
+
+# %% [markdown]
+# ## What to transfer: channel weights
+# The what-net's softmax weights over the source channels of each pair. Their entropy H(w) is
+# measured against its maximum log C (uniform weights, the what-net's zero init) as the deficit
+# 1 − H(w)/log C = KL(w ‖ uniform)/log C: 0 = no channel preferred, larger = the weight is
+# concentrated on fewer channels (log scale: the deficits span decades). Logged on the validation
+# images each epoch; the right panel shows the weights themselves on a few test images.
+
+# %%
+import torch
+
+from l2tww import saliency
+
+
+def channels(run):
+    """C_m per pair, read from the regressors' output channels in model.pt."""
+    state = torch.load(Path(run["dir"]) / "model.pt", map_location="cpu", weights_only=False)["method"]
+    return np.array([state[f"regressors.{i}.weight"].shape[0] for i in range(len(run["pairs"]))], dtype=float)
+
+
+shown = 0
+for target, method, n, members, logs in transfer_runs("entropy"):
+    if not params["methods"][method].get("what", True):
+        continue
+    pairs, log_c = logs[0]["pairs"], np.log(channels(members[0]))
+    deficit = 1 - at_best(members, logs, "entropy") / log_c
+    trained = saliency.load_trained(params, members[0])
+    x, _, _ = saliency.sample_images(params, members[0], 10)
+    weights = saliency.mean_channel_weights(trained, x)
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(18, 0.22 * len(pairs) + 3.4), gridspec_kw={"width_ratios": [1, 1.2, 1.1], "wspace": 0.45})
+    a.barh(range(len(pairs)), np.maximum(deficit, 1e-12), color="tab:blue")
+    a.set_xscale("log")
+    a.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short log axis
+    a.set_yticks(range(len(pairs)), pairs)
+    a.invert_yaxis()
+    a.set_xlabel("1 − H(w)/log C at the best-val epoch")
+    a.set_title(f"entropy deficit, mean of {seeds(len(members))}")
+    evolution(b, logs, "entropy", pairs, transform=lambda h: np.maximum(1 - h / log_c, 1e-12), ylabel="1 − H(w)/log C", logy=True, legend_ax=c)
+    b.set_title("entropy deficit over training")
+    cmap = plt.get_cmap("viridis", len(pairs))
+    for i, w in enumerate(weights):
+        w = np.sort(w.numpy())[::-1] * len(w)
+        c.plot(np.arange(1, len(w) + 1) / len(w), w, color=cmap(i), lw=1.4)
+    c.axhline(1.0, color="k", ls="--", lw=1)
+    c.text(0.02, 1.0, "uniform (1/C)", va="bottom", fontsize=9)
+    c.set_xlabel("channel rank / C (sorted by weight)")
+    c.set_ylabel("weight × C")
+    c.set_title(f"channel weights, seed {members[0]['seed']}, 10 test images")
+    c.grid(alpha=0.3)
+    fig.suptitle(f"What to transfer: {target}, {params.label(method)}, N={report.n_text(n)}", y=1 + 0.3 / fig.get_figheight())  # 0.3 in above the axes
+    save(fig, f"what-{target}-{method}")
+    shown += 1
+if not shown:
+    note("No run with a what-net (L2T-w, L2T-ww) is present: no channel weights to show.")
+
+# %% [markdown]
+# ## Saliency maps: FM vs L2T-w
+# Where on the input image the feature-matching loss is sensitive, for unweighted feature
+# matching (FM) and for learned channel weights (L2T-w), on the same target, N and seed.
+
+# %%
+note("**Definition.** " + saliency.DEFINITION)
+chosen = saliency.choose_runs(params, runs)
+if chosen is None:
+    note("Skipped: the results hold no FM run and L2T-w run of the same target, N and seed.")
+else:
+    sal = saliency.compare(params, *chosen, count=saliency_images)
+    k = len(sal["labels"])
+    fig, axes = plt.subplots(4, k, figsize=(1.9 * k + 1.2, 8.2), squeeze=False)
+    lim = float(np.abs(sal["diff"]).max()) or 1.0
+    rows = [("image", None), ("FM", "fm"), ("L2T-w", "l2t_w"), ("L2T-w − FM", "diff")]
+    for j in range(k):
+        img = sal["images"][j]
+        axes[0, j].imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+        axes[0, j].set_title(sal["labels"][j], fontsize=10)
+        im_s = axes[1, j].imshow(sal["fm"][j], cmap="inferno", vmin=0, vmax=1)
+        axes[2, j].imshow(sal["l2t_w"][j], cmap="inferno", vmin=0, vmax=1)
+        im_d = axes[3, j].imshow(sal["diff"][j], cmap="RdBu_r", vmin=-lim, vmax=lim)
+    for i, (label, _) in enumerate(rows):
+        axes[i, 0].set_ylabel(label, fontsize=11)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im_s, ax=axes[1:3, :].ravel().tolist(), shrink=0.8, label="saliency / its max")
+    fig.colorbar(im_d, ax=axes[3, :].ravel().tolist(), shrink=0.9, label="difference")
+    fig.suptitle(f"|∂L_wfm/∂x| (max over channels), best-val weights\nFM: {sal['fm_run']}   L2T-w: {sal['l2t_w_run']}")
+    save(fig, "saliency")
+

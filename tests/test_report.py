@@ -1,0 +1,155 @@
+"""The report stage on a small fixture results/ tree: papermill runs, every section is rendered.
+
+The fixture runs are fake in their numbers but real in structure: metrics.json / history.json /
+transfer.json as train.py and stages.py write them, and model.pt files of the real model and
+method classes (random weights), so the saliency and channel-weight sections execute for real.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+
+import pytest
+import torch
+
+from l2tww import config, paper, report, saliency
+from l2tww.data.splits import make_split
+from l2tww.io import save_torch, write_json
+from l2tww.methods import build_method
+from l2tww.models import build_model
+from l2tww.paths import Layout
+from l2tww.sources import load_source
+from l2tww.stages import net_shapes
+
+SECTIONS = ["Table 1", "Low-data regime", "Multi-source transfer", "Where to transfer", "What to transfer", "Saliency maps", "Cost", "Learning curves"]
+EPOCHS = 4
+
+
+def _report_params(tiny: config.Params) -> config.Params:
+    raw = copy.deepcopy(tiny.data)
+    raw["sources"]["digits2"] = {**raw["sources"]["digits"], "arch": {"name": "cifar_resnet", "depth": 8, "width": 2}}
+    raw["methods"].update({
+        "fm_one_to_one": {"kind": "fm", "label": "FM (one-to-one)", "pairs": "one_to_one", "beta": 0.5},
+        "l2tw_one_to_one": {"kind": "l2t", "label": "L2T-w (one-to-one)", "pairs": "one_to_one", "where": False},
+        "l2tww": {"kind": "l2t", "label": "L2T-ww", "pairs": "all_to_all"},
+    })
+    animal = raw["targets"]["animal"]
+    animal["pairs"] = {"single": [[2, 1]], "one_to_one": [[0, 0], [2, 1]], "all_to_all": {"source": [0, 2], "target": [0, 1, 2]}}
+    animal["runs"] = [
+        {"methods": ["scratch", "fm_one_to_one", "l2tw_one_to_one", "l2tww"], "n_per_class": [5], "seeds": [0, 1]},
+        {"methods": ["scratch", "l2tww"], "n_per_class": [3], "seeds": [0, 1]},
+    ]
+    raw["targets"]["animal_multi"] = {
+        **copy.deepcopy(animal), "sources": ["digits", "digits2"], "pairs": {"all_to_all": animal["pairs"]["all_to_all"]},
+        "runs": [{"methods": ["l2tww"], "n_per_class": [5], "seeds": [0]}],
+    }
+    return config.from_mapping(raw, origin="fixture")
+
+
+def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> None:
+    """One run folder as stages.train_run leaves it, with fabricated numbers."""
+    layout = Layout.of(params)
+    tcfg = params["targets"][run.target]
+    spec = params.method_spec(run.target, run.method)
+    torch.manual_seed(run.seed)
+    target = build_model(tcfg["arch"], 10, 1)
+    sources = [] if spec.kind == "scratch" else [load_source(params, s, torch.device("cpu")) for s in tcfg["sources"]]
+    method = build_method(spec, net_shapes(target, sources, (1, 32, 32)))
+    if spec.kind == "l2t" and method.meta.what is not None:  # move the weights off uniform, as training would
+        for layer in method.meta.what:
+            torch.nn.init.normal_(layer.weight, std=0.5)
+    out = layout.run_dir(run.relpath)
+    history, transfer = [], {"pairs": [p.key for p in spec.pairs], "epochs": [], "lambda": [], "entropy": []}
+    for e in range(EPOCHS):
+        row = {"epoch": e, "lr": 0.05, "train_loss": 2.3 - 0.2 * e, "val_acc": 20 + 10 * e + rng.random(), "val_loss": 2.0, "test_acc": None, "time_s": 0.1}
+        if spec.kind == "l2t":
+            row["transfer"] = {"lambda": [1.0 + 0.1 * e * (i % 3) for i in range(len(spec.pairs))], "entropy": [math.log(8) - 0.01 * e for _ in spec.pairs]}
+            for key in ("lambda", "entropy"):
+                transfer[key].append(row["transfer"][key])
+            transfer["epochs"].append(e)
+        history.append(row)
+    best = EPOCHS - 1
+    history[best]["test_acc"] = 30 + 10 * rng.random()
+    metrics = {
+        "run_id": run.run_id, "target": run.target, "method": run.method, "label": params.label(run.method), "kind": spec.kind,
+        "n_per_class": run.n_per_class, "seed": run.seed, "dataset": tcfg["dataset"], "sources": tcfg["sources"],
+        "pairs": [p.key for p in spec.pairs], "hparams": spec.hparams, "test_acc": history[best]["test_acc"],
+        "val_acc": history[best]["val_acc"], "best_epoch": best, "selection": "fixture", "last_epoch": best,
+        "last_val_acc": history[best]["val_acc"], "epochs": EPOCHS, "time_per_epoch_s": 0.1 + rng.random(),
+        "train_time_s": 1.0, "peak_memory_mb": 500 + 100 * rng.random(), "student_params": 10, "meta_params": 5,
+        "provenance": {"git_sha": "fixture", "torch": torch.__version__, "device": "cpu", "threads": 1},
+    }
+    save_torch(out / "model.pt", {"target": target.state_dict(), "method": method.state_dict(), "best_epoch": best})
+    write_json(out / "history.json", history)
+    if spec.kind == "l2t":
+        write_json(out / "transfer.json", transfer)
+    write_json(out / "metrics.json", metrics)
+
+
+@pytest.fixture
+def fixture_results(tiny) -> config.Params:
+    params = _report_params(tiny)
+    layout = Layout.of(params)
+    for name, src in params["sources"].items():  # random-weight sources, saved as pretrain would
+        model = build_model(src["arch"], 10, 1)
+        save_torch(layout.source_dir(name) / "model.pt", {"target": model.state_dict()})
+    make_split(params, "animal_mnist")
+    for dataset, n, seed in params.splits_needed():
+        if dataset == "animal_mnist":
+            make_split(params, dataset, n, seed)
+    rng = random.Random(0)
+    for run in params.runs():
+        _fake_run(params, run, rng)
+    return params
+
+
+def test_report_renders_every_section(fixture_results, tmp_path):
+    out = report.render(fixture_results, tmp_path / "reports")
+    html = (out / "l2tww-report.html").read_text()
+    for section in SECTIONS:
+        assert section in html, section
+    assert "Traceback" not in html and "Skipped" not in html
+    assert "No paper numbers apply" in html  # animal_mnist is not a paper dataset
+    assert "def save(" not in html  # code hidden
+    figures = {p.name for p in (out / "figures").glob("*.png")}
+    assert {"saliency.png", "lowdata-animal.png", "where-animal-l2tww.png", "where-animal_multi-l2tww.png", "what-animal-l2tww.png", "curves-animal.png", "cost-animal.png"} <= figures
+    assert (out / "plots" / "lowdata" / "animal-l2tww.csv").read_text().startswith("n_per_class,test_acc_mean")
+    assert (out / "plots" / "learning_curves" / "animal-n5-l2tww.csv").exists()
+    summary = (out / "summary.md").read_text()
+    assert "## Table 1" in summary and "## Low-data" in summary and "## Multi-source" in summary and "## Cost" in summary
+    assert "animal_multi" in summary and "± " in summary
+    assert not list(out.glob(".render-*"))  # the temp folder is gone
+
+
+def test_saliency_fm_loss_is_the_fm_method_loss(fixture_results):
+    """The saliency's L_wfm with w = 1/C and lambda = 1 is exactly FM's training loss (spec §3)."""
+    params = fixture_results
+    runs = report.load_runs(params)
+    fm, l2t_w = saliency.choose_runs(params, runs)
+    assert (fm["method"], l2t_w["method"], fm["seed"]) == ("fm_one_to_one", "l2tw_one_to_one", l2t_w["seed"])
+    trained = saliency.load_trained(params, fm)
+    x, y, names = saliency.sample_images(params, fm, 3)
+    assert x.shape == (3, 1, 32, 32) and len(set(y.tolist())) == 3 and len(names) == 3
+    with torch.no_grad():
+        out = trained.target(x)
+        src = [s(x) for s in trained.sources]
+        expected = trained.method.extra_loss(x, out, src)["fm"]
+        from l2tww.methods.matching import pair_distances
+        from l2tww.methods.meta_nets import weighted_matching_loss
+
+        distances = pair_distances(trained.method.spec.pairs, trained.method.regressors, out.features, [s.features for s in src])
+        got = weighted_matching_loss(distances, saliency.weights_and_lambdas(trained.method, [s.features for s in src]), None, trained.method.beta)
+    torch.testing.assert_close(got, expected)
+    sal = saliency.wfm_saliency(trained, x)
+    assert sal.shape == (3, 32, 32) and torch.allclose(sal.flatten(1).amax(1), torch.ones(3))
+
+
+def test_paper_numbers_map_by_kind_and_mark():
+    l2tww = {"kind": "l2t", "pairs": "all_to_all"}
+    assert paper.table1_number("cub200", l2tww).value == 65.05 and paper.table1_number("cub200", l2tww).verified
+    assert not paper.table1_number("cifar100", l2tww).verified
+    assert paper.table1_number("cub200", {"kind": "l2t", "pairs": "all_to_all", "where": False}) is None  # L2T-w: not recalled
+    assert paper.table1_number("cub200", {"kind": "fm", "pairs": "single"}) is None
+    assert paper.lowdata_number("cifar10", l2tww, 50).text() == "64.91 [V]"
+    assert not paper.has_paper_numbers(["animal_mnist"])
