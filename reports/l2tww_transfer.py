@@ -29,49 +29,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator, NullFormatter
-from IPython.display import Image, Markdown, display
 
 from l2tww import report
-from l2tww.config import from_mapping
-from l2tww.io import atomic_path, read_json
+from l2tww.notebook import Notebook, seeds
+from l2tww.io import read_json
 
-params = from_mapping(params_data, origin=params_origin)
-runs = report.load_runs(params)
-groups = report.group(runs)
-FIG = Path(figures_dir)
-FIG.mkdir(parents=True, exist_ok=True)
-plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9, "figure.dpi": 100})
-
-
-def save(fig, name):
-    """Write the figure as figures/<name>.png (atomically) and show that PNG inline (drawn once:
-    the HTML shows exactly the file under figures/)."""
-    path = FIG / f"{name}.png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(filename=str(path)))
-
-
-def table(header, rows, empty="(no rows)"):
-    display(Markdown(report.md_table(header, rows) if rows else empty))
-
-
-def seeds(k):
-    return f"{k} seed" + ("s" if k != 1 else "")
-
-
-def note(text):
-    display(Markdown(text))
-
-
-def primary_groups(predicate=lambda method: True):
-    """(target, method, N, runs) at each target's primary N, in params order."""
-    for target in params["targets"]:
-        n = report.primary_n(params, target)
-        for method in report.methods_of(params, target):
-            if (target, method, n) in groups and predicate(method):
-                yield target, method, n, groups[(target, method, n)]
+nb = Notebook(params_data, params_origin, figures_dir)
+params, runs, groups = nb.params, nb.runs, nb.groups
+save, table, note, primary_groups = nb.save, nb.table, nb.note, nb.primary_groups
 
 
 # %% [markdown]

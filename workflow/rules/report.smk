@@ -10,6 +10,7 @@ rule report:
         "reports/l2tww_report.py",
         "reports/l2tww_transfer.py",
         "src/l2tww/report.py",
+        "src/l2tww/notebook.py",
         "src/l2tww/saliency.py",
         "src/l2tww/paper.py",
     output:
