@@ -1,8 +1,8 @@
 # l2tww workflow. Rules are wiring: each calls the `l2tww` CLI; all logic lives in src/l2tww.
 #
 #   snakemake --cores 8 all                                   # the embedded default (params.yaml)
-#   snakemake --cores 8 --configfile workflow/presets/paper.yaml all
-#   snakemake --profile workflow/profiles/slurm --configfile workflow/presets/paper.yaml all
+#   snakemake --cores 8 all --configfile workflow/presets/paper.yaml
+#   snakemake all --profile workflow/profiles/slurm --configfile workflow/presets/paper.yaml
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -3,7 +3,8 @@
 `min_train_per_class` is the smallest class of the official train set (after deduplication for
 Animal-MNIST): config checks use it to reject an N per class that cannot be drawn.
 `storage`: "tensor" datasets are prepared into one uint8 tensor file; "folder" datasets into
-`<root>/{train,test}/<class>/<img>` image folders (spec §6).
+`<root>/{train,test}/<class>/<img>` image folders (spec §6); "none": only the class count of a
+source loaded from released weights (ImageNet for torchvision's ResNet34); never prepared.
 """
 from __future__ import annotations
 
@@ -34,4 +35,6 @@ BUILDERS: dict[str, BuilderInfo] = {
     "dogs": BuilderInfo(3, 120, 100, True, "folder"),
     "mit67": BuilderInfo(3, 67, 80, True, "folder"),
     "stanford40": BuilderInfo(3, 40, 100, True, "folder"),
+    # the 224px source's classes (torchvision ImageNet weights); LwF's extra head has 1000 outputs
+    "imagenet": BuilderInfo(3, 1000, 732, True, "none"),
 }

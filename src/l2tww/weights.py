@@ -1,0 +1,113 @@
+"""Released source weights (spec §1-2): the authors' TinyImageNet ResNet32 and torchvision's ResNet34.
+
+- `official_checkpoint`: the `torch.save`d dict of github.com/alinlab/L2T-ww (`state_dict`,
+  `num_classes`, `epoch`, `best`, `test_prec`). Saved from CUDA tensors with Python numbers beside
+  them, so it is loaded with map_location="cpu" and weights_only=False; that unpickles arbitrary
+  objects, so a configured sha256 is checked *before* loading. Names map 1:1 onto CifarResNet.
+- `torchvision`: ImageNet weights for TorchvisionResNet.net. `path` (a local file) if it exists,
+  else downloaded from `url` (default: torchvision's IMAGENET1K_V1 file, `resnet34-b627a593.pth`)
+  into the cache folder with `fetch`, checked against the sha256 prefix torchvision publishes in
+  the file name (the check torch.hub does) and the full sha256 in the lock file.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from .data.download import fetch
+
+HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")  # torchvision's convention: <name>-<sha256 prefix>.pth
+
+
+def _check_shapes(model: torch.nn.Module, state: dict, origin: str, prefix: str = "") -> None:
+    """One-line errors for a checkpoint that does not fit, instead of load_state_dict's list."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        what = f"missing {prefix}{missing[0]}" if missing else f"unexpected {prefix}{unexpected[0]}"
+        raise ValueError(f"{origin}: does not fit the configured architecture ({len(missing)} missing, {len(unexpected)} unexpected tensors; {what})")
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise ValueError(f"{origin}: tensor {prefix}{k} has shape {tuple(v.shape)}, the configured architecture expects {tuple(own[k].shape)}")
+
+
+def _local(cfg: dict, key: str) -> Path:
+    if "path" not in cfg:
+        raise ValueError(f"{key}.path: a local checkpoint file is required for format {cfg['format']!r}")
+    path = Path(cfg["path"])
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {key}.path not found (the authors' release: github.com/alinlab/L2T-ww)")
+    return path
+
+
+def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:
+    from .models.cifar_resnet import CifarResNet
+
+    if not isinstance(model, CifarResNet):
+        raise ValueError(f"weights.format: official_checkpoint holds a CIFAR ResNet; the source arch builds {type(model).__name__}")
+    if "path" in cfg or "url" not in cfg:
+        path = _local(cfg, "weights")
+        if cfg.get("sha256"):
+            verify_copy(path, cfg["sha256"])
+    else:
+        path = fetch(cfg["url"], Path(cache_dir) / Path(cfg["url"].split("?")[0]).name, cfg.get("sha256"))
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ValueError(f"{path}: not an official L2T-ww checkpoint (expected a dict with 'state_dict' and 'num_classes')")
+    state = {k.removeprefix("module."): v for k, v in ckpt["state_dict"].items()}  # DataParallel-saved files
+    classes = ckpt.get("num_classes", state["fc.weight"].shape[0] if "fc.weight" in state else None)
+    if classes != model.fc.out_features:
+        raise ValueError(f"{path}: num_classes {classes}, but the source's dataset has {model.fc.out_features} classes")
+    _check_shapes(model, state, str(path))
+    model.load_state_dict(state)
+    return {"path": str(path), "epoch": ckpt.get("epoch"), "best_val": ckpt.get("best"), "test": ckpt.get("test_prec")}
+
+
+def verify_copy(path: Path, sha256: str) -> None:
+    """Check a local file without quarantining it (a user's file is never moved)."""
+    from .data.download import file_hash
+
+    actual = file_hash(path)
+    if actual != sha256:
+        raise ValueError(f"{path}: checksum mismatch: expected sha256 {sha256}, got {actual}")
+
+
+def torchvision_url(depth: int) -> str:
+    from torchvision.models import ResNet18_Weights, ResNet34_Weights
+
+    return {18: ResNet18_Weights, 34: ResNet34_Weights}[depth].IMAGENET1K_V1.url
+
+
+def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:
+    from .models.tv_resnet import TorchvisionResNet
+
+    if not isinstance(model, TorchvisionResNet):
+        raise ValueError(f"weights.format: torchvision holds a torchvision ResNet; the source arch builds {type(model).__name__}")
+    if cfg.get("path") and Path(cfg["path"]).is_file():
+        path = Path(cfg["path"])
+        if cfg.get("sha256"):
+            verify_copy(path, cfg["sha256"])
+    else:
+        depth = 34 if len(model.net.layer3) == 6 else 18
+        url = cfg.get("url") or torchvision_url(depth)
+        name = Path(url.split("?")[0]).name
+        prefix = HASH_IN_NAME.search(name)
+        dest = Path(cfg["path"]) if cfg.get("path") else Path(cache_dir) / name
+        path = fetch(url, dest, cfg.get("sha256"), sha256_prefix=prefix.group(1) if prefix else None, key=f"weights/{name}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
+    _check_shapes(model.net, state, str(path), prefix="net.")
+    model.net.load_state_dict(state)
+    return {"path": str(path)}
+
+
+def load_weights(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:
+    """Load `cfg` (a source's `weights` entry) into `model` in place; returns what was loaded."""
+    loaders = {"official_checkpoint": load_official_checkpoint, "torchvision": load_torchvision}
+    if cfg["format"] not in loaders:
+        raise ValueError(f"weights.format: unknown format {cfg['format']!r}; expected one of {sorted(loaders)}")
+    return loaders[cfg["format"]](model, cfg, Path(cache_dir))
