@@ -70,7 +70,8 @@ def test_method_trains_one_step(target, method):
     assert all(torch.isfinite(p.grad).all() and torch.isfinite(p).all() for _, p in named)
     # Student modules (heads, regressors) are trained by the target's SGD: they must move.
     student = m.student_parameters()
-    assert all(p.grad.abs().sum() > 0 for p in student)
+    if spec.kind != "l2t":  # a ReLU6 where-net may switch a pair off (lambda = 0): a zero gradient is right
+        assert all(p.grad.abs().sum() > 0 for p in student)
     moved = [not torch.equal(b, p) for b, p in zip(before, params)]
     assert all(moved[len(params) - len(student):])
     assert any(moved)

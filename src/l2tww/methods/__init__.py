@@ -15,7 +15,7 @@ METHODS: dict[str, tuple[str, str]] = {
     "at": ("at", "AttentionTransfer"),
     "lwf_at": ("lwf_at", "LwFAT"),
     "fm": ("fm", "FeatureMatching"),
-    "l2t": ("l2t_ww", "L2T"),
+    "l2t": ("l2t", "L2T"),
 }
 
 

@@ -1,0 +1,173 @@
+"""L2T-ww: learning what and where to transfer (Jang, Lee, Hwang, Shin, ICML 2019, arXiv 1905.05901).
+
+Loss (spec §3): L_total = CE + L_wfm, with L_wfm = sum over pairs of
+beta (1/B) sum_b lambda_b sum_c w_bc d_bc, where d_bc = mean_hw (S~ - r(T))^2 (matching.py),
+w = what-net softmax and lambda = where-net ReLU6 (meta_nets.py).
+Meta-step per minibatch (spec §4): one real SGD step on L_total with phi held constant, then the
+hypergradient of CE after a look-ahead of T L_wfm steps + 1 CE step (lookahead.py), then Adam on
+phi (lr 1e-4, L2 weight decay 1e-4, not AdamW). Variants by params: L2T-w (`where: false`,
+lambda = 1), `what: false` (w = 1/C), and the pair sets single / one-to-one / all-to-all; with
+several sources, `Pair.source` picks the source and every pair has its own nets.
+`hypergradient: fast` replaces the look-ahead by its leading order in the lr, fused with the real
+step (lookahead.leading_order_hypergradient); `meta_every: k` meta-steps every k-th batch only.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models import FeatureNet, NetOutput
+from .base import MethodSpec, NetShapes, TransferMethod
+from .lookahead import (BufferPolicy, exact_hypergradient, leading_order_hypergradient, sgd_hyper,
+                        student_forward, velocities)
+from .matching import build_regressors, channel_distance, pooled_source, resize_to
+from .meta_nets import MetaNets, channel_entropy, weighted_matching_loss
+
+
+class Student(nn.Module):
+    """theta of spec §4: the target and the regressors, as one module for functional calls.
+
+    Returns the logits and d_{b,c} per pair (in pair order) against the constant source maps. The
+    regressors reading the same target tap run as one 1x1 conv (their weights concatenated along
+    the output channels) against the concatenated resized sources: the same numbers as one conv
+    per pair, with a third of the conv calls at the 32px all-to-all setting.
+    """
+
+    def __init__(self, target: FeatureNet, regressors: nn.ModuleList, pairs, sources_resized: list[torch.Tensor]):
+        super().__init__()
+        self.target, self.regressors = target, regressors
+        self.groups: dict[int, list[int]] = {}  # target tap -> indices of its pairs
+        for i, p in enumerate(pairs):
+            self.groups.setdefault(p.target_layer, []).append(i)
+        self.sources = {n: torch.cat([sources_resized[i] for i in idx], dim=1) for n, idx in self.groups.items()}  # (B, sum C_m, H_n, W_n)
+        self.widths = {n: [sources_resized[i].shape[1] for i in idx] for n, idx in self.groups.items()}
+        self.n_pairs = len(pairs)
+
+    def forward(self, x: torch.Tensor, distances: bool = True) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        out = self.target(x)
+        if not distances:
+            return out.logits, None
+        result: list[torch.Tensor] = [None] * self.n_pairs  # type: ignore[list-item]
+        for n, idx in self.groups.items():
+            regs = [self.regressors[i] for i in idx]
+            weight = torch.cat([r.weight for r in regs])  # (sum C_m, C_n, 1, 1)
+            bias = torch.cat([r.bias for r in regs])
+            d = channel_distance(self.sources[n], F.conv2d(out.features[n], weight, bias))  # (B, sum C_m)
+            for i, di in zip(idx, d.split(self.widths[n], dim=1)):
+                result[i] = di
+        return out.logits, result
+
+
+def _detach(values):
+    return None if values is None else [v.detach() for v in values]
+
+
+class L2T(TransferMethod):
+    def __init__(self, spec: MethodSpec, shapes: NetShapes):
+        super().__init__(spec, shapes)
+        hp = spec.hparams
+        self.beta, self.lookahead, self.meta_every = hp["beta"], hp["lookahead"], hp["meta_every"]
+        self.fast, self.bn_replay_update = hp["hypergradient"] == "fast", hp["bn_replay_update"]
+        self.regressors = build_regressors(spec.pairs, shapes)
+        self.meta = MetaNets(spec.pairs, shapes, hp["what"], hp["where"], hp["where_activation"], hp["where_bias_init"])
+        phi = self.meta_parameters()
+        # Classic L2 weight decay added to the gradient (torch Adam), not AdamW (spec §4).
+        self.meta_optimizer = torch.optim.Adam(phi, lr=hp["meta_lr"], weight_decay=hp["meta_weight_decay"]) if phi else None
+        self.steps_done = 0  # batches seen: decides the meta_every schedule, saved for resume
+
+    def student_parameters(self) -> list[nn.Parameter]:
+        return list(self.regressors.parameters())
+
+    def meta_parameters(self) -> list[nn.Parameter]:
+        return list(self.meta.parameters())
+
+    # -- pieces ------------------------------------------------------------------------------
+    def student(self, target: FeatureNet, source_outs: list[NetOutput]) -> Student:
+        resized = [resize_to(source_outs[p.source].features[p.source_layer], self.shapes.target[p.target_layer][1:]) for p in self.spec.pairs]
+        return Student(target, self.regressors, self.spec.pairs, resized)
+
+    def meta_outputs(self, source_outs: list[NetOutput]):
+        """Channel weights and pair weights per pair, differentiable in phi."""
+        return self.meta(pooled_source(self.spec.pairs, [s.features for s in source_outs]))
+
+    def _wfm(self, weights, lambdas):
+        return lambda distances: weighted_matching_loss(distances, weights, lambdas, self.beta)
+
+    # -- the meta-step ---------------------------------------------------------------------------
+    def train_step(self, target, x, y, source_outs, optimizer) -> dict[str, torch.Tensor]:
+        student = self.student(target, source_outs)
+        weights, lambdas = self.meta_outputs(source_outs)
+        meta = self.meta_optimizer is not None and self.steps_done % self.meta_every == 0
+        self.steps_done += 1
+
+        # 1. Real step on CE + L_wfm with phi constant (its phi-gradient is discarded, spec §4.2).
+        logits, distances = student(x)
+        ce = F.cross_entropy(logits, y)
+        wfm = weighted_matching_loss(distances, _detach(weights), _detach(lambdas), self.beta)
+        terms = {"loss": (ce + wfm).detach(), "ce": ce.detach(), "wfm": wfm.detach()}
+        if meta and self.fast:
+            # Fast mode: the hypergradient's leading order in the lr, at this step's theta, from
+            # grad_theta CE taken out of the same forward (so two backwards, no look-ahead).
+            names, theta = zip(*student.named_parameters())
+            g_ce = torch.autograd.grad(ce, theta, retain_graph=True, allow_unused=True)
+            g_wfm = torch.autograd.grad(wfm, theta, allow_unused=True)
+            _set_grads(theta, g_ce, g_wfm)
+            hyper = leading_order_hypergradient(
+                student_forward(student, x), list(names), [t.detach() for t in theta], list(g_ce),
+                self._wfm(weights, lambdas), self.meta_parameters(), sgd_hyper(optimizer), self.lookahead,
+                BufferPolicy(dict(student.named_buffers()), False),
+            )
+            optimizer.step()  # after the finite differences, which read the pre-step theta
+            self._adam(hyper)
+            return terms
+        optimizer.zero_grad(set_to_none=False)  # zeros, not None: PyTorch 1.x semantics (spec §4)
+        (ce + wfm).backward()
+        optimizer.step()
+        if meta:  # 2-5. look-ahead from the post-step (theta_0, v_0), hypergradient, Adam on phi
+            self._adam(self.hypergradient(student, x, y, optimizer, weights, lambdas))
+        return terms
+
+    def hypergradient(self, student: Student, x, y, optimizer, weights, lambdas) -> list[torch.Tensor]:
+        """Exact grad_phi CE(theta_{T+1}) from the live (theta_0, v_0) (spec §4)."""
+        names, theta0 = zip(*student.named_parameters())
+        return exact_hypergradient(
+            student_forward(student, x), list(names), list(theta0), velocities(optimizer, list(theta0)),
+            self._wfm(weights, lambdas), lambda logits: F.cross_entropy(logits, y), self.meta_parameters(),
+            sgd_hyper(optimizer), self.lookahead, BufferPolicy(dict(student.named_buffers()), self.bn_replay_update),
+        )
+
+    def _adam(self, grads: list[torch.Tensor]) -> None:
+        for p, g in zip(self.meta_parameters(), grads):
+            p.grad = g.detach()
+        self.meta_optimizer.step()
+
+    # -- observability and resume ---------------------------------------------------------------
+    @torch.no_grad()
+    def observe(self, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
+        """Per pair (P,): mean lambda (1 without where-nets), mean channel-weight entropy (log C if uniform)."""
+        pooled = pooled_source(self.spec.pairs, [s.features for s in source_outs])
+        weights, lambdas = self.meta(pooled)
+        lam = torch.stack([l.mean() for l in lambdas]) if lambdas is not None else pooled[0].new_ones(len(pooled))
+        if weights is None:
+            weights = [torch.full_like(p, 1.0 / p.shape[1]) for p in pooled]
+        return {"lambda": lam, "entropy": torch.stack([channel_entropy(w) for w in weights])}
+
+    def extra_state(self) -> dict:
+        return {"meta_optimizer": None if self.meta_optimizer is None else self.meta_optimizer.state_dict(), "steps_done": self.steps_done}
+
+    def load_extra_state(self, state: dict) -> None:
+        if self.meta_optimizer is not None and state.get("meta_optimizer") is not None:
+            self.meta_optimizer.load_state_dict(state["meta_optimizer"])
+        self.steps_done = state.get("steps_done", 0)
+
+
+def _set_grads(params, *grad_lists) -> None:
+    """p.grad = sum of the given gradients, as zero_grad(set_to_none=False) + backward would leave it:
+    zeros where no loss reaches p but p.grad exists, untouched (None) where p never had one."""
+    for i, p in enumerate(params):
+        parts = [g[i] for g in grad_lists if g[i] is not None]
+        if parts:
+            p.grad = parts[0] + parts[1] if len(parts) > 1 else parts[0].clone()
+        elif p.grad is not None:
+            p.grad.zero_()

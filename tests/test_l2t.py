@@ -1,0 +1,136 @@
+"""L2T-ww as a method (spec §1, §3-4): meta-net initialisation, the paper's parameter counts, every
+parameter trained, the variants (L2T-ww, L2T-w, uniform w), multi-source, fast mode, meta_every,
+exact resume, observability, bf16 autocast and channels_last.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from l2tww.methods import MethodSpec, Pair, build_method
+from l2tww.models import VGG9, build_model
+from l2tww.stages import net_shapes
+
+from .test_hypergradient import HP
+
+
+def _method(target, sources, pairs, input_shape, **overrides):
+    return build_method(MethodSpec("l2tww", "l2t", tuple(pairs), {**HP, **overrides}), net_shapes(target, sources, input_shape))
+
+
+def _count(modules) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
+@pytest.mark.parametrize(
+    "setting,expected",
+    [
+        ("r34-r18", (1_396_480, 3_856, 925_440)),
+        ("r32-vgg9", (27_440, 575, 165_424)),
+    ],
+)
+def test_all_to_all_parameter_counts_match_the_spec(setting, expected):
+    if setting == "r34-r18":
+        source = build_model({"name": "resnet_tv", "depth": 34}, 1000, 3)
+        target = build_model({"name": "resnet_tv", "depth": 18}, 200, 3)
+        pairs, shape = [Pair(0, s, t) for s in range(1, 5) for t in range(1, 5)], (3, 224, 224)
+    else:
+        source = build_model({"name": "cifar_resnet", "depth": 32}, 200, 3)
+        target = build_model({"name": "vgg_bn", "cfg": VGG9}, 100, 3)
+        pairs, shape = [Pair(0, s, t) for s in (4, 9, 14) for t in range(5)], (3, 32, 32)
+    method = _method(target, [source], pairs, shape)
+    assert (_count(method.meta.what), _count(method.meta.where), _count(method.regressors)) == expected
+
+
+def _tiny(sources=1, seed=0, **overrides):
+    torch.manual_seed(seed)
+    target = build_model({"name": "vgg_bn", "cfg": [4, "M", 8, "M", 8, "M"]}, 5, 1)
+    srcs = [build_model({"name": "cifar_resnet", "depth": 8, "width": 4}, 7, 1).eval() for _ in range(sources)]
+    pairs = [Pair(i, s, t) for i in range(sources) for s in (0, 2) for t in (0, 2)]
+    method = _method(target, srcs, pairs, (1, 32, 32), **overrides)
+    opt = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    x, y = torch.randn(6, 1, 32, 32), torch.randint(0, 5, (6,))
+    with torch.no_grad():
+        outs = [s(x) for s in srcs]
+    return target, method, opt, x, y, outs
+
+
+def test_what_nets_start_uniform_and_where_nets_at_bias_one():
+    target, method, _, x, _, outs = _tiny()
+    stats = method.observe(target(x), outs)
+    channels = [method.shapes.sources[p.source][p.source_layer][0] for p in method.spec.pairs]
+    assert torch.allclose(stats["entropy"], torch.tensor([math.log(c) for c in channels]))
+    weights, _ = method.meta_outputs(outs)
+    assert all(torch.allclose(w, torch.full_like(w, 1.0 / w.shape[1])) for w in weights)
+    assert all(float(net.bias.detach()) == 1.0 for net in method.meta.where)
+    assert stats["lambda"].shape == stats["entropy"].shape == (len(method.spec.pairs),) and (stats["lambda"] >= 0).all()
+
+
+@pytest.mark.parametrize("what,where", [(True, False), (False, True), (False, False)])
+def test_variants_without_nets_use_uniform_weights_and_lambda_one(what, where):
+    target, method, _, x, _, outs = _tiny(what=what, where=where)
+    assert (method.meta.what is None) != what and (method.meta.where is None) != where
+    stats = method.observe(target(x), outs)
+    if not where:
+        assert torch.equal(stats["lambda"], torch.ones(len(method.spec.pairs)))
+    if not what:
+        channels = [method.shapes.sources[p.source][p.source_layer][0] for p in method.spec.pairs]
+        assert torch.allclose(stats["entropy"], torch.tensor([math.log(c) for c in channels]))
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+@pytest.mark.parametrize("sources", [1, 2])
+@pytest.mark.parametrize("where", [True, False])
+def test_a_meta_step_trains_every_parameter(mode, sources, where):
+    """One train_step: every target, regressor and meta parameter gets a finite gradient and moves."""
+    target, method, opt, x, y, outs = _tiny(sources=sources, hypergradient=mode, where=where)
+    theta = [p.clone() for p in opt.param_groups[0]["params"]]
+    phi = [p.clone() for p in method.meta_parameters()]
+    terms = method.train_step(target, x, y, outs, opt)
+    assert all(torch.isfinite(v) for v in terms.values())
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in opt.param_groups[0]["params"])
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in method.meta_parameters())
+    assert all(not torch.equal(a, b) for a, b in zip(theta, opt.param_groups[0]["params"]))
+    assert all(not torch.equal(a, b) for a, b in zip(phi, method.meta_parameters()))
+    assert len(method.spec.pairs) == 4 * sources == len(method.meta.what)
+
+
+def test_meta_every_k_meta_steps_on_every_kth_batch_only():
+    target, method, opt, x, y, outs = _tiny(meta_every=2)
+    moved = []
+    for _ in range(4):
+        phi = [p.clone() for p in method.meta_parameters()]
+        method.train_step(target, x, y, outs, opt)
+        moved.append(any(not torch.equal(a, b) for a, b in zip(phi, method.meta_parameters())))
+    assert moved == [True, False, True, False]
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_resume_from_extra_state_is_exact(mode):
+    """Two steps straight == one step, save, restore into fresh objects, one more step (bit for bit)."""
+    target, method, opt, x, y, outs = _tiny(hypergradient=mode)
+    for _ in range(2):
+        method.train_step(target, x, y, outs, opt)
+    t1, m1, o1, *_ = _tiny(hypergradient=mode)
+    m1.train_step(t1, x, y, outs, o1)
+    saved = (t1.state_dict(), m1.state_dict(), o1.state_dict(), m1.extra_state())
+    t2, m2, o2, *_ = _tiny(seed=1, hypergradient=mode)
+    t2.load_state_dict(saved[0]), m2.load_state_dict(saved[1]), o2.load_state_dict(saved[2]), m2.load_extra_state(saved[3])
+    assert m2.steps_done == 1
+    m2.train_step(t2, x, y, outs, o2)
+    assert all(torch.equal(a, b) for a, b in zip(method.state_dict().values(), m2.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(target.state_dict().values(), t2.state_dict().values()))
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_runs_under_bf16_autocast_and_channels_last(mode):
+    """The trainer wraps train_step in autocast (bf16 on CUDA); here the CPU flavour of the same path."""
+    target, method, opt, x, y, outs = _tiny(hypergradient=mode)
+    target = target.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        terms = method.train_step(target, x, y, outs, opt)
+    assert all(torch.isfinite(v) for v in terms.values())
+    assert all(torch.isfinite(p).all() for p in [*target.parameters(), *method.parameters()])
