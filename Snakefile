@@ -22,6 +22,13 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/report.smk"
 
+# Seconds-long jobs that read only JSON: on a cluster they run beside snakemake instead of queueing
+# for a node (no effect on a local run).
+localrules:
+    split_base,
+    split,
+    summarize,
+
 
 # After a plain `snakemake ... all`, record the new state in dvc.lock so `dvc status` agrees.
 # Skipped inside `dvc repro` (which records itself and holds DVC's lock) and outside a DVC repo.

@@ -9,7 +9,7 @@ method `l2tww`, its batch size). Sources are random-initialised (cost does not d
 Modes: scratch; exact and fast with a meta-step on every batch (meta_every 1, the paper's);
 "configured", the embedded method exactly as params.yaml sets it (meta_every k there: timed in
 blocks of k batches, one meta-step each, and reported per batch). Each (setting, mode) runs in
-its own process so its peak memory (max RSS) is its own; timing starts after one warm-up block.
+its own process so its peak memory (max RSS) is its own; timing starts after two warm-up blocks.
 Reported: the fastest block (a shared machine adds only positive noise) and the median.
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
         method.train_step(target, x, y, outs, optimizer)
 
     block = spec.hparams.get("meta_every", 1) if mode == "configured" else 1
-    for _ in range(block):  # warm-up (allocator, mkldnn kernels)
+    for _ in range(2 * block):  # warm-up (allocator, mkldnn kernels): the first two steps run slow
         step()
     times = []
     for _ in range(iters):
@@ -86,7 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", choices=["paper32", "embedded", "both"], default="both")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--iters", type=int, default=3, help="timed iterations (blocks) per (setting, mode); embedded: 5x as many")
+    parser.add_argument("--iters", type=int, default=5, help="timed iterations (blocks) per (setting, mode); embedded: 5x as many")
     parser.add_argument("--one", nargs=2, metavar=("SETTING", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:

@@ -39,6 +39,7 @@ def tiny(tmp_path, prepared_root) -> config.Params:
     shutil.copytree(prepared_root, data)
     raw["data_root"] = str(data)
     raw["results_root"] = str(tmp_path / "results")
+    raw["reports_root"] = str(tmp_path / "reports")
     return config.from_mapping(raw)
 
 

@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_n, required=True, help="images per class, or 'all'")
     p.add_argument("--seed", type=int, required=True)
     sub.add_parser("summarize", help="aggregate run metrics into results/summary/")
-    p = sub.add_parser("report", help="render the papermill reports into reports/")
-    p.add_argument("--out", default="reports", help="output folder")
+    p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
+    p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
     sub.add_parser("runs", help="print the run matrix")
     sub.add_parser("check", help="validate the params file and exit")
     return parser
@@ -88,7 +88,7 @@ def _dispatch(args) -> None:
     elif args.verb == "report":
         from .report import render
 
-        render(params, args.out)
+        render(params, args.out if args.out is not None else params["reports_root"])
 
 
 def _known(params, section: str, name: str) -> None:

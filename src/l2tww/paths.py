@@ -5,13 +5,14 @@ from pathlib import Path
 
 
 class Layout:
-    def __init__(self, data_root: str = "data", results_root: str = "results"):
+    def __init__(self, data_root: str = "data", results_root: str = "results", reports_root: str = "reports"):
         self.data = Path(data_root)
         self.results = Path(results_root)
+        self.reports = Path(reports_root)
 
     @classmethod
     def of(cls, params) -> "Layout":
-        return cls(params["data_root"], params["results_root"])
+        return cls(params["data_root"], params["results_root"], params["reports_root"])
 
     def raw(self, dataset: str) -> Path:
         return self.data / "raw" / dataset

@@ -54,7 +54,7 @@ def fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """One generator per (seed, epoch) drives shuffling and augmentation: resumable and repeatable."""
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed * 1_000_003 + epoch)
@@ -170,7 +170,7 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             self.target.train()
-            gen = epoch_generator(self.seed, epoch, self.device)
+            gen = epoch_generator(self.seed, epoch)
             loss_sum = torch.zeros((), device=self.device)
             first_bad = torch.full((), -1, device=self.device, dtype=torch.long)
             steps = 0

@@ -23,6 +23,7 @@ except ConfigError as exc:
 LAYOUT = Layout.of(PARAMS)
 DATA = str(LAYOUT.data)
 RESULTS = str(LAYOUT.results)
+REPORTS = str(LAYOUT.reports)
 
 
 def _write_effective_params(path: Path) -> None:

@@ -14,10 +14,10 @@ rule report:
         "src/l2tww/saliency.py",
         "src/l2tww/paper.py",
     output:
-        "reports/l2tww-report.html",
-        "reports/summary.md",
+        f"{REPORTS}/l2tww-report.html",
+        f"{REPORTS}/summary.md",
     log:
         "logs/report.log",
     threads: 1
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml report --out reports > {log} 2>&1"
+        "l2tww --params .snakemake/l2tww/params.yaml report > {log} 2>&1"
