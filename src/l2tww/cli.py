@@ -86,9 +86,10 @@ def _dispatch(args) -> None:
 
         summarize(params)
     elif args.verb == "report":
+        from .paths import Layout
         from .report import render
 
-        render(params, args.out if args.out is not None else params["reports_root"])
+        render(params, args.out if args.out is not None else Layout.of(params).reports)
 
 
 def _known(params, section: str, name: str) -> None:
