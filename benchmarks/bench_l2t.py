@@ -31,7 +31,7 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
     from l2tww import config
     from l2tww.methods import MethodSpec, Pair, build_method
     from l2tww.models import VGG9, build_model
-    from l2tww.stages import net_shapes
+    from l2tww.models import net_shapes
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

@@ -35,11 +35,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from l2tww import config  # noqa: E402
-from l2tww.data.paper import COUNTS  # noqa: E402
+from l2tww.data.paper_datasets import COUNTS  # noqa: E402
 from l2tww.data.registry import BUILDERS  # noqa: E402
 from l2tww.methods import MethodSpec, build_method  # noqa: E402
 from l2tww.models import build_model  # noqa: E402
-from l2tww.stages import net_shapes  # noqa: E402
+from l2tww.models import net_shapes  # noqa: E402
 
 PROBE_BATCH = 2  # small enough for 224px L2T on a laptop CPU; FLOPs scale linearly with it
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from l2tww import config, stages
+from l2tww import config
+from l2tww.stages.prepare import prepare_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "fixtures" / "tiny-params.yaml"
@@ -25,7 +26,7 @@ def prepared_root(tmp_path_factory) -> Path:
     raw["data_root"] = str(root / "data")
     params = config.from_mapping(raw)
     for name in ("animal_mnist", "mnist5k"):
-        stages.prepare_dataset(params, name)
+        prepare_dataset(params, name)
     return root / "data"
 
 

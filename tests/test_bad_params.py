@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from l2tww import cli
@@ -51,7 +52,12 @@ CASES = [
     ("datasets.mnist5k.val", {"fraction": 1.5}, ["datasets.mnist5k.val", "1.5"]),
     ("runtime.device", "gpu", ["runtime.device", "'gpu'"]),
     ("schema_version", 2, ["schema_version", "2 given"]),
+    ("recipes.target.lr", float("nan"), ["recipes.target.lr", "nan", "not a finite number"]),
+    ("methods.fm_single.beta", float("inf"), ["methods.fm_single.beta", "inf", "not a finite number"]),
+    ("datasets.animal_mnist.val.per_class", 5000, ["datasets.animal_mnist", "val + test hold out 5020", "has 812"]),
 ]
+if not torch.cuda.is_available():  # `check` must catch a device this machine lacks, not a job
+    CASES.append(("runtime.device", "cuda", ["runtime.device", "'cuda'", "CUDA is not available"]))
 
 
 @pytest.mark.parametrize("path,value,expected", CASES, ids=[c[0] + "=" + repr(c[1])[:20] for c in CASES])
@@ -59,7 +65,7 @@ def test_bad_params_exit_2_with_one_line(tmp_path: Path, capsys, path, value, ex
     raw = _set(tiny_raw(), path, value)
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw))
-    assert cli.main(["--params", str(params), "train", "animal", "scratch", "--n", "5", "--seed", "0"]) == 2
+    assert cli.main(["--params", str(params), "check"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert err.startswith(f"l2tww: error: {params}: ")
@@ -70,3 +76,13 @@ def test_bad_params_exit_2_with_one_line(tmp_path: Path, capsys, path, value, ex
 
 def test_cases_cover_at_least_fifteen_faults():
     assert len(CASES) >= 15
+
+
+def test_a_duplicated_yaml_key_is_refused_not_silently_overwritten(tmp_path: Path, capsys):
+    text = yaml.safe_dump(tiny_raw()).replace("    lr: 0.05\n", "    lr: 0.05\n    lr: 0.5\n", 1)
+    assert text.count("lr: 0.5\n") == 1
+    params = tmp_path / "params.yaml"
+    params.write_text(text)
+    assert cli.main(["--params", str(params), "check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"l2tww: error: {params}: line ") and "duplicate key 'lr'" in err, err

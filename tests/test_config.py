@@ -9,7 +9,6 @@ import yaml
 
 from l2tww import config
 from l2tww.config import ConfigError, Run
-from l2tww.paths import Layout
 
 from .conftest import REPO, tiny_raw
 
@@ -92,9 +91,9 @@ def test_presets_validate():
 
 
 def test_presets_write_results_and_reports_apart_from_the_checked_in_embedded_ones():
-    embedded = Layout.of(config.load(REPO / "params.yaml"))
+    embedded = config.load(REPO / "params.yaml").layout
     assert (embedded.results, embedded.reports) == (Path("results"), Path("reports"))
     for preset in sorted((REPO / "workflow" / "presets").glob("*.yaml")):
-        layout = Layout.of(config.load(preset))
+        layout = config.load(preset).layout
         assert layout.results != embedded.results and layout.results.is_relative_to(embedded.results), preset.name
         assert layout.reports.is_relative_to(layout.results), preset.name

@@ -16,7 +16,7 @@ from torch import nn
 from l2tww.methods import MethodSpec, Pair, build_method
 from l2tww.methods.lookahead import BufferPolicy, SGDHyper, exact_hypergradient, leading_order_hypergradient, student_forward, velocities
 from l2tww.models import FeatureNet, NetOutput
-from l2tww.stages import net_shapes
+from l2tww.models import net_shapes
 
 DT = torch.float64
 PAIRS = (Pair(0, 0, 1), Pair(0, 1, 0))  # source taps 8x8 and 4x4 -> target taps 6x6 (resize both ways)

@@ -11,7 +11,7 @@ import torch
 
 from l2tww.methods import MethodSpec, Pair, build_method
 from l2tww.models import VGG9, build_model
-from l2tww.stages import net_shapes
+from l2tww.models import net_shapes
 
 from .test_hypergradient import HP
 

@@ -15,7 +15,7 @@ from l2tww.data.registry import BUILDERS
 from l2tww.methods import build_method
 from l2tww.models import build_model
 from l2tww.sources import freeze
-from l2tww.stages import net_shapes
+from l2tww.models import net_shapes
 
 PARAMS = config.load(Path(__file__).resolve().parents[1] / "params.yaml")
 CASES = sorted({(run.target, run.method) for run in PARAMS.runs()})

@@ -58,7 +58,8 @@ def _kill_after_epoch(cmd: list[str], checkpoint: Path, epoch: int) -> None:
 
 @pytest.mark.parametrize("stage", ["train", "pretrain"])
 def test_sigkill_then_rerun_resumes_to_the_uninterrupted_result(tiny, tmp_path: Path, stage: str):
-    from l2tww import config, stages
+    from l2tww import config
+    from l2tww.stages.split import make_split
 
     params_path = _params_file(tiny, tmp_path, epochs=30)
     params = config.load(params_path)
@@ -68,8 +69,8 @@ def test_sigkill_then_rerun_resumes_to_the_uninterrupted_result(tiny, tmp_path: 
         out = Path(params["results_root"]) / "runs" / run.relpath
         cmd = _cli(params_path, "train", "animal", "scratch", "--n", "5", "--seed", "0")
     else:
-        stages.make_split(params, "mnist5k")
-        stages.make_split(params, "mnist5k", 30, 0)
+        make_split(params, "mnist5k")
+        make_split(params, "mnist5k", 30, 0)
         out = Path(params["results_root"]) / "sources" / "digits"
         cmd = _cli(params_path, "pretrain", "digits")
 

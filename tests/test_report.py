@@ -1,7 +1,7 @@
 """The report stage on a small fixture results/ tree: papermill runs, every section is rendered.
 
 The fixture runs are fake in their numbers but real in structure: metrics.json / history.json /
-transfer.json as train.py and stages.py write them, and model.pt files of the real model and
+transfer.json as training writes them, and model.pt files of the real model and
 method classes (random weights), so the saliency and channel-weight sections execute for real.
 """
 from __future__ import annotations
@@ -13,14 +13,15 @@ import random
 import pytest
 import torch
 
-from l2tww import config, paper, report, saliency
-from l2tww.data.splits import make_split
+from l2tww import config
 from l2tww.io import save_torch, write_json
 from l2tww.methods import build_method
-from l2tww.models import build_model
-from l2tww.paths import Layout
+from l2tww.models import build_model, net_shapes
+from l2tww.report import paper_numbers as paper, saliency
 from l2tww.sources import load_source
-from l2tww.stages import net_shapes
+from l2tww.stages.inputs import source_inputs
+from l2tww.stages.report import make_report, report_context
+from l2tww.stages.split import make_split
 
 SECTIONS = ["Table 1", "Low-data regime", "Multi-source transfer", "Where to transfer", "What to transfer", "Saliency maps", "Cost", "Learning curves"]
 EPOCHS = 4
@@ -48,13 +49,13 @@ def _report_params(tiny: config.Params) -> config.Params:
 
 
 def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> None:
-    """One run folder as stages.train_run leaves it, with fabricated numbers."""
-    layout = Layout.of(params)
+    """One run folder as stages.train.train_run leaves it, with fabricated numbers."""
+    layout = params.layout
     tcfg = params["targets"][run.target]
     spec = params.method_spec(run.target, run.method)
     torch.manual_seed(run.seed)
     target = build_model(tcfg["arch"], 10, 1)
-    sources = [] if spec.kind == "scratch" else [load_source(params, s, torch.device("cpu")) for s in tcfg["sources"]]
+    sources = [] if spec.kind == "scratch" else [load_source(source_inputs(params, s), torch.device("cpu")) for s in tcfg["sources"]]
     method = build_method(spec, net_shapes(target, sources, (1, 32, 32)))
     if spec.kind == "l2t" and method.meta.what is not None:  # move the weights off uniform, as training would
         for layer in method.meta.what:
@@ -90,7 +91,7 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
 @pytest.fixture
 def fixture_results(tiny) -> config.Params:
     params = _report_params(tiny)
-    layout = Layout.of(params)
+    layout = params.layout
     for name, src in params["sources"].items():  # random-weight sources, saved as pretrain would
         model = build_model(src["arch"], 10, 1)
         save_torch(layout.source_dir(name) / "model.pt", {"target": model.state_dict()})
@@ -105,7 +106,7 @@ def fixture_results(tiny) -> config.Params:
 
 
 def test_report_renders_every_section(fixture_results, tmp_path):
-    out = report.render(fixture_results, tmp_path / "reports")
+    out = make_report(fixture_results, tmp_path / "reports")
     html = (out / "l2tww-report.html").read_text()
     for section in SECTIONS:
         assert section in html, section
@@ -124,12 +125,11 @@ def test_report_renders_every_section(fixture_results, tmp_path):
 
 def test_saliency_fm_loss_is_the_fm_method_loss(fixture_results):
     """The saliency's L_wfm with w = 1/C and lambda = 1 is exactly FM's training loss (spec §3)."""
-    params = fixture_results
-    runs = report.load_runs(params)
-    fm, l2t_w = saliency.choose_runs(params, runs)
+    ctx = report_context(fixture_results)
+    fm, l2t_w = saliency.choose_runs(ctx.methods, ctx.runs)
     assert (fm["method"], l2t_w["method"], fm["seed"]) == ("fm_one_to_one", "l2tw_one_to_one", l2t_w["seed"])
-    trained = saliency.load_trained(params, fm)
-    x, y, names = saliency.sample_images(params, fm, 3)
+    trained = saliency.load_trained(fm)
+    x, y, names = saliency.sample_images(fm, 3)
     assert x.shape == (3, 1, 32, 32) and len(set(y.tolist())) == 3 and len(names) == 3
     with torch.no_grad():
         out = trained.target(x)

@@ -7,9 +7,11 @@ import math
 import pytest
 import torch
 
-from l2tww import config, stages, train
+from l2tww import config, train
 from l2tww.config import Run
 from l2tww.io import load_torch, read_json
+from l2tww.stages.split import make_split
+from l2tww.stages.train import train_run
 
 TIMING = {"time_per_epoch_s", "train_time_s", "peak_memory_mb", "provenance"}
 
@@ -28,8 +30,8 @@ def test_step_schedule_drops_at_fractions_of_the_epochs():
 
 def _prepare_run(params, run: Run):
     dataset = params["targets"][run.target]["dataset"]
-    stages.make_split(params, dataset)
-    stages.make_split(params, dataset, run.n_per_class, run.seed)
+    make_split(params, dataset)
+    make_split(params, dataset, run.n_per_class, run.seed)
 
 
 def _without_timing(metrics: dict) -> dict:
@@ -46,7 +48,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(tiny, monkeypa
     params = _with_epochs(tiny, 3)
     run = Run("animal", "scratch", 5, 0)
     _prepare_run(params, run)
-    reference = stages.train_run(params, run)
+    reference = train_run(params, run)
     run_dir = params["results_root"] + "/runs/" + run.relpath
     reference_model = load_torch(f"{run_dir}/model.pt")
     import shutil
@@ -64,11 +66,11 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(tiny, monkeypa
 
     monkeypatch.setattr(train, "evaluate", crash_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        stages.train_run(params, run)
+        train_run(params, run)
     assert load_torch(f"{run_dir}/checkpoint.pt")["epoch"] == 1
     monkeypatch.setattr(train, "evaluate", real_evaluate)
 
-    resumed = stages.train_run(params, run)
+    resumed = train_run(params, run)
     assert _without_timing(resumed) == _without_timing(reference)
     resumed_model = load_torch(f"{run_dir}/model.pt")
     for key, tensor in reference_model["target"].items():
@@ -82,19 +84,19 @@ def test_same_seed_same_metrics_other_seed_differs(tiny):
     a, b = Run("animal", "scratch", 5, 0), Run("animal", "scratch", 5, 1)
     for run in (a, b):
         _prepare_run(params, run)
-    first = _without_timing(stages.train_run(params, a))
+    first = _without_timing(train_run(params, a))
     import shutil
 
     shutil.rmtree(params["results_root"] + "/runs/" + a.relpath)
-    assert _without_timing(stages.train_run(params, a)) == first
-    other = _without_timing(stages.train_run(params, b))
+    assert _without_timing(train_run(params, a)) == first
+    other = _without_timing(train_run(params, b))
     assert other["val_acc"] != first["val_acc"] or other["test_acc"] != first["test_acc"] or other["run_id"] != first["run_id"]
 
 
 def test_metrics_name_the_epoch_and_carry_their_evidence(tiny):
     run = Run("animal", "scratch", 5, 0)
     _prepare_run(tiny, run)
-    metrics = stages.train_run(tiny, run)
+    metrics = train_run(tiny, run)
     assert metrics["selection"].startswith("test top-1 at the best-val epoch")
     assert 0 <= metrics["best_epoch"] <= metrics["last_epoch"] == 1
     history = read_json(tiny["results_root"] + "/runs/" + run.relpath + "/history.json")
@@ -121,5 +123,5 @@ def test_non_finite_loss_stops_with_the_epoch_and_keeps_the_last_checkpoint(tiny
 
     monkeypatch.setattr(Scratch, "train_step", poisoned)
     with pytest.raises(train.NonFiniteLoss, match="non-finite loss at epoch 1 step 0"):
-        stages.train_run(params, run)
+        train_run(params, run)
     assert load_torch(params["results_root"] + "/runs/" + run.relpath + "/checkpoint.pt")["epoch"] == 1

@@ -19,13 +19,14 @@ from .conftest import REPO, TINY
 pytestmark = pytest.mark.integration
 
 BIN = str(Path(sys.executable).parent)
-# What a project needs to run: the workflow, its schema and the report templates.
-PROJECT_FILES = ["Snakefile", "dvc.yaml", "workflow", "src", "reports"]
+# What a project needs to run: the workflow and the package (its schema and report templates inside).
+PROJECT_FILES = ["Snakefile", "dvc.yaml", ".dvcignore", "workflow", "src"]
 ARTIFACT_ROOTS = ["data/prepared", "data/splits", "results", "reports"]
 
 
 def sh(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    # The copy's own src/ comes first, so its code (edited by a test) is what runs and is hashed.
+    env = {**os.environ, "PYTHONPATH": str(cwd / "src"), "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and result.returncode != 0:
         logs = "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "logs").rglob("*.log"))) if (cwd / "logs").exists() else ""
@@ -48,6 +49,7 @@ def make_project(root: Path, git: bool = False) -> Path:
     shutil.copy2(TINY, root / "params.yaml")
     if git:
         sh(["git", "init", "-q"], root)
+        (root / ".gitignore").write_text("__pycache__/\n*.egg-info/\n")
         sh(["dvc", "init", "-q"], root)
         sh(["git", "add", "-A"], root)
         sh(["git", "commit", "-qm", "init"], root)
@@ -113,6 +115,30 @@ def test_editing_one_method_reruns_only_its_runs(snakemade: Path, tmp_path: Path
     assert "pretrain" not in jobs and "prepare" not in jobs and "split" not in jobs
 
 
+def _edit(project: Path, module: str, text: str) -> None:
+    path = project / "src/l2tww" / module
+    path.write_text(path.read_text() + text)
+
+
+# (module edited, jobs the dry run must plan): a behaviour edit re-runs the jobs that execute the
+# module and what depends on their outputs; a comment edit re-runs nothing.
+CODE_EDITS = [
+    ("methods/fm.py", "\nEDITED = True\n", {"train": 1, "summarize": 1, "report": 1, "all": 1}),
+    ("train.py", "\nEDITED = True\n", {"pretrain": 1, "train": 2, "summarize": 1, "report": 1, "all": 1}),
+    ("report/tables.py", "\nEDITED = True\n", {"report": 1, "all": 1}),
+    ("methods/fm.py", "\n# a comment only\n", {}),
+    ("train.py", "\n# a comment only\n", {}),
+]
+
+
+@pytest.mark.parametrize("module,text,expected", CODE_EDITS, ids=[f"{m}:{'comment' if t.strip().startswith('#') else 'code'}" for m, t, _ in CODE_EDITS])
+def test_a_code_edit_reruns_exactly_the_jobs_that_execute_it(snakemade: Path, tmp_path: Path, module, text, expected):
+    project = tmp_path / "edited"
+    shutil.copytree(snakemade, project, symlinks=True)
+    _edit(project, module, text)
+    assert planned_jobs(project) == expected
+
+
 def test_lint_reports_nothing_but_deployment_advice():
     out = sh(["snakemake", "--lint"], REPO, check=False).stdout
     lints = {line.strip() for line in out.splitlines() if line.strip().startswith("* ")}
@@ -143,3 +169,44 @@ def test_dvc_repro_and_snakemake_make_the_same_artifacts(snakemade: Path, tmp_pa
     assert "methods.fm_single.beta" in sh(["dvc", "params", "diff"], project).stdout
     diff = sh(["dvc", "metrics", "diff", "--all"], project).stdout
     assert "animal.fm_single.n5" in diff
+    # Editing a method's code: dvc repro re-runs its runs (through Snakemake), nothing else, and
+    # records a lock that dvc status then finds clean.
+    sh(["git", "add", "-A"], project)
+    sh(["git", "commit", "-qm", "beta"], project)
+    fm = project / "results/runs/animal/fm_single/n5-s0/metrics.json"
+    fm_before = fm.stat().st_mtime_ns
+    _edit(project, "methods/fm.py", "\nEDITED = True\n")
+    assert "changed deps" in sh(["dvc", "status"], project).stdout
+    sh(["dvc", "repro"], project)
+    assert fm.stat().st_mtime_ns != fm_before and scratch.stat().st_mtime_ns == before
+    status = sh(["dvc", "status"], project).stdout
+    assert "changed" not in status, status
+    # A comment edit: DVC asks Snakemake, which runs nothing; the lock follows the new file.
+    _edit(project, "methods/fm.py", "\n# a comment only\n")
+    fm_after = fm.stat().st_mtime_ns
+    sh(["dvc", "repro"], project)
+    assert fm.stat().st_mtime_ns == fm_after
+    assert "changed" not in sh(["dvc", "status"], project).stdout
+
+
+def test_dvc_stage_deps_cover_the_code_of_their_jobs():
+    """dvc.yaml lists directories; every module a stage's jobs execute must lie under one of them."""
+    from l2tww import config
+    from l2tww.codehash import module_file
+    from l2tww.stages import identity
+
+    params = config.load(REPO / "params.yaml")
+    run = params.runs()[0]
+    code = {
+        "data": identity.split_identity(params, "animal_mnist")["code"] | identity.prepare_identity(params, "animal_mnist")["code"],
+        "sources": identity.source_identity(params, "fashion")["code"],
+        "train": identity.run_identity(params, run)["code"],
+        "summarize": identity.summary_identity(params)["code"],
+        "report": identity.report_identity(params)["code"],
+    }
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for stage, modules in code.items():
+        deps = [REPO / d for d in stages[stage]["deps"]]
+        for module in modules:
+            path = module_file(module)
+            assert any(path == d or d in path.parents for d in deps), (stage, module)

@@ -19,10 +19,13 @@ import sys
 
 
 def _n(value: str) -> int | None:
-    if value == "all":
-        return None
-    n = int(value)
-    if n < 1:
+    from .paths import parse_n
+
+    try:
+        n = parse_n(value)
+    except ValueError:
+        n = 0
+    if n is not None and n < 1:
         raise argparse.ArgumentTypeError(f"--n must be a positive integer or 'all', got {value}")
     return n
 
@@ -57,39 +60,48 @@ def _dispatch(args) -> None:
     from . import config
 
     params = config.load(args.params)
-    if args.verb in ("prepare", "pretrain", "train"):
-        from . import stages  # imports torch: only the verbs that train or write tensors pay for it
     if args.verb == "check":
+        from .runtime import check_device
+
+        try:
+            check_device(params["runtime"]["device"])
+        except RuntimeError as exc:
+            raise config.ConfigError(f"{params.origin}: {exc}") from None
         print(f"{args.params}: ok ({len(params.runs())} runs)")
     elif args.verb == "runs":
         for run in params.runs():
             print(run.run_id)
     elif args.verb == "prepare":
         _known(params, "datasets", args.dataset)
-        stages.prepare_dataset(params, args.dataset)
+        from .stages.prepare import prepare_dataset  # imports torch: only the verbs that need it pay
+
+        prepare_dataset(params, args.dataset)
     elif args.verb == "split":
         _known(params, "datasets", args.dataset)
         if args.n is not None and args.seed is None:
             raise config.ConfigError("split: --n needs --seed")
-        from .data.splits import make_split
+        from .stages.split import make_split
 
         make_split(params, args.dataset, args.n, args.seed)
     elif args.verb == "pretrain":
         _known(params, "sources", args.source)
-        stages.pretrain_source(params, args.source, args.progress)
+        from .stages.pretrain import pretrain_source
+
+        pretrain_source(params, args.source, args.progress)
     elif args.verb == "train":
         _known(params, "targets", args.target)
         _known(params, "methods", args.method)
-        stages.train_run(params, config.Run(args.target, args.method, args.n, args.seed), args.progress)
+        from .stages.train import train_run
+
+        train_run(params, config.Run(args.target, args.method, args.n, args.seed), args.progress)
     elif args.verb == "summarize":
-        from .summarize import summarize
+        from .stages.summarize import summarize
 
         summarize(params)
     elif args.verb == "report":
-        from .paths import Layout
-        from .report import render
+        from .stages.report import make_report
 
-        render(params, args.out if args.out is not None else Layout.of(params).reports)
+        make_report(params, args.out)
 
 
 def _known(params, section: str, name: str) -> None:

@@ -7,13 +7,16 @@ expected (`ConfigError`); library code receives dataclasses and never reads para
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import yaml
 from jsonschema import Draft202012Validator, validators
 
+from .paths import Layout, n_tag
 from .spec import MethodSpec, Pair
 
 SCHEMA_PATH = Path(__file__).with_name("schema") / "params.schema.yaml"
@@ -105,16 +108,12 @@ class Run:
     seed: int
 
     @property
-    def n_tag(self) -> str:
-        return "nall" if self.n_per_class is None else f"n{self.n_per_class}"
-
-    @property
     def run_id(self) -> str:
-        return f"{self.target}-{self.method}-{self.n_tag}-s{self.seed}"
+        return f"{self.target}-{self.method}-{n_tag(self.n_per_class)}-s{self.seed}"
 
     @property
     def relpath(self) -> str:
-        return f"{self.target}/{self.method}/{self.n_tag}-s{self.seed}"
+        return f"{self.target}/{self.method}/{n_tag(self.n_per_class)}-s{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -126,6 +125,10 @@ class Params:
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
+
+    @cached_property
+    def layout(self) -> Layout:
+        return Layout(self.data["data_root"], self.data["results_root"], self.data["reports_root"])
 
     # -- run matrix ------------------------------------------------------------------------
     def runs(self) -> list[Run]:
@@ -216,7 +219,12 @@ def _walk_refs(p: dict) -> Iterator[str]:
                     if s >= s_taps:
                         yield f"{where}.pairs.{set_name}: source tap {s} out of range for source {src_name!r}; {sources[src_name]['arch']['name']} has taps 0..{s_taps - 1}"
         ds = datasets[t["dataset"]]
-        capacity = BUILDERS[ds["builder"]].min_train_per_class - _held_out(ds, BUILDERS[ds["builder"]].min_train_per_class)
+        class_size = BUILDERS[ds["builder"]].min_train_per_class
+        held = _held_out(ds, class_size)
+        if held >= class_size:
+            yield f"datasets.{t['dataset']}: val + test hold out {held} images per class, but the smallest class of {ds['builder']!r} has {class_size}"
+            continue
+        capacity = class_size - held
         for i, block in enumerate(t["runs"]):
             for m in block["methods"]:
                 if m not in methods:
@@ -237,21 +245,49 @@ def _held_out(ds: dict, per_class: int) -> int:
     return held
 
 
-def load(path: str | Path = "params.yaml", overrides: Mapping[str, Any] | None = None) -> Params:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's spec forbids duplicate keys; PyYAML keeps the last silently. Refuse them."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r} (YAML keeps only the last; remove one)")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _non_finite(node, path=()) -> Iterator[str]:
+    if isinstance(node, float) and not math.isfinite(node):
+        yield f"{_key_path(path)}: {node} is not a finite number"
+    elif isinstance(node, Mapping):
+        for k, v in node.items():
+            yield from _non_finite(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _non_finite(v, (*path, i))
+
+
+def load(path: str | Path = "params.yaml") -> Params:
     """Read, validate and cross-check a params file. Raises ConfigError with one line."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return from_mapping(raw, origin=str(path))
 
 
 def from_mapping(raw: Mapping[str, Any], origin: str = "params.yaml") -> Params:
+    for problem in _non_finite(raw):  # JSON Schema's number bounds let NaN through (NaN < 0 is False)
+        raise ConfigError(f"{origin}: {problem}")
     data = validate(raw, origin)
     for problem in _walk_refs(data):
         raise ConfigError(f"{origin}: {problem}")

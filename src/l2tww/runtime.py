@@ -17,13 +17,22 @@ def select_device(spec: str = "auto") -> torch.device:
     if spec == "cpu":
         return torch.device("cpu")
     if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"runtime.device: {spec!r} requested but CUDA is not available")
+        check_device(spec)
         return torch.device(spec)
     if torch.cuda.is_available():
         free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
         return torch.device(f"cuda:{int(np.argmax(free))}")
     return torch.device("cpu")
+
+
+def check_device(spec: str) -> None:
+    """Fail at `l2tww check` time, not deep in a job, when the configured device is absent."""
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"runtime.device: {spec!r} requested but CUDA is not available on this machine (use auto or cpu)")
+        index = int(spec.split(":")[1]) if ":" in spec else 0
+        if index >= torch.cuda.device_count():
+            raise RuntimeError(f"runtime.device: {spec!r} requested but this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def set_threads(threads: int) -> None:
@@ -51,17 +60,28 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def git_sha() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path.cwd())
-        return out.stdout.strip() or None
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, cwd=Path.cwd())
     except (OSError, subprocess.SubprocessError):
         return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_sha() -> str | None:
+    return _git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """Whether the package's source differs from the commit (None outside a git checkout)."""
+    status = _git("status", "--porcelain", "--", str(Path(__file__).parent))
+    return None if status is None else bool(status)
 
 
 def provenance(device: torch.device) -> dict:
     return {
         "git_sha": git_sha(),
+        "git_dirty": git_dirty(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device),

@@ -1,13 +1,12 @@
 """Frozen source networks: pretrained here (`l2tww pretrain`) or loaded from released weights."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
-from .config import Params
-from .data.registry import BUILDERS
 from .io import load_torch
 from .models import FeatureNet, build_model
-from .paths import Layout
 
 
 def freeze(model: FeatureNet) -> FeatureNet:
@@ -18,20 +17,19 @@ def freeze(model: FeatureNet) -> FeatureNet:
     return model
 
 
-def load_source(params: Params, name: str, device: torch.device) -> FeatureNet:
-    cfg = params["sources"][name]
-    ds = params["datasets"][cfg["dataset"]]
-    info = BUILDERS[ds["builder"]]
-    model = build_model(cfg["arch"], info.num_classes, info.channels)
-    if "weights" in cfg:
+def load_source(source: dict, device: torch.device) -> FeatureNet:
+    """`source`: {name, arch, num_classes, channels} and either `weights` (a released checkpoint's
+    params entry, cached under `weights_cache`) or `model` (a model.pt written by pretraining)."""
+    model = build_model(source["arch"], source["num_classes"], source["channels"])
+    if source.get("weights"):
         from .weights import load_weights  # released checkpoints / torchvision files
 
-        load_weights(model, cfg["weights"], Layout.of(params).raw(f"weights-{name}"))
+        load_weights(model, source["weights"], Path(source["weights_cache"]))
     else:
-        path = Layout.of(params).source_dir(name) / "model.pt"
-        state = load_torch(path, f"source {name!r} weights (run `l2tww pretrain {name}`)")
+        path = Path(source["model"])
+        state = load_torch(path, f"source {source['name']!r} weights (run `l2tww pretrain {source['name']}`)")
         try:
             model.load_state_dict(state["target"])
         except (RuntimeError, KeyError) as exc:
-            raise ValueError(f"{path}: does not fit sources.{name}.arch {cfg['arch']} ({str(exc).splitlines()[0]})") from None
+            raise ValueError(f"{path}: does not fit sources.{source['name']}.arch {source['arch']} ({str(exc).splitlines()[0]})") from None
     return freeze(model.to(device))

@@ -27,6 +27,14 @@ class MethodSpec:
     pairs: tuple[Pair, ...] = ()
     hparams: dict[str, Any] = field(default_factory=dict)
 
+    def as_dict(self) -> dict:
+        """Plain JSON-able form (what the stages layer hands to training and the report)."""
+        return {"name": self.name, "kind": self.kind, "pairs": [[p.source, p.source_layer, p.target_layer] for p in self.pairs], "hparams": self.hparams}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MethodSpec":
+        return cls(d["name"], d["kind"], tuple(Pair(*p) for p in d["pairs"]), dict(d["hparams"]))
+
 
 @dataclass(frozen=True)
 class NetShapes:
@@ -36,3 +44,15 @@ class NetShapes:
     sources: list[list[tuple[int, int, int]]]
     target_embedding: int
     source_classes: list[int]
+
+
+# kind in params.yaml -> (module of l2tww.methods, class): the registry, torch-free so the stages
+# layer can name a run's method module without importing it.
+METHODS: dict[str, tuple[str, str]] = {
+    "scratch": ("scratch", "Scratch"),
+    "lwf": ("lwf", "LwF"),
+    "at": ("at", "AttentionTransfer"),
+    "lwf_at": ("lwf_at", "LwFAT"),
+    "fm": ("fm", "FeatureMatching"),
+    "l2t": ("l2t", "L2T"),
+}

@@ -13,9 +13,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from .config import Params
-from .io import read_json, write_json, write_text
-from .paths import Layout
+from .io import write_json, write_text
 
 RUN_FIELDS = ["run_id", "target", "method", "label", "n_per_class", "seed", "test_acc", "val_acc", "best_epoch", "last_epoch", "last_val_acc", "time_per_epoch_s", "peak_memory_mb"]
 SUMMARY_FIELDS = ["target", "method", "label", "n_per_class", "seeds", "test_acc_mean", "test_acc_std", "val_acc_mean", "time_per_epoch_s", "peak_memory_mb", "selection"]
@@ -31,11 +29,6 @@ def _csv(rows: list[dict], fields: list[str]) -> str:
 
 def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def collect(params: Params) -> list[dict]:
-    layout = Layout.of(params)
-    return [read_json(layout.run_dir(run.relpath) / "metrics.json", f"metrics of {run.run_id}") for run in params.runs()]
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
@@ -57,10 +50,9 @@ def aggregate(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def summarize(params: Params) -> Path:
-    runs = collect(params)
+def write_summary(runs: list[dict], out: Path) -> Path:
+    """Write the summary files of `runs` (each run's metrics.json) into `out`."""
     rows = aggregate(runs)
-    out = Layout.of(params).summary_dir()
     for r in runs:
         r.setdefault("n_per_class", None)
     write_text(out / "runs.csv", _csv([{**r, "n_per_class": "all" if r["n_per_class"] is None else r["n_per_class"]} for r in runs], RUN_FIELDS))

@@ -8,19 +8,18 @@
   weights are kept and the test set is evaluated once, on them, after the last epoch: the same
   number with one test pass instead of one per epoch.
 - A checkpoint after every epoch (atomic); a re-run resumes from it and, batches being seeded per
-  (seed, epoch), ends with the same metrics as an uninterrupted run.
+  (seed, epoch), ends with the same metrics as an uninterrupted run. A checkpoint is resumed only
+  by a run with the same `fingerprint` (the run's identity and its input files, from the stages
+  layer); any other starts afresh and says so.
 - Per-epoch metrics are logged with dvclive under `live/`, rebuilt from the checkpoint's history on
   resume so the log never holds an epoch twice.
 """
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -48,10 +47,6 @@ def lr_at(epoch: int, recipe: dict) -> float:
         passed = sum(epoch >= round(m * epochs) for m in sched["milestones"])
         return base * sched["gamma"] ** passed
     return base
-
-
-def fingerprint(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -98,19 +93,20 @@ class Trainer:
         seed: int,
         device: torch.device,
         bf16: bool = False,
-        identity: dict | None = None,
+        record: dict | None = None,
+        fingerprint: str = "",
         progress: bool = True,
     ):
         self.target, self.method, self.sources, self.data = target, method, sources, data
         self.recipe, self.run_dir, self.seed, self.device, self.bf16 = recipe, Path(run_dir), seed, device, bf16
-        self.identity = identity or {}
+        self.record = record or {}  # what the run is, copied into its metrics
         self.progress = progress
         self.optimizer = torch.optim.SGD(
             list(target.parameters()) + list(method.student_parameters()),
             lr=recipe["lr"], momentum=recipe["momentum"], weight_decay=recipe["weight_decay"], nesterov=False,
         )
         self.ckpt_path = self.run_dir / "checkpoint.pt"
-        self.fingerprint = fingerprint({"identity": self.identity, "recipe": recipe, "seed": seed})
+        self.fingerprint = fingerprint
 
     # -- checkpointing ---------------------------------------------------------------------
     def _state(self, epoch: int, best: dict, history: list) -> dict:
@@ -131,7 +127,7 @@ class Trainer:
             return fresh
         ckpt = load_torch(self.ckpt_path, "checkpoint")
         if ckpt.get("fingerprint") != self.fingerprint:
-            print(f"[l2tww] {self.ckpt_path}: made with other params; starting afresh", flush=True)
+            print(f"[l2tww] {self.ckpt_path}: made by a run of another identity (params, inputs or code changed); starting afresh", flush=True)
             return fresh
         self.target.load_state_dict(ckpt["target"])
         self.method.load_state_dict(ckpt["method"])
@@ -163,7 +159,7 @@ class Trainer:
         live = self._live(history)
         needs_sources = self.method.needs_sources
         observe = type(self.method).observe is not TransferMethod.observe
-        bar = tqdm(range(start_epoch, epochs), desc=self.identity.get("run_id", "train"), disable=not self.progress, initial=start_epoch, total=epochs)
+        bar = tqdm(range(start_epoch, epochs), desc=self.record.get("run_id", "train"), disable=not self.progress, initial=start_epoch, total=epochs)
         for epoch in bar:
             t0 = time.perf_counter()
             lr = lr_at(epoch, self.recipe)
@@ -188,7 +184,7 @@ class Trainer:
                 steps += 1
             if int(first_bad) >= 0:  # one sync per epoch, not per step
                 raise NonFiniteLoss(
-                    f"{self.identity.get('run_id', 'run')}: non-finite loss at epoch {epoch} step {int(first_bad)}; "
+                    f"{self.record.get('run_id', 'run')}: non-finite loss at epoch {epoch} step {int(first_bad)}; "
                     f"the last good checkpoint (after epoch {epoch - 1}) is kept at {self.ckpt_path}"
                 )
             val = evaluate(self.target, self.data.val, self.method, self.sources, observe=observe)
@@ -231,7 +227,7 @@ class Trainer:
         last = history[-1]
         times = [row["time_s"] for row in history]
         metrics = {
-            **{k: v for k, v in self.identity.items()},
+            **self.record,
             "test_acc": best["test_acc"],
             "val_acc": best["val_acc"],
             "best_epoch": best["epoch"],

@@ -1,5 +1,4 @@
 # Shared helpers: config validation, the effective params file and the run matrix.
-import json
 import os
 import shutil
 from pathlib import Path
@@ -9,7 +8,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from l2tww.config import ConfigError, Run, from_mapping
-from l2tww.paths import Layout
+from l2tww.paths import parse_n
+from l2tww.stages import identity
 
 # One schema for Snakemake and the CLI. Snakemake's validate checks the structure; l2tww's own
 # loader then fills the defaults (Snakemake's filler cannot walk the schema's if/then branches)
@@ -20,7 +20,7 @@ try:
 except ConfigError as exc:
     raise WorkflowError(str(exc))
 
-LAYOUT = Layout.of(PARAMS)
+LAYOUT = PARAMS.layout
 DATA = str(LAYOUT.data)
 RESULTS = str(LAYOUT.results)
 REPORTS = str(LAYOUT.reports)
@@ -63,19 +63,6 @@ def dvc_should_commit() -> bool:
     )
 
 
-def canonical(obj) -> str:
-    """Rule params are compared across runs (Snakemake's params rerun trigger): a stable string."""
-    return json.dumps(obj, sort_keys=True)
-
-
-def n_tag(n):
-    return "nall" if n is None else f"n{n}"
-
-
-def parse_n(tag: str):
-    return None if tag == "nall" else int(tag[1:])
-
-
 wildcard_constraints:
     dataset=r"[a-z][a-z0-9_]*",
     source=r"[a-z][a-z0-9_]*",
@@ -85,7 +72,14 @@ wildcard_constraints:
     seed=r"[0-9]+",
 
 
-# -- input and params functions of the training rules ---------------------------------
+# -- inputs and identities of the jobs ------------------------------------------------------------
+# Each job's `params` is its identity hash (l2tww.stages.identity: the params it reads, its inputs'
+# identities and the code it executes), so Snakemake's params trigger re-runs a job exactly when
+# one of those changes; a comment-only edit changes no hash.
+
+
+def run_of(w) -> Run:
+    return Run(w.target, w.method, parse_n(w.ntag), int(w.seed))
 
 
 def source_inputs(w):
@@ -96,15 +90,6 @@ def source_inputs(w):
     ]
 
 
-def source_params(w):
-    src = PARAMS["sources"][w.source]
-    return canonical({"source": src, "recipe": PARAMS["recipes"].get(src.get("recipe")), "dataset": PARAMS["datasets"][src["dataset"]]})
-
-
-def run_of(w) -> Run:
-    return Run(w.target, w.method, parse_n(w.ntag), int(w.seed))
-
-
 def train_inputs(w):
     target = PARAMS["targets"][w.target]
     inputs = [LAYOUT.prepared_marker(target["dataset"]), LAYOUT.split(target["dataset"], parse_n(w.ntag), int(w.seed))]
@@ -113,15 +98,23 @@ def train_inputs(w):
     return inputs
 
 
-def train_params(w):
-    """Everything a run's result depends on, so editing one value re-runs only the runs it shapes."""
-    target = PARAMS["targets"][w.target]
-    method = PARAMS["methods"][w.method]
-    return canonical({
-        "target": {k: target[k] for k in ("dataset", "arch", "recipe", "sources", "pairs")},
-        "method": method,
-        "recipe": PARAMS["recipes"][target["recipe"]],
-        "dataset": PARAMS["datasets"][target["dataset"]],
-        "sources": {s: PARAMS["sources"][s] for s in target["sources"]} if method["kind"] != "scratch" else {},
-        "runtime": {k: PARAMS["runtime"][k] for k in ("amp_bf16", "channels_last")},
-    })
+def prepare_id(w):
+    return identity.digest(identity.prepare_identity(PARAMS, w.dataset))
+
+
+def split_id(w):
+    seed = getattr(w, "seed", None)
+    n = parse_n(w.ntag) if seed is not None else None
+    return identity.digest(identity.split_identity(PARAMS, w.dataset, n, None if seed is None else int(seed)))
+
+
+def source_id(w):
+    return identity.digest(identity.source_identity(PARAMS, w.source))
+
+
+def run_id(w):
+    return identity.digest(identity.run_identity(PARAMS, run_of(w)))
+
+
+SUMMARY_ID = identity.digest(identity.summary_identity(PARAMS))
+REPORT_ID = identity.digest(identity.report_identity(PARAMS))

@@ -5,7 +5,7 @@ rule prepare:
     output:
         f"{DATA}/prepared/{{dataset}}/meta.json",
     params:
-        dataset=lambda w: canonical(PARAMS["datasets"][w.dataset]),
+        identity=prepare_id,
     log:
         "logs/prepare/{dataset}.log",
     threads: 1
@@ -19,8 +19,7 @@ rule split_base:
     output:
         f"{DATA}/splits/{{dataset}}/base.json",
     params:
-        dataset=lambda w: canonical({k: PARAMS["datasets"][w.dataset].get(k) for k in ("val", "test", "official_splits")}),
-        seed=PARAMS["split_seed"],
+        identity=split_id,
     log:
         "logs/split/{dataset}-base.log",
     threads: 1
@@ -34,7 +33,7 @@ rule split:
     output:
         f"{DATA}/splits/{{dataset}}/{{ntag}}-s{{seed}}.json",
     params:
-        val_fraction=lambda w: PARAMS["datasets"][w.dataset]["low_data_val_fraction"],
+        identity=split_id,
         n=lambda w: w.ntag[1:],
     log:
         "logs/split/{dataset}-{ntag}-s{seed}.log",

@@ -9,6 +9,8 @@ rule summarize:
         f"{RESULTS}/summary/runs.csv",
         f"{RESULTS}/summary/lowdata.csv",
         f"{RESULTS}/summary/metrics.json",
+    params:
+        identity=SUMMARY_ID,
     log:
         "logs/summarize.log",
     threads: 1

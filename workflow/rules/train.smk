@@ -10,7 +10,7 @@ rule pretrain:
         f"{RESULTS}/sources/{{source}}/model.pt",
         f"{RESULTS}/sources/{{source}}/metrics.json",
     params:
-        source=source_params,
+        identity=source_id,
     log:
         "logs/pretrain/{source}.log",
     threads: THREADS
@@ -26,7 +26,7 @@ rule train:
     output:
         f"{RESULTS}/runs/{{target}}/{{method}}/{{ntag}}-s{{seed}}/metrics.json",
     params:
-        run=train_params,
+        identity=run_id,
         n=lambda w: w.ntag[1:],
     log:
         "logs/train/{target}/{method}/{ntag}-s{seed}.log",

@@ -19,7 +19,7 @@ def _builder(name: str):
 
     if name in EMBEDDED:
         return EMBEDDED[name]
-    from .paper import PAPER_BUILDERS  # real downloads; only for the paper presets
+    from .paper_datasets import PAPER_BUILDERS  # real downloads; only for the paper presets
 
     return PAPER_BUILDERS[name]
 

@@ -11,15 +11,10 @@ into the prepared dataset's train or test pool. Every draw is class-balanced and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..io import read_json, write_json
-from ..paths import Layout
-
-if TYPE_CHECKING:
-    from ..config import Params
+from ..io import read_json
 
 
 def _by_class(labels: np.ndarray, indices: np.ndarray) -> dict[int, np.ndarray]:
@@ -98,19 +93,4 @@ def low_data_split(base: dict, meta: dict, n_per_class: int | None, seed: int, v
         "seed": seed,
         "kind": "low_data",
     }
-    return out
-
-
-def make_split(params: Params, dataset: str, n_per_class: int | None = None, seed: int | None = None) -> Path:
-    """Without `seed`: the base split. With it: the N-per-class subset (N=None: the full train split)."""
-    layout = Layout.of(params)
-    cfg = params["datasets"][dataset]
-    meta = read_json(layout.prepared_marker(dataset), f"prepared {dataset} (run `l2tww prepare {dataset}`)")
-    if seed is None:
-        out = layout.base_split(dataset)
-        write_json(out, base_split(meta, cfg, params["split_seed"], dataset))
-        return out
-    base = read_json(layout.base_split(dataset), f"base split of {dataset} (run `l2tww split {dataset}`)")
-    out = layout.split(dataset, n_per_class, seed)
-    write_json(out, low_data_split(base, meta, n_per_class, seed, cfg["low_data_val_fraction"], dataset))
     return out

@@ -6,17 +6,8 @@ from __future__ import annotations
 
 import importlib
 
+from ..spec import METHODS
 from .base import MethodSpec, NetShapes, Pair, TransferMethod
-
-# kind -> (module in this package, class name)
-METHODS: dict[str, tuple[str, str]] = {
-    "scratch": ("scratch", "Scratch"),
-    "lwf": ("lwf", "LwF"),
-    "at": ("at", "AttentionTransfer"),
-    "lwf_at": ("lwf_at", "LwFAT"),
-    "fm": ("fm", "FeatureMatching"),
-    "l2t": ("l2t", "L2T"),
-}
 
 
 def method_class(kind: str) -> type[TransferMethod]:

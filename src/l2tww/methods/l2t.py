@@ -118,7 +118,7 @@ class L2T(TransferMethod):
                 self._wfm(weights, lambdas), self.meta_parameters(), sgd_hyper(optimizer), self.lookahead,
                 BufferPolicy(dict(student.named_buffers()), False),
             )
-            optimizer.step()  # after the finite differences, which read the pre-step theta
+            optimizer.step()  # after the leading-order hypergradient, which reads the pre-step theta
             self._adam(hyper)
             return terms
         optimizer.zero_grad(set_to_none=False)  # zeros, not None: PyTorch 1.x semantics (spec §4)

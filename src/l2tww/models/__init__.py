@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import FeatureNet, NetOutput, feature_shapes
+from .base import FeatureNet, NetOutput, feature_shapes, net_shapes
 from .cifar_resnet import CifarResNet
 from .tv_resnet import TorchvisionResNet
 from .vgg import VGGBN
 from ..archs import ARCHITECTURES, VGG9, num_taps
 
-__all__ = ["FeatureNet", "NetOutput", "feature_shapes", "build_model", "num_taps", "ARCHITECTURES"]
+__all__ = ["FeatureNet", "NetOutput", "feature_shapes", "net_shapes", "build_model", "num_taps", "ARCHITECTURES"]
 
 
 def build_model(arch: Mapping[str, Any], num_classes: int, in_channels: int) -> FeatureNet:

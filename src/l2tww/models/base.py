@@ -10,6 +10,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..spec import NetShapes
+
 
 class NetOutput(NamedTuple):
     logits: torch.Tensor  # (B, K)
@@ -35,3 +37,18 @@ def feature_shapes(model: FeatureNet, input_shape: tuple[int, int, int]) -> list
     out = model(torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype))
     model.train(was_training)
     return [tuple(f.shape[1:]) for f in out.features]
+
+
+def net_shapes(target: FeatureNet, sources: list[FeatureNet], input_shape: tuple[int, int, int]) -> NetShapes:
+    """Channel lists and sizes of the target and every source, from dummy forwards (spec §1)."""
+    source_classes = []
+    for s in sources:
+        with torch.no_grad():
+            param = next(s.parameters())
+            source_classes.append(s(torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype)).logits.shape[1])
+    return NetShapes(
+        target=feature_shapes(target, input_shape),
+        sources=[feature_shapes(s, input_shape) for s in sources],
+        target_embedding=target.embedding_dim,
+        source_classes=source_classes,
+    )

@@ -1,6 +1,6 @@
 """CIFAR-style ResNet-n (He et al. 2016, §4.2), the 32px source of the paper (ResNet32, spec §2).
 
-Layout matches the authors' released TinyImageNet checkpoint (`conv1` with bias, `block1`,
+Module names match the authors' released TinyImageNet checkpoint (`conv1` with bias, `block1`,
 `blocks2.*`, `block3`, ...), so `load_official_checkpoint` maps its state_dict without renaming.
 Taps: the output of every residual block (after its final ReLU), in order: depth 32 gives 15 taps
 (0-4 at width w, 5-9 at 2w, 10-14 at 4w).

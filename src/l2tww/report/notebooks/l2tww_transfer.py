@@ -16,8 +16,7 @@
 # taken at each seed's own best-val epoch and averaged over the seeds stated.
 
 # %% tags=["parameters"]
-params_data = None  # the validated params mapping (injected by `l2tww report`)
-params_origin = "params.yaml"
+context_path = None  # the ReportContext JSON: targets, methods, runs (written by `l2tww report`)
 figures_dir = "figures"  # PNGs, one per figure
 plots_dir = "plots"  # CSVs for `dvc plots` (written by l2tww_report.py)
 saliency_images = 6  # test images in the saliency figure
@@ -30,12 +29,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from l2tww import report
-from l2tww.notebook import Notebook, seeds
+from l2tww.report import tables
+from l2tww.report.notebook import Notebook, seeds
 from l2tww.io import read_json
 
-nb = Notebook(params_data, params_origin, figures_dir)
-params, runs, groups = nb.params, nb.runs, nb.groups
+nb = Notebook(context_path, figures_dir)
+ctx, runs, groups = nb.ctx, nb.runs, nb.groups
 save, table, note, primary_groups = nb.save, nb.table, nb.note, nb.primary_groups
 
 
@@ -48,7 +47,7 @@ save, table, note, primary_groups = nb.save, nb.table, nb.note, nb.primary_group
 def transfer_runs(with_key):
     """Primary-N groups of L2T methods whose transfer.json logs a varying `with_key`."""
     out = []
-    for target, method, n, members in primary_groups(lambda m: params["methods"][m]["kind"] == "l2t"):
+    for target, method, n, members in primary_groups(lambda m: ctx.kind(m) == "l2t"):
         logs = [read_json(Path(r["dir"]) / "transfer.json") for r in members if (Path(r["dir"]) / "transfer.json").exists()]
         if logs:
             out.append((target, method, n, members, logs))
@@ -70,7 +69,7 @@ def at_best(members, logs, key):
 
 def pair_matrix(target, pairs, values):
     """Rows (source, source tap) x columns target tap; NaN where no pair."""
-    names = params["targets"][target]["sources"]
+    names = ctx.targets[target]["sources"]
     rows = sorted({(si, st) for si, st, _ in map(parse_pair, pairs)})
     cols = sorted({tt for _, _, tt in map(parse_pair, pairs)})
     mat = np.full((len(rows), len(cols)), np.nan)
@@ -115,7 +114,7 @@ shown = 0
 for target, method, n, members, logs in transfer_runs("lambda"):
     lam = np.array([log["lambda"] for log in logs], dtype=float)
     if np.allclose(lam, 1.0):
-        note(f"{target} / {params.label(method)}: no where-net (λ ≡ 1), nothing to learn here.")
+        note(f"{target} / {ctx.label(method)}: no where-net (λ ≡ 1), nothing to learn here.")
         continue
     pairs = logs[0]["pairs"]
     best = at_best(members, logs, "lambda")
@@ -133,7 +132,7 @@ for target, method, n, members, logs in transfer_runs("lambda"):
     d.set_title(f"learned change: λ(best epoch) − λ(epoch {logs[0]['epochs'][0]})")
     evolution(b, logs, "lambda", pairs, ylabel="λ (mean over val images and seeds)")
     b.set_title("λ per pair over training")
-    fig.suptitle(f"Where to transfer: {target}, {params.label(method)}, N={report.n_text(n)}", y=1 + 0.3 / fig.get_figheight())
+    fig.suptitle(f"Where to transfer: {target}, {ctx.label(method)}, N={tables.n_text(n)}", y=1 + 0.3 / fig.get_figheight())
     save(fig, f"where-{target}-{method}")
     shown += 1
 if not shown:
@@ -150,7 +149,7 @@ if not shown:
 # %%
 import torch
 
-from l2tww import saliency
+from l2tww.report import saliency
 
 
 def channels(run):
@@ -161,12 +160,12 @@ def channels(run):
 
 shown = 0
 for target, method, n, members, logs in transfer_runs("entropy"):
-    if not params["methods"][method].get("what", True):
+    if not ctx.methods[method].get("what", True):
         continue
     pairs, log_c = logs[0]["pairs"], np.log(channels(members[0]))
     deficit = 1 - at_best(members, logs, "entropy") / log_c
-    trained = saliency.load_trained(params, members[0])
-    x, _, _ = saliency.sample_images(params, members[0], 10)
+    trained = saliency.load_trained(members[0])
+    x, _, _ = saliency.sample_images(members[0], 10)
     weights = saliency.mean_channel_weights(trained, x)
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(18, 0.22 * len(pairs) + 3.4), gridspec_kw={"width_ratios": [1, 1.2, 1.1], "wspace": 0.45})
     a.barh(range(len(pairs)), np.maximum(deficit, 1e-12), color="tab:blue")
@@ -188,7 +187,7 @@ for target, method, n, members, logs in transfer_runs("entropy"):
     c.set_ylabel("weight × C")
     c.set_title(f"channel weights, seed {members[0]['seed']}, 10 test images")
     c.grid(alpha=0.3)
-    fig.suptitle(f"What to transfer: {target}, {params.label(method)}, N={report.n_text(n)}", y=1 + 0.3 / fig.get_figheight())  # 0.3 in above the axes
+    fig.suptitle(f"What to transfer: {target}, {ctx.label(method)}, N={tables.n_text(n)}", y=1 + 0.3 / fig.get_figheight())  # 0.3 in above the axes
     save(fig, f"what-{target}-{method}")
     shown += 1
 if not shown:
@@ -201,11 +200,11 @@ if not shown:
 
 # %%
 note("**Definition.** " + saliency.DEFINITION)
-chosen = saliency.choose_runs(params, runs)
+chosen = saliency.choose_runs(ctx.methods, runs)
 if chosen is None:
     note("Skipped: the results hold no FM run and L2T-w run of the same target, N and seed.")
 else:
-    sal = saliency.compare(params, *chosen, count=saliency_images)
+    sal = saliency.compare(*chosen, count=saliency_images)
     k = len(sal["labels"])
     fig, axes = plt.subplots(4, k, figsize=(1.9 * k + 1.2, 8.2), squeeze=False)
     lim = float(np.abs(sal["diff"]).max()) or 1.0

@@ -1,4 +1,4 @@
-"""What every report notebook (reports/*.py) starts with: the runs, figure saving, tables, notes.
+"""What every report notebook (notebooks/*.py) starts with: the runs, figure saving, tables, notes.
 
 Kept here so the notebooks hold only their sections, and a fix to figure output applies to all.
 """
@@ -9,11 +9,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 
-from . import report
-from .config import from_mapping
-from .io import atomic_path
+from ..io import atomic_path
+from . import tables
+from .context import ReportContext
 
-STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9, "figure.dpi": 100}
+STYLE = {"font": {"size": 11}, "axes": {"titlesize": 12, "labelsize": 11}, "legend": {"fontsize": 9}, "figure": {"dpi": 100}}
 
 
 def seeds(k: int) -> str:
@@ -21,13 +21,14 @@ def seeds(k: int) -> str:
 
 
 class Notebook:
-    def __init__(self, params_data: dict, params_origin: str, figures_dir: str):
-        self.params = from_mapping(params_data, origin=params_origin)
-        self.runs = report.load_runs(self.params)
-        self.groups = report.group(self.runs)
+    def __init__(self, context_path: str, figures_dir: str):
+        self.ctx = ReportContext.load(context_path)
+        self.runs = self.ctx.runs
+        self.groups = tables.group(self.runs)
         self.figures = Path(figures_dir)
         self.figures.mkdir(parents=True, exist_ok=True)
-        plt.rcParams.update(STYLE)
+        for group, settings in STYLE.items():
+            plt.rc(group, **settings)
 
     def save(self, fig, name: str) -> None:
         """Write the figure as figures/<name>.png (atomically) and show that PNG inline (drawn once:
@@ -40,7 +41,7 @@ class Notebook:
 
     @staticmethod
     def table(header, rows, empty: str = "(no rows)") -> None:
-        display(Markdown(report.md_table(header, rows) if rows else empty))
+        display(Markdown(tables.md_table(header, rows) if rows else empty))
 
     @staticmethod
     def note(text: str) -> None:
@@ -48,8 +49,8 @@ class Notebook:
 
     def primary_groups(self, predicate=lambda method: True):
         """(target, method, N, runs) at each target's primary N, in params order."""
-        for target in self.params["targets"]:
-            n = report.primary_n(self.params, target)
-            for method in report.methods_of(self.params, target):
+        for target, t in self.ctx.targets.items():
+            n = t["primary_n"]
+            for method in t["methods"]:
                 if (target, method, n) in self.groups and predicate(method):
                     yield target, method, n, self.groups[(target, method, n)]

@@ -48,9 +48,6 @@ LOWDATA: dict[str, dict[tuple[str, int], PaperNumber]] = {
     "cifar10": {("l2tww", 50): PaperNumber(64.91, _V), ("lwf", 250): PaperNumber(53.76, _V)},
 }
 
-# Not a paper number: the maintainer's rerun of the official code (official repository, issue #7).
-MAINTAINER_RERUN = {"cub200": {"l2tww": PaperNumber(65.64, _V, "maintainer rerun, best-val epoch, PyTorch 1.6")}}
-
 TABLE1_CAPTION = "Table 1 of the paper: test top-1 (%), mean of 3 runs; FM and L2T-w rows exist in the paper but their values are not recalled."
 
 

@@ -13,13 +13,12 @@
 #
 # Rendered by `l2tww report` (papermill) from the runs under `results/`. Every accuracy is the
 # **test top-1 at each run's best-val epoch** (strict >, earliest epoch wins ties), given as
-# mean ± sample std over the seeds stated (n). Code: `reports/l2tww_report.py`; tables:
-# `l2tww.report`; paper numbers: `l2tww.paper` ([V] verified from the paper's abstract,
-# [R] recalled and unverified).
+# mean ± sample std over the seeds stated (n). Code: `src/l2tww/report/notebooks/l2tww_report.py`;
+# tables: `l2tww.report.tables`; paper numbers: `l2tww.report.paper_numbers` ([V] verified from
+# the paper's abstract, [R] recalled and unverified).
 
 # %% tags=["parameters"]
-params_data = None  # the validated params mapping (injected by `l2tww report`)
-params_origin = "params.yaml"
+context_path = None  # the ReportContext JSON: targets, methods, runs (written by `l2tww report`)
 figures_dir = "figures"  # PNGs, one per figure
 plots_dir = "plots"  # CSVs for `dvc plots` (one series per file)
 saliency_images = 6  # test images in the saliency figure (l2tww_transfer.py)
@@ -31,12 +30,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from l2tww import paper, report
-from l2tww.notebook import Notebook, seeds
+from l2tww.report import paper_numbers as paper, tables
+from l2tww.report.notebook import Notebook, seeds
 from l2tww.io import read_json, write_text
 
-nb = Notebook(params_data, params_origin, figures_dir)
-params, runs, groups = nb.params, nb.runs, nb.groups
+nb = Notebook(context_path, figures_dir)
+ctx, runs, groups = nb.ctx, nb.runs, nb.groups
 save, table, note, primary_groups = nb.save, nb.table, nb.note, nb.primary_groups
 PLOTS = Path(plots_dir)
 
@@ -50,7 +49,7 @@ def mean_curve(members, key):
 
 
 prov = runs[0].get("provenance", {})
-note(f"**Params** `{params_origin}`: {len(params['targets'])} target(s), {len(runs)} runs. "
+note(f"**Made from** `{ctx.origin}`: {len(ctx.targets)} target(s), {len(runs)} runs. "
      f"Code version {prov.get('git_sha', '?')}, torch {prov.get('torch', '?')}, device {prov.get('device', '?')} ({prov.get('device_name', '?')}).")
 
 # %% [markdown]
@@ -58,8 +57,8 @@ note(f"**Params** `{params_origin}`: {len(params['targets'])} target(s), {len(ru
 # Each target at the N per class where it runs the most methods (N = all for the paper's Table 1).
 
 # %%
-table(report.TABLE1_HEADER, report.table1(params, runs))
-builders = sorted({report.builder(params, t) for t in params["targets"]})
+table(tables.TABLE1_HEADER, tables.table1(ctx, runs))
+builders = sorted({t["builder"] for t in ctx.targets.values()})
 if paper.has_paper_numbers(builders):
     note(f"{paper.TABLE1_CAPTION} **[V]** verified (the paper's abstract); **[R]** recalled, unverified: "
          "check against arXiv 1905.05901. Δ = ours − paper, only where the run uses the full training set (N = all).")
@@ -71,7 +70,7 @@ else:
 # ## Low-data regime: accuracy vs images per class
 
 # %%
-curves = report.lowdata(params, runs)
+curves = tables.lowdata(ctx, runs)
 if not curves:
     note("No target runs more than one N per class: nothing to plot.")
 for target, methods in curves.items():
@@ -79,7 +78,7 @@ for target, methods in curves.items():
     for method, points in methods.items():
         pts = [p for p in points if p[0] is not None]
         ns, means, stds = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
-        ax.errorbar(ns, means, yerr=stds, marker="o", capsize=3, label=f"{params.label(method)} (n={min(p[3] for p in pts)})")
+        ax.errorbar(ns, means, yerr=stds, marker="o", capsize=3, label=f"{ctx.label(method)} (n={min(p[3] for p in pts)})")
         csv = "n_per_class,test_acc_mean,test_acc_std,seeds\n" + "".join(f"{p[0]},{p[1]:.4f},{p[2]:.4f},{p[3]}\n" for p in pts)
         write_text(PLOTS / "lowdata" / f"{target}-{method}.csv", csv)
         for p in pts:
@@ -96,7 +95,7 @@ for target, methods in curves.items():
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     save(fig, f"lowdata-{target}")
-    table(*report.lowdata_table(params, {target: methods}))
+    table(*tables.lowdata_table(ctx, {target: methods}))
 
 # %% [markdown]
 # ## Multi-source transfer
@@ -104,8 +103,8 @@ for target, methods in curves.items():
 # single-source targets on the same data, architecture, method and N.
 
 # %%
-multi = report.multisource(params, runs)
-table(report.MULTI_HEADER, multi, empty="No target has more than one source: no multi-source runs.")
+multi = tables.multisource(ctx, runs)
+table(tables.MULTI_HEADER, multi, empty="No target has more than one source: no multi-source runs.")
 
 # %% [markdown]
 # ## Cost: time per epoch and peak memory
@@ -113,10 +112,10 @@ table(report.MULTI_HEADER, multi, empty="No target has more than one source: no 
 # runs' own. The meta-step of L2T (look-ahead + hypergradient) dominates its cost.
 
 # %%
-cost_rows = report.cost(params, runs)
-table(report.COST_HEADER, cost_rows)
+cost_rows = tables.cost(ctx, runs)
+table(tables.COST_HEADER, cost_rows)
 note("Peak memory: CUDA max allocated on a GPU; on a CPU the process's max resident set size (data and Python included).")
-for target in params["targets"]:
+for target in ctx.targets:
     sel = [(m, ms) for t, m, n, ms in primary_groups() if t == target]
     if len(sel) < 2:
         continue
@@ -125,12 +124,12 @@ for target in params["targets"]:
     t = [np.mean([r["time_per_epoch_s"] for r in ms]) for _, ms in sel]
     te = [np.std([r["time_per_epoch_s"] for r in ms], ddof=1) if len(ms) > 1 else 0 for _, ms in sel]
     a.barh(ys, t, xerr=te, color="tab:orange", capsize=2)
-    a.set_yticks(ys, [params.label(m) for m, _ in sel])
+    a.set_yticks(ys, [ctx.label(m) for m, _ in sel])
     a.invert_yaxis()
     a.set_xlabel("time per epoch (s), mean ± std over seeds")
     b.barh(ys, [max(r["peak_memory_mb"] for r in ms) for _, ms in sel], color="tab:green")
     b.set_xlabel("peak memory (MB), max over seeds")
-    fig.suptitle(f"Cost: {target}, N={report.n_text(report.primary_n(params, target))}")
+    fig.suptitle(f"Cost: {target}, N={tables.n_text(ctx.targets[target]['primary_n'])}")
     save(fig, f"cost-{target}")
 
 # %% [markdown]
@@ -140,23 +139,23 @@ for target in params["targets"]:
 # reported test accuracy.
 
 # %%
-for target in params["targets"]:
+for target in ctx.targets:
     sel = [(m, n, ms) for t, m, n, ms in primary_groups() if t == target]
     fig, ax = plt.subplots(figsize=(8.5, 4.6))
     cmap = plt.get_cmap("tab10")
     for i, (method, n, members) in enumerate(sel):
         mean, std = mean_curve(members, "val_acc")
         epochs = np.arange(len(mean))
-        ax.plot(epochs, mean, color=cmap(i % 10), lw=1.5, label=f"{params.label(method)} (n={len(members)})")
+        ax.plot(epochs, mean, color=cmap(i % 10), lw=1.5, label=f"{ctx.label(method)} (n={len(members)})")
         ax.fill_between(epochs, mean - std, mean + std, color=cmap(i % 10), alpha=0.12)
         best = [r["best_epoch"] for r in members]
         ax.scatter(best, [mean[min(b, len(mean) - 1)] for b in best], color=cmap(i % 10), s=18, zorder=4)
         csv = "epoch,val_acc,val_acc_std,seeds\n" + "".join(f"{e},{m:.4f},{s:.4f},{len(members)}\n" for e, m, s in zip(epochs, mean, std))
-        write_text(PLOTS / "learning_curves" / f"{target}-n{report.n_text(n)}-{method}.csv", csv)
+        write_text(PLOTS / "learning_curves" / f"{target}-n{tables.n_text(n)}-{method}.csv", csv)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("validation top-1 accuracy (%)")
-    ax.set_title(f"Learning curves: {target}, N={report.n_text(report.primary_n(params, target))}")
+    ax.set_title(f"Learning curves: {target}, N={tables.n_text(ctx.targets[target]['primary_n'])}")
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     save(fig, f"curves-{target}")

@@ -24,16 +24,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import Params
-from .data.loader import open_split
-from .io import load_torch, read_json
-from .methods import MethodSpec, build_method
-from .methods.matching import pair_distances, pooled_source
-from .methods.meta_nets import weighted_matching_loss
-from .models import build_model
-from .paths import Layout
-from .sources import load_source
-from .stages import net_shapes
+from ..data.loader import open_split
+from ..io import load_torch, read_json
+from ..methods import MethodSpec, build_method
+from ..methods.matching import pair_distances, pooled_source
+from ..methods.meta_nets import weighted_matching_loss
+from ..models import build_model, net_shapes
+from ..sources import load_source
 
 DEFINITION = (
     "s(x) = max over input channels of |∂L_wfm(x)/∂x|, with L_wfm = Σ_pairs β Σ_c w_c(x) d_c(x) and λ = 1; "
@@ -42,20 +39,20 @@ DEFINITION = (
 )
 
 
-def is_fm(params: Params, method: str) -> bool:
-    return params["methods"][method]["kind"] == "fm"
+def is_fm(methods: dict, method: str) -> bool:
+    return methods[method]["kind"] == "fm"
 
 
-def is_l2t_w(params: Params, method: str) -> bool:
+def is_l2t_w(methods: dict, method: str) -> bool:
     """L2T with learned channel weights (what-net) and no where-net."""
-    cfg = params["methods"][method]
+    cfg = methods[method]
     return cfg["kind"] == "l2t" and cfg.get("what", True) and not cfg.get("where", True)
 
 
-def choose_runs(params: Params, runs: list[dict]) -> tuple[dict, dict] | None:
+def choose_runs(methods: dict, runs: list[dict]) -> tuple[dict, dict] | None:
     """An FM run and an L2T-w run of the same target, N, seed (same pair set preferred), or None."""
-    fm = [r for r in runs if is_fm(params, r["method"])]
-    lw = [r for r in runs if is_l2t_w(params, r["method"])]
+    fm = [r for r in runs if is_fm(methods, r["method"])]
+    lw = [r for r in runs if is_l2t_w(methods, r["method"])]
     candidates = [
         (a, b) for a in fm for b in lw
         if (a["target"], a["n_per_class"], a["seed"]) == (b["target"], b["n_per_class"], b["seed"])
@@ -70,42 +67,39 @@ def choose_runs(params: Params, runs: list[dict]) -> tuple[dict, dict] | None:
 class Trained:
     """A finished run, rebuilt from model.pt (best-val weights), in eval mode on the CPU."""
 
-    metrics: dict
+    run: dict
     target: torch.nn.Module
     method: torch.nn.Module
     sources: list[torch.nn.Module]
 
 
-def _split_data(params: Params, metrics: dict, device: torch.device):
-    tcfg = params["targets"][metrics["target"]]
-    layout = Layout.of(params)
-    split = layout.split(tcfg["dataset"], metrics["n_per_class"], metrics["seed"])
-    return open_split(layout.prepared(tcfg["dataset"]), split, params["datasets"][tcfg["dataset"]], 64, device)
+def _split_data(run: dict, device: torch.device):
+    data = run["inputs"]["data"]
+    return open_split(data["prepared"], data["split"], data["dataset"], 64, device)
 
 
-def load_trained(params: Params, metrics: dict, device: torch.device = torch.device("cpu")) -> Trained:
-    tcfg = params["targets"][metrics["target"]]
-    data = _split_data(params, metrics, device)
-    sources = [load_source(params, s, device) for s in tcfg["sources"]]
-    target = build_model(tcfg["arch"], data.num_classes, data.image_shape[0]).to(device)
-    spec: MethodSpec = params.method_spec(metrics["target"], metrics["method"])
-    method = build_method(spec, net_shapes(target, sources, data.image_shape)).to(device)
-    state = load_torch(f"{metrics['dir']}/model.pt", f"weights of {metrics['run_id']}")
+def load_trained(run: dict, device: torch.device = torch.device("cpu")) -> Trained:
+    """`run`: a report run (metrics + `inputs`, the plain description training used)."""
+    inputs = run["inputs"]
+    data = _split_data(run, device)
+    sources = [load_source(s, device) for s in inputs["sources"]]
+    target = build_model(inputs["arch"], data.num_classes, data.image_shape[0]).to(device)
+    method = build_method(MethodSpec.from_dict(inputs["spec"]), net_shapes(target, sources, data.image_shape)).to(device)
+    state = load_torch(f"{run['dir']}/model.pt", f"weights of {run['run_id']}")
     target.load_state_dict(state["target"])
     method.load_state_dict(state["method"])
-    return Trained(metrics, target.eval(), method.eval(), sources)
+    return Trained(run, target.eval(), method.eval(), sources)
 
 
-def sample_images(params: Params, metrics: dict, count: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def sample_images(run: dict, count: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """`count` test images of distinct classes (the first of each class): normalised x, labels, class names."""
-    data = _split_data(params, metrics, torch.device("cpu"))
+    data = _split_data(run, torch.device("cpu"))
     x, y = _first_batch(data.test)
     picked: dict[int, int] = {}
     for i, label in enumerate(y.tolist()):
         picked.setdefault(label, i)
     idx = torch.tensor(sorted(picked.values(), key=lambda i: y[i].item())[:count])
-    tcfg = params["targets"][metrics["target"]]
-    classes = read_json(Layout.of(params).prepared_marker(tcfg["dataset"]))["classes"]
+    classes = read_json(f"{run['inputs']['data']['prepared']}/meta.json")["classes"]
     return x[idx], y[idx], [classes[i] for i in y[idx].tolist()]
 
 
@@ -148,13 +142,13 @@ def mean_channel_weights(trained: Trained, x: torch.Tensor) -> list[torch.Tensor
     return None if weights is None else [w.mean(dim=0) for w in weights]
 
 
-def compare(params: Params, fm_metrics: dict, l2t_metrics: dict, count: int = 6) -> dict:
+def compare(fm_run: dict, l2t_run: dict, count: int = 6) -> dict:
     """Images, both saliency maps and their difference, for the notebook to draw."""
-    x, y, names = sample_images(params, fm_metrics, count)
-    fm, lw = load_trained(params, fm_metrics), load_trained(params, l2t_metrics)
+    x, y, names = sample_images(fm_run, count)
+    fm, lw = load_trained(fm_run), load_trained(l2t_run)
     s_fm, s_lw = wfm_saliency(fm, x), wfm_saliency(lw, x)
-    norm = params["datasets"][params["targets"][fm_metrics["target"]]["dataset"]]["normalize"]
+    norm = fm_run["inputs"]["data"]["dataset"]["normalize"]
     mean = torch.tensor(norm["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(norm["std"]).view(1, -1, 1, 1)
     images = (x * std + mean).clamp(0, 1).permute(0, 2, 3, 1)  # (B, H, W, C) in [0, 1] for imshow
-    return {"images": images.numpy(), "labels": names, "fm": s_fm.numpy(), "l2t_w": s_lw.numpy(), "diff": (s_lw - s_fm).numpy(), "fm_run": fm_metrics["run_id"], "l2t_w_run": l2t_metrics["run_id"]}
+    return {"images": images.numpy(), "labels": names, "fm": s_fm.numpy(), "l2t_w": s_lw.numpy(), "diff": (s_lw - s_fm).numpy(), "fm_run": fm_run["run_id"], "l2t_w_run": l2t_run["run_id"]}

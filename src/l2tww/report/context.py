@@ -1,0 +1,27 @@
+"""What the report reads: targets, methods and every finished run, as plain values (JSON)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class ReportContext:
+    origin: str  # the params file the runs were made from
+    targets: dict  # name -> {dataset, builder, arch, sources, methods (in run-block order), primary_n}
+    methods: dict  # name -> its params entry (kind, label, hyperparameters)
+    runs: list  # each run's metrics.json, plus "dir" and "inputs" (stages.inputs.run_inputs)
+
+    def label(self, method: str) -> str:
+        return self.methods[method].get("label", method)
+
+    def kind(self, method: str) -> str:
+        return self.methods[method]["kind"]
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ReportContext":
+        return cls(**json.loads(Path(path).read_text()))

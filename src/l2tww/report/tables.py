@@ -1,0 +1,169 @@
+"""The report's tables, built once (pure Python, no torch, no pandas) so the notebooks and the
+markdown summary print the same numbers. Every accuracy is the test top-1 at each run's best-val
+epoch, mean ± sample std over seeds, with n seeds stated.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+from . import paper_numbers as paper
+from .context import ReportContext
+
+
+def group(runs: list[dict]) -> dict[tuple, list[dict]]:
+    """(target, method, N) -> the runs over seeds, in first-seen order."""
+    out: dict[tuple, list[dict]] = {}
+    for r in runs:
+        out.setdefault((r["target"], r["method"], r["n_per_class"]), []).append(r)
+    return out
+
+
+def n_text(n) -> str:
+    return "all" if n is None else str(n)
+
+
+def _n_key(n) -> float:
+    return math.inf if n is None else n
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def acc_text(members: list[dict], key: str = "test_acc") -> str:
+    m, s = mean_std([r[key] for r in members])
+    return f"{m:.2f} ± {s:.2f}"
+
+
+def epochs_text(members: list[dict]) -> str:
+    return ", ".join(str(r["best_epoch"]) for r in members)
+
+
+# -- tables ------------------------------------------------------------------------------------------
+def table1(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
+    """Every target x method at the target's primary N, with the paper's number and the delta."""
+    groups = group(runs)
+    rows = []
+    for target in ctx.targets:
+        n = ctx.targets[target]["primary_n"]
+        for method in ctx.targets[target]["methods"]:
+            members = groups.get((target, method, n))
+            if not members:
+                continue
+            ref = paper.table1_number(ctx.targets[target]["builder"], ctx.methods[method]) if n is None else None
+            mean = mean_std([r["test_acc"] for r in members])[0]
+            delta = f"{mean - ref.value:+.2f}" if ref else "–"
+            rows.append([target, n_text(n), ctx.label(method), str(len(members)), acc_text(members), epochs_text(members), ref.text() if ref else "–", delta])
+    return rows
+
+
+TABLE1_HEADER = ["target", "N/class", "method", "seeds", "test top-1 % (mean ± std)", "best-val epoch per seed", "paper", "Δ vs paper"]
+
+
+def lowdata(ctx: ReportContext, runs: list[dict]) -> dict[str, dict[str, list[tuple]]]:
+    """target -> method -> [(N, mean, std, seeds, paper number or None)], for methods run at > 1 N."""
+    groups = group(runs)
+    out: dict = {}
+    for target in ctx.targets:
+        for method in ctx.targets[target]["methods"]:
+            points = [
+                (n, *mean_std([r["test_acc"] for r in ms]), len(ms), paper.lowdata_number(ctx.targets[target]["builder"], ctx.methods[method], n))
+                for (t, m, n), ms in groups.items() if (t, m) == (target, method)
+            ]
+            if len(points) > 1:
+                out.setdefault(target, {})[method] = sorted(points, key=lambda p: _n_key(p[0]))
+    return out
+
+
+def lowdata_table(ctx: ReportContext, curves: dict) -> tuple[list[str], list[list[str]]]:
+    ns = sorted({p[0] for methods in curves.values() for points in methods.values() for p in points}, key=_n_key)
+    header = ["target", "method"] + [f"N={n_text(n)}" for n in ns]
+    rows = []
+    for target, methods in curves.items():
+        for method, points in methods.items():
+            cell = {p[0]: f"{p[1]:.2f} ± {p[2]:.2f} (n={p[3]})" + (f"; paper {p[4].text()}" if p[4] else "") for p in points}
+            rows.append([target, ctx.label(method)] + [cell.get(n, "–") for n in ns])
+    return header, rows
+
+
+def multisource(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
+    """Targets with > 1 source, beside single-source targets on the same data, arch, method and N."""
+    groups = group(runs)
+    targets = ctx.targets
+    rows = []
+    for name, t in targets.items():
+        if len(t["sources"]) < 2:
+            continue
+        for (target, method, n), members in groups.items():
+            if target != name:
+                continue
+            rows.append([name, " + ".join(t["sources"]), ctx.label(method), n_text(n), str(len(members)), acc_text(members)])
+            for other, o in targets.items():
+                same = o["dataset"] == t["dataset"] and o["arch"] == t["arch"] and set(o["sources"]) < set(t["sources"])
+                if same and groups.get((other, method, n)):
+                    ref = groups[(other, method, n)]
+                    rows.append([other, " + ".join(o["sources"]), ctx.label(method), n_text(n), str(len(ref)), acc_text(ref)])
+    return rows
+
+
+MULTI_HEADER = ["target", "sources", "method", "N/class", "seeds", "test top-1 % (mean ± std)"]
+
+
+def cost(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
+    """Time per epoch and peak memory per method, at each target's primary N; ratio to scratch."""
+    groups = group(runs)
+    rows = []
+    for target in ctx.targets:
+        n = ctx.targets[target]["primary_n"]
+        # scratch of this target, else of a target on the same data and architecture (multi-source)
+        peers = [target] + [o for o, c in ctx.targets.items() if (c["dataset"], c["arch"]) == (ctx.targets[target]["dataset"], ctx.targets[target]["arch"])]
+        base = next((groups[(t, m, n)] for t in peers for m, cfg in ctx.methods.items() if cfg["kind"] == "scratch" and (t, m, n) in groups), None)
+        base_t = mean_std([r["time_per_epoch_s"] for r in base])[0] if base else None
+        for method in ctx.targets[target]["methods"]:
+            members = groups.get((target, method, n))
+            if not members:
+                continue
+            t, s = mean_std([r["time_per_epoch_s"] for r in members])
+            prov = members[0].get("provenance", {})
+            ratio = f"{t / base_t:.1f}×" if base_t else "–"
+            rows.append([target, n_text(n), ctx.label(method), str(len(members)), f"{t:.2f} ± {s:.2f}", ratio, f"{max(r['peak_memory_mb'] for r in members):.0f}", f"{members[0].get('student_params', 0):,} / {members[0].get('meta_params', 0):,}", f"{prov.get('device', '?')} ({prov.get('threads', '?')} threads)"])
+    return rows
+
+
+COST_HEADER = ["target", "N/class", "method", "seeds", "s / epoch (mean ± std)", "vs scratch", "peak memory MB (max)", "student / meta params", "device"]
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# -- markdown summary -------------------------------------------------------------------------------------
+def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], html_name: str) -> str:
+    builders = sorted({t["builder"] for t in ctx.targets.values()})
+    out = [
+        "# L2T-ww reproduction: summary", "",
+        f"Made from `{ctx.origin}`; {len(runs)} runs. Every accuracy: {runs[0]['selection']}; mean ± sample std over the seeds stated. "
+        f"Full report with figures: [{html_name}]({html_name}).", "",
+        "## Table 1", "", md_table(TABLE1_HEADER, table1(ctx, runs)), "",
+    ]
+    if not paper.has_paper_numbers(builders):
+        out += [f"No paper numbers apply: the datasets ({', '.join(builders)}) are not in the paper (the embedded default is a miniature, not a reproduction).", ""]
+    else:
+        out += [f"{paper.TABLE1_CAPTION} [V] verified (the paper's abstract); [R] recalled, unverified. Paper numbers are compared only at N = all.", ""]
+    curves = lowdata(ctx, runs)
+    if curves:
+        out += ["## Low-data", "", md_table(*lowdata_table(ctx, curves)), ""]
+    multi = multisource(ctx, runs)
+    if multi:
+        out += ["## Multi-source", "", md_table(MULTI_HEADER, multi), ""]
+    out += ["## Cost", "", md_table(COST_HEADER, cost(ctx, runs)), "",
+            "Peak memory: CUDA max allocated on a GPU; on a CPU the process's max resident set size (data and Python included).", ""]
+    if figures:
+        out += ["## Figures", ""] + [f"- [{Path(f).stem}]({f})" for f in figures] + [""]
+    return "\n".join(out)
+
+

@@ -1,0 +1,49 @@
+"""What pretraining and training share: the device, the data, the network's placement, and how a
+finished job is recorded (metrics.json with the identity and provenance, checkpoint discarded)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..data.download import file_hash
+from ..data.loader import SplitData, open_split
+from ..io import write_json
+from ..models import FeatureNet
+from ..runtime import provenance, select_device, set_threads
+from ..train import Trainer
+
+
+def device_for(runtime: dict) -> torch.device:
+    set_threads(runtime["threads"])
+    return select_device(runtime["device"])
+
+
+def open_data(data: dict, batch_size: int, device: torch.device, runtime: dict) -> SplitData:
+    return open_split(
+        Path(data["prepared"]), Path(data["split"]), data["dataset"], batch_size, device,
+        channels_last=runtime["channels_last"] and device.type == "cuda", workers=runtime["workers"],
+    )
+
+
+def place(model: FeatureNet, device: torch.device, runtime: dict) -> FeatureNet:
+    model = model.to(device)
+    if runtime["channels_last"] and device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def input_hashes(paths: list[str]) -> dict[str, str]:
+    """sha256 of the files a job reads (split, source weights): a checkpoint made from other files
+    of the same identity (a source re-pretrained on another CPU, say) is not resumed."""
+    return {p: file_hash(Path(p)) for p in paths if Path(p).is_file()}
+
+
+def finish(trainer: Trainer, out_dir: Path, identity_digest: str, device: torch.device, also_write=None) -> dict:
+    """Fit, write what `also_write()` adds, then metrics.json: the file that marks the job done."""
+    metrics = {**trainer.fit(), "identity": identity_digest, "provenance": provenance(device)}
+    if also_write is not None:
+        also_write()
+    write_json(out_dir / "metrics.json", metrics)
+    trainer.discard_checkpoint()
+    return metrics

@@ -1,0 +1,103 @@
+"""A result's identity, declared once: the params it reads, the identities of its inputs and the
+code it executes (`codehash`). Every consumer takes it from here:
+
+- Snakemake: each rule's `params` is the job's identity hash, so a job re-runs exactly when its
+  identity changes (a param, an upstream input's identity, or a behaviour edit of its code);
+- resume: a checkpoint is used only by a run of the same identity (`train.Trainer`);
+- metrics.json records the identity hash beside the git SHA.
+
+Values resolved by the stages layer (method specs, pair lists) are part of the identity, so the
+modules that resolve them (config, paths, this one) are not hashed as code: editing a message in
+config.py re-runs nothing. Runtime knobs that do not change numbers (threads, workers, device
+choice) are left out; bf16 and channels_last change them and are in.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..codehash import code_identity, text_hash
+from ..config import Params, Run
+from ..report import render
+from ..spec import METHODS
+
+NOT_CODE = ("l2tww.config", "l2tww.paths", "l2tww.codehash", "l2tww.stages.identity")
+
+
+def _code(*roots: str) -> dict[str, str]:
+    return code_identity(roots, stop=NOT_CODE)
+
+
+def digest(identity: dict) -> str:
+    """A short, stable hash of an identity (what rule params and checkpoints compare)."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _numeric_runtime(params: Params) -> dict:
+    return {k: params["runtime"][k] for k in ("amp_bf16", "channels_last")}
+
+
+def prepare_identity(params: Params, dataset: str) -> dict:
+    return {"builder": params["datasets"][dataset]["builder"], "code": _code("l2tww.stages.prepare")}
+
+
+def split_identity(params: Params, dataset: str, n_per_class: int | None = None, seed: int | None = None) -> dict:
+    """The base split (seed None) or an N-per-class subset, which derives from the base split."""
+    cfg = params["datasets"][dataset]
+    base = {
+        "prepared": prepare_identity(params, dataset),
+        "dataset": {k: v for k, v in cfg.items() if k not in ("normalize", "augment")},  # read when loading, not splitting
+        "split_seed": params["split_seed"],
+        "code": _code("l2tww.stages.split"),
+    }
+    return base if seed is None else {"base": base, "n_per_class": n_per_class, "seed": seed}
+
+
+def source_identity(params: Params, name: str) -> dict:
+    src = params["sources"][name]
+    if "weights" in src:  # released weights: the file is fixed by its checksum
+        return {"weights": src["weights"], "arch": src["arch"], "dataset": params["datasets"][src["dataset"]]["builder"]}
+    return {
+        "source": src,
+        "recipe": params["recipes"][src["recipe"]],
+        "dataset": params["datasets"][src["dataset"]],
+        "split": split_identity(params, src["dataset"], src.get("n_per_class"), src["seed"]),
+        "runtime": _numeric_runtime(params),
+        "code": _code("l2tww.stages.pretrain"),
+    }
+
+
+def run_identity(params: Params, run: Run) -> dict:
+    target = params["targets"][run.target]
+    method = {k: v for k, v in params["methods"][run.method].items() if k != "label"}  # a label changes no number
+    spec = params.method_spec(run.target, run.method)
+    return {
+        "run": {"target": run.target, "method": run.method, "n_per_class": run.n_per_class, "seed": run.seed},
+        "target": {k: target[k] for k in ("dataset", "arch", "sources")},
+        "method": method,
+        "pairs": [p.key for p in spec.pairs],
+        "recipe": params["recipes"][target["recipe"]],
+        "dataset": params["datasets"][target["dataset"]],
+        "split": split_identity(params, target["dataset"], run.n_per_class, run.seed),
+        "sources": {s: source_identity(params, s) for s in target["sources"]} if spec.kind != "scratch" else {},
+        "runtime": _numeric_runtime(params),
+        "code": _code("l2tww.stages.train", f"l2tww.methods.{METHODS[spec.kind][0]}"),
+    }
+
+
+def summary_identity(params: Params) -> dict:
+    return {"labels": {m: params.label(m) for m in params["methods"]}, "code": _code("l2tww.stages.summarize")}
+
+
+NOTEBOOKS = tuple(f"l2tww.report.notebooks.{Path(name).stem}" for name in render.NOTEBOOKS)
+
+
+def report_identity(params: Params) -> dict:
+    """The notebooks are hashed by their text too: their markdown cells are comments to Python,
+    but they are the report's prose."""
+    return {
+        "summary": summary_identity(params),
+        "code": _code("l2tww.stages.report", *NOTEBOOKS),
+        "notebooks": {m: text_hash(m) for m in NOTEBOOKS},
+    }

@@ -1,0 +1,44 @@
+"""`l2tww report`: resolve the params into a plain ReportContext and render it."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..config import Params
+from ..report.context import ReportContext
+from ..report.render import render
+from .inputs import run_inputs
+from .summarize import collect_runs
+
+
+def methods_of(params: Params, target: str) -> list[str]:
+    """A target's methods in the order its run blocks list them (the params mapping's own key
+    order is lost: validation round-trips it through a sorted YAML dump)."""
+    return list(dict.fromkeys(m for block in params["targets"][target]["runs"] for m in block["methods"]))
+
+
+def primary_n(params: Params, target: str) -> int | None:
+    """The N at which a target runs the most methods (ties: the largest N): its Table-1 column."""
+    count: dict = {}
+    for block in params["targets"][target]["runs"]:
+        for n in block["n_per_class"]:
+            count.setdefault(n, set()).update(block["methods"])
+    return max(count, key=lambda n: (len(count[n]), math.inf if n is None else n))
+
+
+def report_context(params: Params) -> ReportContext:
+    """Every run's metrics (fails with one line if one is missing) beside how it was made."""
+    runs = [{**metrics, "inputs": run_inputs(params, run)} for run, metrics in zip(params.runs(), collect_runs(params))]
+    targets = {
+        name: {
+            "dataset": t["dataset"], "builder": params["datasets"][t["dataset"]]["builder"], "arch": t["arch"],
+            "sources": t["sources"], "methods": methods_of(params, name), "primary_n": primary_n(params, name),
+        }
+        for name, t in params["targets"].items()
+    }
+    return ReportContext(origin=str(params.origin), targets=targets, methods=params["methods"], runs=runs)
+
+
+def make_report(params: Params, out_dir: str | Path | None = None) -> Path:
+    context = report_context(params)  # before starting a kernel: a missing run fails fast
+    return render(context, out_dir if out_dir is not None else params.layout.reports)

@@ -1,0 +1,23 @@
+"""`l2tww split <dataset> [--n N --seed S]`: the base split, or an N-per-class subset of it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Params
+from ..data.splits import base_split, low_data_split
+from ..io import read_json, write_json
+
+
+def make_split(params: Params, dataset: str, n_per_class: int | None = None, seed: int | None = None) -> Path:
+    """Without `seed`: the base split. With it: the N-per-class subset (N=None: the full train split)."""
+    layout = params.layout
+    cfg = params["datasets"][dataset]
+    meta = read_json(layout.prepared_marker(dataset), f"prepared {dataset} (run `l2tww prepare {dataset}`)")
+    if seed is None:
+        out = layout.base_split(dataset)
+        write_json(out, base_split(meta, cfg, params["split_seed"], dataset))
+        return out
+    base = read_json(layout.base_split(dataset), f"base split of {dataset} (run `l2tww split {dataset}`)")
+    out = layout.split(dataset, n_per_class, seed)
+    write_json(out, low_data_split(base, meta, n_per_class, seed, cfg["low_data_val_fraction"], dataset))
+    return out

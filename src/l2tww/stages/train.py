@@ -1,0 +1,53 @@
+"""`l2tww train <target> <method> --n N --seed S`: one target run of the matrix (spec §5)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Params, Run
+from ..io import read_json, write_json
+from ..methods import MethodSpec, build_method
+from ..models import build_model, net_shapes
+from ..runtime import seed_everything
+from ..sources import load_source
+from ..train import Trainer
+from .common import device_for, finish, input_hashes, open_data, place
+from .identity import digest, run_identity
+from .inputs import run_inputs
+
+
+def train_run(params: Params, run: Run, progress: bool = False) -> dict:
+    return execute_run(run_inputs(params, run), digest(run_identity(params, run)), params["runtime"], progress)
+
+
+def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = False) -> dict:
+    """Train the run `inputs` describes (see stages.inputs.run_inputs) and write its artifacts."""
+    recipe, spec = inputs["recipe"], MethodSpec.from_dict(inputs["spec"])
+    device = device_for(runtime)
+    data = open_data(inputs["data"], recipe["batch_size"], device, runtime)
+    sources = [load_source(s, device) for s in inputs["sources"]]
+    seed_everything(inputs["seed"])  # the target's init depends on the seed alone
+    target = place(build_model(inputs["arch"], data.num_classes, data.image_shape[0]), device, runtime)
+    method = build_method(spec, net_shapes(target, sources, data.image_shape)).to(device)
+    record = {
+        "run_id": inputs["run_id"], "target": inputs["target"], "method": inputs["method"], "label": inputs["label"],
+        "kind": spec.kind, "n_per_class": inputs["n_per_class"], "seed": inputs["seed"], "dataset": inputs["data"]["name"],
+        "sources": inputs["source_names"], "pairs": [p.key for p in spec.pairs], "hparams": spec.hparams,
+        "arch": inputs["arch"], "recipe": recipe,
+    }
+    files = [inputs["data"]["split"]] + [s["model"] for s in inputs["sources"] if not s.get("weights")]
+    out_dir = Path(inputs["dir"])
+    trainer = Trainer(
+        target, method, sources, data, recipe, out_dir, inputs["seed"], device, runtime["amp_bf16"], record,
+        fingerprint=digest({"identity": identity, "inputs": input_hashes(files)}), progress=progress,
+    )
+    return finish(trainer, out_dir, identity, device, also_write=lambda: _write_transfer(out_dir, spec))
+
+
+def _write_transfer(out_dir: Path, spec: MethodSpec) -> None:
+    """Per-epoch val statistics the method observed (e.g. lambda and channel-weight entropy per pair)."""
+    history = read_json(out_dir / "history.json")
+    rows = [(row["epoch"], row["transfer"]) for row in history if "transfer" in row]
+    if not rows:
+        return
+    stats = {key: [t[key] for _, t in rows] for key in rows[0][1]}
+    write_json(out_dir / "transfer.json", {"pairs": [p.key for p in spec.pairs], "epochs": [e for e, _ in rows], **stats})
