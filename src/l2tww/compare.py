@@ -1,0 +1,167 @@
+"""Compare the per-seed results of two revisions, paired by (target, method, n, seed).
+
+A cell (target, method, n) changed if any shared seed's test accuracy differs or its seed set
+differs. For each changed cell: the paired difference B - A over the shared seeds, its 95% t-interval
+and whether it exceeds seed noise (the CI excludes 0). A shift inside the CI is what re-running with
+other seeds could give; one outside it is an effect of the change between the revisions.
+
+The per-seed file is git-tracked (CSV with a header, or a JSON list of records): a revision's copy
+is read with `git show REV:PATH`; revision None means the file in the working tree.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from . import stats
+
+Cell = tuple  # (target, method, n_per_class); n None = all
+
+
+@dataclass(frozen=True)
+class CellDiff:
+    cell: Cell
+    mean_a: float
+    mean_b: float
+    paired: stats.Paired  # B - A, so paired.only_a counts B's unpaired seeds: read a_only/b_only
+
+    @property
+    def a_only(self) -> int:
+        return self.paired.only_b
+
+    @property
+    def b_only(self) -> int:
+        return self.paired.only_a
+
+    @property
+    def beyond_noise(self) -> bool:
+        ci = self.paired.ci
+        return ci.low is not None and (ci.low > 0 or ci.high < 0)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    changed: list[CellDiff]
+    unchanged: int
+    only_a: list[Cell]   # cells of A with no seed shared with B (absent from B, or other seeds only)
+    only_b: list[Cell]
+
+
+def _n(value):
+    return None if value in (None, "", "all") else int(value)
+
+
+def _record(raw: dict, where: str) -> dict:
+    out = dict(raw)
+    for key in ("target", "method", "seed", "test_acc"):
+        if raw.get(key) in (None, ""):
+            raise ValueError(f"{where}: key {key} missing")
+    try:
+        out["n_per_class"], out["seed"], out["test_acc"] = _n(raw.get("n_per_class")), int(raw["seed"]), float(raw["test_acc"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: n_per_class={raw.get('n_per_class')!r} seed={raw['seed']!r} test_acc={raw['test_acc']!r}: expected integers and a number") from None
+    return out
+
+
+def parse_records(text: str, name: str) -> list[dict]:
+    """Per-run records from CSV (by header) or a JSON list; `name` ends in .csv or .json."""
+    if name.endswith(".json"):
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise ValueError(f"{name}: expected a JSON list of per-run records, got {type(data).__name__}")
+        return [_record(r, f"{name}: record {i}") for i, r in enumerate(data)]
+    if name.endswith(".csv"):
+        return [_record(r, f"{name}: row {i + 2}") for i, r in enumerate(csv.DictReader(io.StringIO(text)))]
+    raise ValueError(f"{name}: per-seed results must be .csv or .json")
+
+
+def load_records(path: str, rev: str | None = None, repo: str | Path = ".") -> list[dict]:
+    """Records of `path` (relative to the repository root) at git revision `rev`, or on disk if None."""
+    if rev is None:
+        file = Path(repo) / path
+        if not file.exists():
+            raise FileNotFoundError(f"{file}: per-seed results not found")
+        return parse_records(file.read_text(), str(file))
+    spec = f"{rev}:{PurePosixPath(Path(path).as_posix())}"
+    done = subprocess.run(["git", "-C", str(repo), "show", spec], capture_output=True, text=True)
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["git show failed"])[0]
+        raise FileNotFoundError(f"{spec}: {first}")
+    return parse_records(done.stdout, spec)
+
+
+def _cells(records: list[dict]) -> dict[Cell, dict]:
+    cells: dict[Cell, dict] = {}
+    for r in records:
+        seeds = cells.setdefault((r["target"], r["method"], _n(r.get("n_per_class"))), {})
+        if r["seed"] in seeds:
+            raise ValueError(f"compare: two records for {r['target']}/{r['method']} n={r['n_per_class']} seed={r['seed']}")
+        seeds[r["seed"]] = r["test_acc"]
+    return cells
+
+
+def _order(cell: Cell):
+    return (cell[0], cell[1], float("inf") if cell[2] is None else cell[2])
+
+
+def _mean(by_seed: dict, seeds) -> float:
+    return sum(by_seed[s] for s in seeds) / len(seeds)
+
+
+def compare(a: list[dict], b: list[dict], level: float = stats.LEVEL) -> Comparison:
+    ca, cb = _cells(a), _cells(b)
+    changed, unchanged, only_a, only_b = [], 0, [], []
+    for cell in sorted(set(ca) | set(cb), key=_order):
+        sa, sb = ca.get(cell, {}), cb.get(cell, {})
+        if not set(sa) & set(sb):  # nothing to pair: list the cell on each side that has it
+            if sa:
+                only_a.append(cell)
+            if sb:
+                only_b.append(cell)
+            continue
+        paired = stats.paired_difference(sb, sa, level)
+        if set(sa) == set(sb) and not any(paired.diffs):
+            unchanged += 1
+            continue
+        changed.append(CellDiff(cell, _mean(sa, paired.seeds), _mean(sb, paired.seeds), paired))
+    return Comparison(changed, unchanged, only_a, only_b)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+
+
+def _cell_text(cell: Cell) -> str:
+    return f"{cell[0]}/{cell[1]}/n{'all' if cell[2] is None else cell[2]}"
+
+
+def format_comparison(cmp: Comparison, label_a: str = "A", label_b: str = "B") -> str:
+    lines = [f"per-seed test accuracy, B = {label_b} vs A = {label_a}, paired by seed (diff = B − A, 95% t-interval)"]
+    if cmp.changed:
+        rows = []
+        for d in cmp.changed:
+            ci = d.paired.ci
+            unpaired = f" (+{d.b_only} B-only, {d.a_only} A-only seeds ignored)" if d.a_only or d.b_only else ""
+            interval = "no interval" if ci.low is None else f"[{ci.low:+.2f}, {ci.high:+.2f}]"
+            verdict = "yes" if d.beyond_noise else ("n/a" if ci.low is None else "no")
+            rows.append([d.cell[0], d.cell[1], "all" if d.cell[2] is None else str(d.cell[2]), f"{ci.n}{unpaired}",
+                         f"{d.mean_a:.2f}", f"{d.mean_b:.2f}", f"{ci.mean:+.2f}", interval, verdict])
+        lines += _table(["target", "method", "N", "seeds", "A", "B", "B−A", "95% CI", "beyond noise"], rows)
+    else:
+        lines.append("no changed cell")
+    lines.append(f"unchanged cells: {cmp.unchanged}")
+    for label, cells in ((f"only in A ({label_a})", cmp.only_a), (f"only in B ({label_b})", cmp.only_b)):
+        if cells:
+            lines.append(f"{label}: " + ", ".join(_cell_text(c) for c in cells))
+    return "\n".join(lines) + "\n"
+
+
+def main_compare(rev_a: str | None, rev_b: str | None, path: str, repo: str | Path = ".") -> str:
+    """`l2tww compare [REV_A] [REV_B]`: the CLI passes rev_a="HEAD", rev_b=None (the working tree) by default."""
+    a, b = load_records(path, rev_a, repo), load_records(path, rev_b, repo)
+    return format_comparison(compare(a, b), rev_a or "workspace", rev_b or "workspace")
