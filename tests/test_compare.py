@@ -89,3 +89,22 @@ def test_main_compare_reads_two_git_revisions_and_the_workspace(tmp_path):
     assert "B = workspace vs A = HEAD" in undo and "[-4.12, -2.88]" in undo
     with pytest.raises(FileNotFoundError, match="HEAD~1:results/other.csv"):
         compare.main_compare("HEAD~1", "HEAD", "results/other.csv", repo=tmp_path)
+
+
+def test_the_cli_compares_the_summary_runs_file_of_two_revisions(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from l2tww import cli
+
+    from .conftest import tiny_raw
+
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_raw()))
+    for rows, msg in ((A, "a"), (B, "b")):
+        _csv(tmp_path / "results" / "summary" / "runs.csv", rows)
+        subprocess.run([*git, "add", "."], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", msg], check=True)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compare", "HEAD~1"]) == 0  # B defaults to the workspace, here equal to HEAD
+    assert "[+2.88, +4.12]" in capsys.readouterr().out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+from html import unescape
 import random
 
 import pytest
@@ -45,6 +46,11 @@ def _report_params(tiny: config.Params) -> config.Params:
         **copy.deepcopy(animal), "sources": ["digits", "digits2"], "pairs": {"all_to_all": animal["pairs"]["all_to_all"]},
         "runs": [{"methods": ["l2tww"], "n_per_class": [5], "seeds": [0]}],
     }
+    raw["claims"] = {
+        "l2tww": ["animal", "l2tww"], "scratch": ["animal", "scratch"],
+        "baselines": [["animal", "fm_one_to_one"], ["animal", "l2tw_one_to_one"]],
+        "multi_source": ["animal_multi", "l2tww"], "single_sources": [["animal", "l2tww"]],
+    }
     return config.from_mapping(raw, origin="fixture")
 
 
@@ -61,12 +67,13 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
         for layer in method.meta.what:
             torch.nn.init.normal_(layer.weight, std=0.5)
     out = layout.run_dir(run.relpath)
-    history, transfer = [], {"pairs": [p.key for p in spec.pairs], "epochs": [], "lambda": [], "entropy": []}
+    history, transfer = [], {"pairs": [p.key for p in spec.pairs], "epochs": [], "lambda": [], "entropy": [], "entropy_deficit": []}
     for e in range(EPOCHS):
         row = {"epoch": e, "lr": 0.05, "train_loss": 2.3 - 0.2 * e, "val_acc": 20 + 10 * e + rng.random(), "val_loss": 2.0, "test_acc": None, "time_s": 0.1}
         if spec.kind == "l2t":
-            row["transfer"] = {"lambda": [1.0 + 0.1 * e * (i % 3) for i in range(len(spec.pairs))], "entropy": [math.log(8) - 0.01 * e for _ in spec.pairs]}
-            for key in ("lambda", "entropy"):
+            entropy = [math.log(8) - 0.01 * e for _ in spec.pairs]
+            row["transfer"] = {"lambda": [1.0 + 0.1 * e * (i % 3) for i in range(len(spec.pairs))], "entropy": entropy, "entropy_deficit": [1 - h / math.log(8) for h in entropy]}
+            for key in ("lambda", "entropy", "entropy_deficit"):
                 transfer[key].append(row["transfer"][key])
             transfer["epochs"].append(e)
         history.append(row)
@@ -84,6 +91,7 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
     save_torch(out / "model.pt", {"target": target.state_dict(), "method": method.state_dict(), "best_epoch": best})
     write_json(out / "history.json", history)
     if spec.kind == "l2t":
+        transfer["initial"] = {"lambda": [1.0 for _ in spec.pairs], "entropy_deficit": [0.0 for _ in spec.pairs]}
         write_json(out / "transfer.json", transfer)
     write_json(out / "metrics.json", metrics)
 
@@ -119,6 +127,12 @@ def test_report_renders_every_section(fixture_results, tmp_path):
     assert (out / "plots" / "learning_curves" / "animal-n5-l2tww.csv").exists()
     summary = (out / "summary.md").read_text()
     assert "## Table 1" in summary and "## Low-data" in summary and "## Multi-source" in summary and "## Cost" in summary
+    # the claims table renders in both, one row per claim and N, each with a verdict
+    assert "## The paper's claims" in summary and "The paper's claims, tested" in html
+    for claim in ("L2T-ww > scratch", "L2T-ww > the best baseline", "the gain over scratch grows as N shrinks",
+                  "learned channel weights are non-uniform", "pair weights are selective", "multi-source ≥ the best single source"):
+        assert claim in summary and claim in unescape(html), claim
+    assert "Did the meta-networks learn?" in html
     assert "animal_multi" in summary and "± " in summary
     assert not list(out.glob(".render-*"))  # the temp folder is gone
 

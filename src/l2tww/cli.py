@@ -6,6 +6,7 @@
     l2tww pretrain fashion                    # results/sources/fashion/
     l2tww train animal l2tww --n 25 --seed 0  # results/runs/animal/l2tww/n25-s0/
     l2tww summarize                           # results/summary/
+    l2tww compare [REV_A] [REV_B]             # per-seed paired differences (default HEAD vs workspace)
     l2tww runs                                # the run matrix, one run id per line
 
 Every verb validates the params file first; bad input exits 2 with one line on stderr
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("summarize", help="aggregate run metrics into results/summary/")
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
+    p = sub.add_parser("compare", help="paired, per-seed differences of results/summary/runs.csv between two revisions")
+    p.add_argument("rev_a", nargs="?", default="HEAD", help="git revision (default HEAD)")
+    p.add_argument("rev_b", nargs="?", default=None, help="git revision (default: the working tree)")
     sub.add_parser("runs", help="print the run matrix")
     sub.add_parser("check", help="validate the params file and exit")
     return parser
@@ -98,6 +102,10 @@ def _dispatch(args) -> None:
         from .stages.summarize import summarize
 
         summarize(params)
+    elif args.verb == "compare":
+        from .compare import main_compare
+
+        print(main_compare(args.rev_a, args.rev_b, str(params.layout.summary_dir() / "runs.csv")))
     elif args.verb == "report":
         from .stages.report import make_report
 

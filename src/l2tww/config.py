@@ -234,6 +234,16 @@ def _walk_refs(p: dict) -> Iterator[str]:
             for n in block["n_per_class"]:
                 if n is not None and n > capacity:
                     yield f"{where}.runs[{i}].n_per_class: {n} exceeds the {capacity} train images per class of {t['dataset']!r} after val/test hold-out"
+    run_arms = {(t, m) for t, target in p["targets"].items() for block in target["runs"] for m in block["methods"]}
+    for key, (target, method) in _claim_arms(p.get("claims", {})):
+        if (target, method) not in run_arms:
+            yield f"{key}: [{target}, {method}] is not in the run matrix (targets.<t>.runs)"
+
+
+def _claim_arms(claims: dict) -> Iterator[tuple[str, list]]:
+    for role, value in claims.items():
+        for i, arm in enumerate(value if role in ("baselines", "single_sources") else [value]):
+            yield (f"claims.{role}[{i}]" if role in ("baselines", "single_sources") else f"claims.{role}"), arm
 
 
 def _held_out(ds: dict, per_class: int) -> int:

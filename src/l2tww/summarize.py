@@ -1,9 +1,11 @@
-"""Aggregate per-run metrics into results/summary/ (mean ± std over seeds, sample std, ddof=1).
+"""Aggregate per-run metrics into results/summary/ (mean, sample std and 95% t-interval over seeds).
 
-- runs.csv: one row per run (every number labelled with the epoch it comes from).
-- summary.csv: one row per target x method x N: test accuracy mean ± std over seeds, cost.
+- runs.csv: one row per run (every number labelled with the epoch it comes from); git-tracked, so
+  `l2tww compare REV_A REV_B` pairs any two commits' results by seed.
+- summary.csv: one row per target x method x N: test accuracy mean ± std and 95% CI, cost.
 - lowdata.csv: test accuracy vs N per method (for `dvc plots`).
-- metrics.json: the same means, nested, git-tracked, so `dvc metrics diff` works on any clone.
+- metrics.json: the same means, nested, and the claims table; git-tracked, so `dvc metrics diff`
+  works on any clone.
 """
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from . import stats
 from .io import write_json, write_text
 
 RUN_FIELDS = ["run_id", "target", "method", "label", "n_per_class", "seed", "test_acc", "val_acc", "best_epoch", "last_epoch", "last_val_acc", "time_per_epoch_s", "peak_memory_mb"]
-SUMMARY_FIELDS = ["target", "method", "label", "n_per_class", "seeds", "test_acc_mean", "test_acc_std", "val_acc_mean", "time_per_epoch_s", "peak_memory_mb", "selection"]
+SUMMARY_FIELDS = ["target", "method", "label", "n_per_class", "seeds", "test_acc_mean", "test_acc_std", "test_acc_ci95_low", "test_acc_ci95_high", "val_acc_mean", "time_per_epoch_s", "peak_memory_mb", "selection"]
 
 
 def _csv(rows: list[dict], fields: list[str]) -> str:
@@ -27,10 +30,6 @@ def _csv(rows: list[dict], fields: list[str]) -> str:
     return buf.getvalue()
 
 
-def _std(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def aggregate(runs: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in runs:
@@ -38,10 +37,12 @@ def aggregate(runs: list[dict]) -> list[dict]:
     rows = []
     for (target, method, n), members in groups.items():
         tests = [m["test_acc"] for m in members]
+        ci = stats.mean_ci(tests)
         rows.append({
             "target": target, "method": method, "label": members[0]["label"],
             "n_per_class": "all" if n is None else n, "seeds": len(members),
-            "test_acc_mean": round(statistics.fmean(tests), 4), "test_acc_std": round(_std(tests), 4),
+            "test_acc_mean": round(statistics.fmean(tests), 4), "test_acc_std": round(ci.std, 4),
+            "test_acc_ci95_low": None if ci.low is None else round(ci.low, 4), "test_acc_ci95_high": None if ci.high is None else round(ci.high, 4),
             "val_acc_mean": round(statistics.fmean(m["val_acc"] for m in members), 4),
             "time_per_epoch_s": round(statistics.fmean(m["time_per_epoch_s"] for m in members), 4),
             "peak_memory_mb": round(max(m["peak_memory_mb"] for m in members), 1),
@@ -50,8 +51,8 @@ def aggregate(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def write_summary(runs: list[dict], out: Path) -> Path:
-    """Write the summary files of `runs` (each run's metrics.json) into `out`."""
+def write_summary(runs: list[dict], out: Path, claims: dict | None = None) -> Path:
+    """Write the summary files of `runs` (each run's metrics.json) and the claims table into `out`."""
     rows = aggregate(runs)
     for r in runs:
         r.setdefault("n_per_class", None)
@@ -61,6 +62,8 @@ def write_summary(runs: list[dict], out: Path) -> Path:
     nested: dict = {}
     for r in rows:
         cell = nested.setdefault(r["target"], {}).setdefault(r["method"], {})
-        cell[f"n{r['n_per_class']}"] = {"test_acc": r["test_acc_mean"], "test_acc_std": r["test_acc_std"], "seeds": r["seeds"]}
+        cell[f"n{r['n_per_class']}"] = {"test_acc": r["test_acc_mean"], "test_acc_std": r["test_acc_std"], "test_acc_ci95": [r["test_acc_ci95_low"], r["test_acc_ci95_high"]], "seeds": r["seeds"]}
+    if claims:
+        nested["claims"] = claims
     write_json(out / "metrics.json", nested)
     return out

@@ -158,7 +158,7 @@ class Trainer:
         epochs = self.recipe["epochs"]
         live = self._live(history)
         needs_sources = self.method.needs_sources
-        observe = type(self.method).observe is not TransferMethod.observe
+        observe = self.method.observes
         bar = tqdm(range(start_epoch, epochs), desc=self.record.get("run_id", "train"), disable=not self.progress, initial=start_epoch, total=epochs)
         for epoch in bar:
             t0 = time.perf_counter()

@@ -57,6 +57,11 @@ class TransferMethod(nn.Module):
         return {"loss": loss.detach(), "ce": ce.detach(), **{k: v.detach() for k, v in terms.items()}}
 
     @torch.no_grad()
+    @property
+    def observes(self) -> bool:
+        """Whether this method logs statistics of its own (it overrides `observe`)."""
+        return type(self).observe is not TransferMethod.observe
+
     def observe(self, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
         return {}
 

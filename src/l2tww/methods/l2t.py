@@ -13,6 +13,8 @@ step (lookahead.leading_order_hypergradient); `meta_every: k` meta-steps every k
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -145,13 +147,16 @@ class L2T(TransferMethod):
     # -- observability and resume ---------------------------------------------------------------
     @torch.no_grad()
     def observe(self, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
-        """Per pair (P,): mean lambda (1 without where-nets), mean channel-weight entropy (log C if uniform)."""
+        """Per pair (P,): mean lambda (1 without where-nets), mean channel-weight entropy H (log C if
+        uniform) and its deficit 1 - H / log C (0 = uniform; what the report and the claims read)."""
         pooled = pooled_source(self.spec.pairs, [s.features for s in source_outs])
         weights, lambdas = self.meta(pooled)
         lam = torch.stack([l.mean() for l in lambdas]) if lambdas is not None else pooled[0].new_ones(len(pooled))
         if weights is None:
             weights = [torch.full_like(p, 1.0 / p.shape[1]) for p in pooled]
-        return {"lambda": lam, "entropy": torch.stack([channel_entropy(w) for w in weights])}
+        entropy = torch.stack([channel_entropy(w) for w in weights])
+        log_c = torch.tensor([math.log(w.shape[1]) for w in weights], device=entropy.device)
+        return {"lambda": lam, "entropy": entropy, "entropy_deficit": 1 - entropy / log_c}
 
     def extra_state(self) -> dict:
         return {"meta_optimizer": None if self.meta_optimizer is None else self.meta_optimizer.state_dict(), "steps_done": self.steps_done}

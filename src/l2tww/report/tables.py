@@ -8,6 +8,8 @@ import math
 import statistics
 from pathlib import Path
 
+from .. import stats
+from ..claims import ClaimRow, to_markdown
 from . import paper_numbers as paper
 from .context import ReportContext
 
@@ -33,8 +35,9 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def acc_text(members: list[dict], key: str = "test_acc") -> str:
-    m, s = mean_std([r[key] for r in members])
-    return f"{m:.2f} ± {s:.2f}"
+    """mean ± the half-width of its 95% t-interval over seeds (one seed: no interval)."""
+    ci = stats.mean_ci([r[key] for r in members])
+    return f"{ci.mean:.2f}" if ci.low is None else f"{ci.mean:.2f} ± {ci.half_width:.2f}"
 
 
 def epochs_text(members: list[dict]) -> str:
@@ -59,7 +62,7 @@ def table1(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
     return rows
 
 
-TABLE1_HEADER = ["target", "N/class", "method", "seeds", "test top-1 % (mean ± std)", "best-val epoch per seed", "paper", "Δ vs paper"]
+TABLE1_HEADER = ["target", "N/class", "method", "seeds", "test top-1 % (mean ± 95% CI)", "best-val epoch per seed", "paper", "Δ vs paper"]
 
 
 def lowdata(ctx: ReportContext, runs: list[dict]) -> dict[str, dict[str, list[tuple]]]:
@@ -108,7 +111,7 @@ def multisource(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
     return rows
 
 
-MULTI_HEADER = ["target", "sources", "method", "N/class", "seeds", "test top-1 % (mean ± std)"]
+MULTI_HEADER = ["target", "sources", "method", "N/class", "seeds", "test top-1 % (mean ± 95% CI)"]
 
 
 def cost(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
@@ -141,6 +144,18 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+CLAIMS_NOTE = (
+    "Each claim is a paired difference over the seeds both arms ran (same subset and target init per seed), "
+    "test top-1 in points, with its 95% t-interval. Verdict rule (fixed before the runs, `l2tww.stats`): "
+    "supported if the interval lies above 0 (within ±margin for ≈), contradicted if it lies below (outside), "
+    "else inconclusive; the best baseline / single source is chosen on validation accuracy."
+)
+
+
+def claims_markdown(rows: list[dict]) -> str:
+    return to_markdown([ClaimRow(**r) for r in rows])
+
+
 # -- markdown summary -------------------------------------------------------------------------------------
 def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], html_name: str) -> str:
     builders = sorted({t["builder"] for t in ctx.targets.values()})
@@ -150,6 +165,8 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
         f"Full report with figures: [{html_name}]({html_name}).", "",
         "## Table 1", "", md_table(TABLE1_HEADER, table1(ctx, runs)), "",
     ]
+    if ctx.claims:
+        out += ["## The paper's claims", "", CLAIMS_NOTE, "", claims_markdown(ctx.claims), ""]
     if not paper.has_paper_numbers(builders):
         out += [f"No paper numbers apply: the datasets ({', '.join(builders)}) are not in the paper (the embedded default is a miniature, not a reproduction).", ""]
     else:

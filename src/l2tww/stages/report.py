@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 from ..config import Params
 from ..report.context import ReportContext
 from ..report.render import render
 from .inputs import run_inputs
-from .summarize import collect_runs
+from .summarize import claim_rows, collect_runs
 
 
 def methods_of(params: Params, target: str) -> list[str]:
@@ -29,6 +30,7 @@ def primary_n(params: Params, target: str) -> int | None:
 def report_context(params: Params) -> ReportContext:
     """Every run's metrics (fails with one line if one is missing) beside how it was made."""
     runs = [{**metrics, "inputs": run_inputs(params, run)} for run, metrics in zip(params.runs(), collect_runs(params))]
+    claims = [asdict(row) for row in claim_rows(params, runs)]
     targets = {
         name: {
             "dataset": t["dataset"], "builder": params["datasets"][t["dataset"]]["builder"], "arch": t["arch"],
@@ -36,7 +38,7 @@ def report_context(params: Params) -> ReportContext:
         }
         for name, t in params["targets"].items()
     }
-    return ReportContext(origin=str(params.origin), targets=targets, methods=params["methods"], runs=runs)
+    return ReportContext(origin=str(params.origin), targets=targets, methods=params["methods"], runs=runs, claims=claims)
 
 
 def make_report(params: Params, out_dir: str | Path | None = None) -> Path:

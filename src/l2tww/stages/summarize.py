@@ -1,8 +1,9 @@
-"""`l2tww summarize`: every run of the matrix -> results/summary/."""
+"""`l2tww summarize`: every run of the matrix -> results/summary/ (with the claims table)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from .. import claims
 from ..config import Params
 from ..io import read_json
 from ..summarize import write_summary
@@ -18,5 +19,37 @@ def collect_runs(params: Params) -> list[dict]:
     return runs
 
 
+def _transfer(run: dict) -> dict | None:
+    """The learned weighting at the run's best-val epoch, beside its state before training."""
+    path = Path(run["dir"]) / "transfer.json"
+    if not path.exists():
+        return None
+    log = read_json(path, f"transfer statistics of {run['run_id']}")
+    at = log["epochs"].index(run["best_epoch"])
+    initial = log.get("initial") or {}
+    return {
+        "entropy_deficit": log["entropy_deficit"][at], "lambda_final": log["lambda"][at],
+        "lambda_init": initial.get("lambda", log["lambda"][0]),  # runs from before "initial" was logged
+    }
+
+
+def claim_rows(params: Params, runs: list[dict]) -> list[claims.ClaimRow]:
+    """The claims table of params' `claims` roles (empty without them)."""
+    roles = params.data.get("claims")
+    if not roles:
+        return []
+    spec = claims.ClaimsSpec(
+        l2t=tuple(roles["l2tww"]),
+        scratch=tuple(roles["scratch"]) if "scratch" in roles else None,
+        baselines=tuple(tuple(a) for a in roles.get("baselines", [])),
+        multi_source=tuple(roles["multi_source"]) if "multi_source" in roles else None,
+        single_sources=tuple(tuple(a) for a in roles.get("single_sources", [])),
+        fast=tuple(roles["fast"]) if "fast" in roles else None,
+        exact=tuple(roles["exact"]) if "exact" in roles else None,
+    )
+    return claims.claims_table([{**r, "transfer": _transfer(r)} for r in runs], spec)
+
+
 def summarize(params: Params) -> Path:
-    return write_summary(collect_runs(params), params.layout.summary_dir())
+    runs = collect_runs(params)
+    return write_summary(runs, params.layout.summary_dir(), claims.to_json(claim_rows(params, runs)))

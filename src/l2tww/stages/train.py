@@ -9,7 +9,7 @@ from ..methods import MethodSpec, build_method
 from ..models import build_model, net_shapes
 from ..runtime import seed_everything
 from ..sources import load_source
-from ..train import Trainer
+from ..train import Trainer, evaluate
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, run_identity
 from .inputs import run_inputs
@@ -28,6 +28,9 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
     seed_everything(inputs["seed"])  # the target's init depends on the seed alone
     target = place(build_model(inputs["arch"], data.num_classes, data.image_shape[0]), device, runtime)
     method = build_method(spec, net_shapes(target, sources, data.image_shape)).to(device)
+    # What the method observes before any step (e.g. lambda at the where-nets' random init), so the
+    # report and the claims measure what was learned, not where it started. Eval mode: no state moves.
+    initial = evaluate(target, data.val, method, sources, observe=True).get("transfer") if method.observes else None
     record = {
         "run_id": inputs["run_id"], "target": inputs["target"], "method": inputs["method"], "label": inputs["label"],
         "kind": spec.kind, "n_per_class": inputs["n_per_class"], "seed": inputs["seed"], "dataset": inputs["data"]["name"],
@@ -40,14 +43,15 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
         target, method, sources, data, recipe, out_dir, inputs["seed"], device, runtime["amp_bf16"], record,
         fingerprint=digest({"identity": identity, "inputs": input_hashes(files)}), progress=progress,
     )
-    return finish(trainer, out_dir, identity, device, also_write=lambda: _write_transfer(out_dir, spec))
+    return finish(trainer, out_dir, identity, device, also_write=lambda: _write_transfer(out_dir, spec, initial))
 
 
-def _write_transfer(out_dir: Path, spec: MethodSpec) -> None:
-    """Per-epoch val statistics the method observed (e.g. lambda and channel-weight entropy per pair)."""
+def _write_transfer(out_dir: Path, spec: MethodSpec, initial: dict | None) -> None:
+    """Per-epoch val statistics the method observed (e.g. lambda and channel-weight entropy per
+    pair), and under "initial" the same before training."""
     history = read_json(out_dir / "history.json")
     rows = [(row["epoch"], row["transfer"]) for row in history if "transfer" in row]
     if not rows:
         return
     stats = {key: [t[key] for _, t in rows] for key in rows[0][1]}
-    write_json(out_dir / "transfer.json", {"pairs": [p.key for p in spec.pairs], "epochs": [e for e, _ in rows], **stats})
+    write_json(out_dir / "transfer.json", {"pairs": [p.key for p in spec.pairs], "epochs": [e for e, _ in rows], **stats, "initial": initial})

@@ -67,6 +67,17 @@ else:
          "The embedded default is a miniature that demonstrates the machinery; its numbers are not the paper's.")
 
 # %% [markdown]
+# ## The paper's claims, tested
+# One row per qualitative claim of the paper (and one of ours: fast ≈ exact), per N.
+
+# %%
+if ctx.claims:
+    note(tables.CLAIMS_NOTE)
+    note(tables.claims_markdown(ctx.claims))
+else:
+    note("No `claims` roles in the params: nothing to test.")
+
+# %% [markdown]
 # ## Low-data regime: accuracy vs images per class
 
 # %%

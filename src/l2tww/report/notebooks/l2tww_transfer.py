@@ -118,7 +118,7 @@ for target, method, n, members, logs in transfer_runs("lambda"):
         continue
     pairs = logs[0]["pairs"]
     best = at_best(members, logs, "lambda")
-    first = np.mean([log["lambda"][0] for log in logs], axis=0)
+    first = np.mean([(log.get("initial") or {}).get("lambda", log["lambda"][0]) for log in logs], axis=0)  # before training
     mat, rows, cols = pair_matrix(target, pairs, best)
     dmat = pair_matrix(target, pairs, best - first)[0]
     fig, (a, d, b) = plt.subplots(1, 3, figsize=(20, 0.55 * len(rows) + 3.2), gridspec_kw={"width_ratios": [1, 1, 1.2], "wspace": 0.45})
@@ -129,7 +129,7 @@ for target, method, n, members, logs in transfer_runs("lambda"):
     im = heatmap(d, dmat, rows, cols, "RdBu_r", -lim, lim, "{:+.3f}")
     fig.colorbar(im, ax=d, label="Δλ")
     d.set_ylabel("")
-    d.set_title(f"learned change: λ(best epoch) − λ(epoch {logs[0]['epochs'][0]})")
+    d.set_title("learned change: λ(best epoch) − λ(before training)")
     evolution(b, logs, "lambda", pairs, ylabel="λ (mean over val images and seeds)")
     b.set_title("λ per pair over training")
     fig.suptitle(f"Where to transfer: {target}, {ctx.label(method)}, N={tables.n_text(n)}", y=1 + 0.3 / fig.get_figheight())
@@ -137,6 +137,32 @@ for target, method, n, members, logs in transfer_runs("lambda"):
     shown += 1
 if not shown:
     note("No run with a where-net (L2T-ww) is present: no λ to show.")
+
+# %% [markdown]
+# ## Did the meta-networks learn?
+# Per L2T method and N, over its seeds (each at its best-val epoch): the largest channel-weight
+# entropy deficit 1 − H/log C over pairs (0 = uniform, the what-nets' initial state), the largest
+# relative change of λ from its value before training, and the pairs whose λ ended at exactly 0
+# (a dead ReLU6: no gradient reaches its where-net again).
+
+# %%
+from l2tww.claims import meta_movement
+
+rows = []
+for target, method, n, members, logs in transfer_runs("lambda"):
+    moves = []
+    for r, log in zip(members, logs):
+        at = log["epochs"].index(r["best_epoch"])
+        moves.append(meta_movement({
+            "entropy_deficit": log["entropy_deficit"][at], "lambda_final": log["lambda"][at],
+            "lambda_init": (log.get("initial") or {}).get("lambda", log["lambda"][0]),
+        }))
+    rows.append([target, ctx.label(method), tables.n_text(n), str(len(moves)),
+                 f"{np.mean([m['max_entropy_deficit'] for m in moves]):.2e}",
+                 f"{np.mean([m['max_lambda_change'] for m in moves]):.1%}",
+                 f"{sum(m['dead_lambda'] for m in moves)} / {len(moves) * len(logs[0]['pairs'])}"])
+table(["target", "method", "N/class", "seeds", "max entropy deficit (mean)", "max |Δλ/λ₀| (mean)", "dead λ (pair-runs)"], rows,
+      empty="No L2T runs: no meta-networks to inspect.")
 
 # %% [markdown]
 # ## What to transfer: channel weights
@@ -147,23 +173,14 @@ if not shown:
 # images each epoch; the right panel shows the weights themselves on a few test images.
 
 # %%
-import torch
-
 from l2tww.report import saliency
 
-
-def channels(run):
-    """C_m per pair, read from the regressors' output channels in model.pt."""
-    state = torch.load(Path(run["dir"]) / "model.pt", map_location="cpu", weights_only=False)["method"]
-    return np.array([state[f"regressors.{i}.weight"].shape[0] for i in range(len(run["pairs"]))], dtype=float)
-
-
 shown = 0
-for target, method, n, members, logs in transfer_runs("entropy"):
+for target, method, n, members, logs in transfer_runs("entropy_deficit"):
     if not ctx.methods[method].get("what", True):
         continue
-    pairs, log_c = logs[0]["pairs"], np.log(channels(members[0]))
-    deficit = 1 - at_best(members, logs, "entropy") / log_c
+    pairs = logs[0]["pairs"]
+    deficit = at_best(members, logs, "entropy_deficit")
     trained = saliency.load_trained(members[0])
     x, _, _ = saliency.sample_images(members[0], 10)
     weights = saliency.mean_channel_weights(trained, x)
@@ -175,7 +192,7 @@ for target, method, n, members, logs in transfer_runs("entropy"):
     a.invert_yaxis()
     a.set_xlabel("1 − H(w)/log C at the best-val epoch")
     a.set_title(f"entropy deficit, mean of {seeds(len(members))}")
-    evolution(b, logs, "entropy", pairs, transform=lambda h: np.maximum(1 - h / log_c, 1e-12), ylabel="1 − H(w)/log C", logy=True, legend_ax=c)
+    evolution(b, logs, "entropy_deficit", pairs, transform=lambda d: np.maximum(d, 1e-12), ylabel="1 − H(w)/log C", logy=True, legend_ax=c)
     b.set_title("entropy deficit over training")
     cmap = plt.get_cmap("viridis", len(pairs))
     for i, w in enumerate(weights):
