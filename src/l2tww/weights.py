@@ -9,8 +9,8 @@
   into the cache folder with `fetch`, checked against the sha256 prefix torchvision publishes in
   the file name (the check torch.hub does; a local file named that way is checked the same) and
   the full sha256 in the lock file. Both ResNet34 files load (RESNET34_FILES): the authors' code
-  loads the legacy `resnet34-333f7ec4.pth`, saved before PyTorch 0.4.1 and so without BatchNorm's
-  `num_batches_tracked` counters, which are filled in (eval-mode sources never read them).
+  loads the legacy `resnet34-333f7ec4.pth`, saved before PyTorch 0.4.1 added BatchNorm's
+  `num_batches_tracked` counters; missing counters are filled in (eval-mode sources never read them).
   `python -m l2tww.weights_compare A B` compares the two files' tensors.
 """
 from __future__ import annotations
