@@ -58,3 +58,32 @@ def test_too_large_n_is_a_clear_error():
     base = base_split(META, CFG, seed=0)
     with pytest.raises(ValueError, match="n_per_class: 50 exceeds the 22 train images of class 0"):
         low_data_split(base, META, 50, seed=0, val_fraction=None)
+
+
+@pytest.mark.parametrize("preset", ["paper.yaml", "paper-32px.yaml"])
+def test_paper_low_data_trains_on_exactly_n_per_class_with_a_disjoint_val(preset, tmp_path):
+    """Issue 14: the paper's N is the number of *training* images per class; val must not be
+    carved out of it. Split files built with the preset's CIFAR-10 settings on a CIFAR-10-sized
+    synthetic meta (10 classes x 5,000 train images, 10,000 test), written and read back as JSON."""
+    from l2tww import config
+    from l2tww.io import read_json, write_json
+
+    from .conftest import REPO
+
+    params = config.load(REPO / "workflow" / "presets" / preset)
+    cfg = params["datasets"]["cifar10"]
+    labels = np.random.default_rng(0).permutation(np.repeat(np.arange(10), 5000))
+    meta = {"builder": "cifar10", "train_labels": labels.tolist(), "test_labels": [0] * 10000}
+    write_json(tmp_path / "base.json", base_split(meta, cfg, params["split_seed"], "cifar10"))
+    base = read_json(tmp_path / "base.json")
+    ns = sorted({n for block in params["targets"]["cifar10_lowdata"]["runs"] for n in block["n_per_class"]})
+    assert ns == [50, 100, 250, 500, 1000]
+    for n in ns:
+        for seed in (0, 1, 2):
+            path = tmp_path / f"n{n}-s{seed}.json"
+            write_json(path, low_data_split(base, meta, n, seed, cfg["low_data_val_fraction"], "cifar10"))
+            split = read_json(path)
+            assert Counter(labels[split["train"]["indices"]]) == {c: n for c in range(10)}, (n, seed)
+            assert not (_ids(split["train"]) & _ids(split["val"]))
+            assert split["val"] == base["val"] and Counter(labels[split["val"]["indices"]]) == {c: 500 for c in range(10)}
+            assert split["test"] == {"pool": "test", "indices": list(range(10000))}

@@ -93,3 +93,77 @@ def test_torchvision_download_is_hash_checked_and_loads(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="official_checkpoint holds a CIFAR ResNet"):
         load_weights(TorchvisionResNet(18, 1000), {"format": "official_checkpoint", "path": str(local)}, tmp_path)
     assert os.environ["L2TWW_CHECKSUMS"].endswith("lock.json")
+
+
+def _legacy(state: dict) -> dict:
+    """A state_dict as PyTorch < 0.4.1 saved it (the authors' resnet34-333f7ec4.pth): no BatchNorm counters."""
+    return {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+
+
+def _named(tmp_path: Path, stem: str, state: dict, legacy_format: bool = False) -> Path:
+    """Saved, then renamed <stem>-<sha256 prefix>.pth as torchvision names its files."""
+    tmp = tmp_path / "unnamed.pth"
+    torch.save(state, tmp, _use_new_zipfile_serialization=not legacy_format)
+    path = tmp_path / f"{stem}-{hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]}.pth"
+    tmp.replace(path)
+    return path
+
+
+def test_a_legacy_file_without_batchnorm_counters_loads_and_its_name_hash_is_checked(tmp_path):
+    """The authors' ResNet34 file predates num_batches_tracked; the loader must accept it (issue 14)."""
+    torch.manual_seed(2)
+    state = TorchvisionResNet(18, 1000).net.state_dict()
+    path = _named(tmp_path, "resnet18", _legacy(state), legacy_format=True)
+    model = TorchvisionResNet(18, 1000)
+    load_weights(model, {"format": "torchvision", "path": str(path)}, tmp_path / "unused")
+    loaded = model.net.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in _legacy(state).items())
+    assert int(loaded["bn1.num_batches_tracked"]) == 0
+    wrong = tmp_path / "resnet18-00000000.pth"
+    wrong.write_bytes(path.read_bytes())
+    with pytest.raises(ValueError, match="the name says sha256 prefix 00000000"):
+        load_weights(TorchvisionResNet(18, 1000), {"format": "torchvision", "path": str(wrong)}, tmp_path)
+    # Any other missing tensor is still an error.
+    partial = _legacy(state)
+    del partial["layer1.0.conv1.weight"]
+    torch.save(partial, tmp_path / "partial.pth")
+    with pytest.raises(ValueError, match="1 missing.*missing net.layer1.0.conv1.weight"):
+        load_weights(TorchvisionResNet(18, 1000), {"format": "torchvision", "path": str(tmp_path / "partial.pth")}, tmp_path)
+
+
+def _small_state(seed: int = 0) -> dict:
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Linear(4, 2))
+    return net.state_dict()
+
+
+def test_weights_compare_reports_the_max_difference_and_exits_by_verdict(tmp_path, capsys):
+    from l2tww.weights_compare import main
+
+    state = _small_state()
+    new = _named(tmp_path, "net", state)
+    old = _named(tmp_path, "net", _legacy(state), legacy_format=True)  # same tensors, old container, no counters
+    assert main([str(old), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "max |A - B| over shared tensors: 0\n" in out and "verdict: the same tensors (exact)" in out
+    assert "BatchNorm counters in one file only (pre-0.4.1 save; ignored): 1" in out
+
+    changed = {k: v.clone() for k, v in state.items()}
+    changed["2.weight"][1, 3] += 0.25
+    path = tmp_path / "changed.pth"
+    torch.save({"state_dict": {"module." + k: v for k, v in changed.items()}, "epoch": 3}, path)  # checkpoint-style dict
+    assert main([str(new), str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "max |A - B| over shared tensors: 0.25 (at 2.weight)" in out and "verdict: different" in out
+    assert main([str(new), str(path), "--atol", "0.3"]) == 0
+    capsys.readouterr()
+
+    extra = {**state, "3.weight": torch.zeros(1)}
+    torch.save(extra, tmp_path / "extra.pth")
+    assert main([str(new), str(tmp_path / "extra.pth")]) == 1
+    assert "only in B: 3.weight" in capsys.readouterr().out
+
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    assert main([str(new), str(tmp_path / "junk.pth")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "junk.pth: cannot be read as a weights_only state_dict" in err

@@ -45,11 +45,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def autocast(device: torch.device, bf16: bool):
-    """bf16 autocast on CUDA when asked; fp32 otherwise (the paper's precision)."""
-    if bf16 and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, bf16: bool, cpu: bool = False):
+    """bf16 autocast on CUDA when asked; fp32 otherwise (the paper's precision). Runs never
+    autocast on the CPU (slow there); `cpu=True` does, so the smoke run's CPU form and the tests
+    reach the same autocast code path a GPU run takes."""
+    if bf16 and (device.type == "cuda" or (cpu and device.type == "cpu")):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA kernels, so wall-clock timings cover the work (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new CUDA peak-memory window (the CPU's max RSS cannot be reset: it is per process)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
 
 
 def peak_memory_mb(device: torch.device) -> float:

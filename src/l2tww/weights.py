@@ -7,7 +7,11 @@
 - `torchvision`: ImageNet weights for TorchvisionResNet.net. `path` (a local file) if it exists,
   else downloaded from `url` (default: torchvision's IMAGENET1K_V1 file, `resnet34-b627a593.pth`)
   into the cache folder with `fetch`, checked against the sha256 prefix torchvision publishes in
-  the file name (the check torch.hub does) and the full sha256 in the lock file.
+  the file name (the check torch.hub does; a local file named that way is checked the same) and
+  the full sha256 in the lock file. Both ResNet34 files load (RESNET34_FILES): the authors' code
+  loads the legacy `resnet34-333f7ec4.pth`, saved before PyTorch 0.4.1 added BatchNorm's
+  `num_batches_tracked` counters; missing counters are filled in (eval-mode sources never read them).
+  `python -m l2tww.weights_compare A B` compares the two files' tensors.
 """
 from __future__ import annotations
 
@@ -19,12 +23,19 @@ import torch
 from .data.download import fetch
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")  # torchvision's convention: <name>-<sha256 prefix>.pth
+# The ImageNet ResNet34 files in use (spec §2): the same tensors is believed, not verified here.
+RESNET34_FILES = {
+    "resnet34-333f7ec4.pth": "the authors' (legacy torchvision, loaded by the official code)",
+    "resnet34-b627a593.pth": "torchvision IMAGENET1K_V1 (current)",
+}
+# BatchNorm step counters added in PyTorch 0.4.1: absent from older files, unused by eval-mode sources.
+COUNTER = "num_batches_tracked"
 
 
 def _check_shapes(model: torch.nn.Module, state: dict, origin: str, prefix: str = "") -> None:
     """One-line errors for a checkpoint that does not fit, instead of load_state_dict's list."""
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
+    missing = [k for k in own if k not in state and not k.endswith(COUNTER)]
     unexpected = [k for k in state if k not in own]
     if missing or unexpected:
         what = f"missing {prefix}{missing[0]}" if missing else f"unexpected {prefix}{unexpected[0]}"
@@ -62,7 +73,7 @@ def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path)
     if classes != model.fc.out_features:
         raise ValueError(f"{path}: num_classes {classes}, but the source's dataset has {model.fc.out_features} classes")
     _check_shapes(model, state, str(path))
-    model.load_state_dict(state)
+    model.load_state_dict(with_counters(model, state))
     return {"path": str(path), "epoch": ckpt.get("epoch"), "best_val": ckpt.get("best"), "test": ckpt.get("test_prec")}
 
 
@@ -90,6 +101,7 @@ def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict
         path = Path(cfg["path"])
         if cfg.get("sha256"):
             verify_copy(path, cfg["sha256"])
+        verify_name_prefix(path)
     else:
         depth = 34 if len(model.net.layer3) == 6 else 18
         url = cfg.get("url") or torchvision_url(depth)
@@ -101,8 +113,23 @@ def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
     _check_shapes(model.net, state, str(path), prefix="net.")
-    model.net.load_state_dict(state)
+    model.net.load_state_dict(with_counters(model.net, state))
     return {"path": str(path)}
+
+
+def with_counters(model: torch.nn.Module, state: dict) -> dict:
+    """`state` plus the model's own BatchNorm counters where a pre-0.4.1 file has none."""
+    own = model.state_dict()
+    return {**state, **{k: own[k] for k in own if k.endswith(COUNTER) and k not in state}}
+
+
+def verify_name_prefix(path: Path) -> None:
+    """A file named <name>-<sha256 prefix>.pth must hash to that prefix (torch.hub's check)."""
+    from .data.download import file_hash
+
+    prefix = HASH_IN_NAME.search(path.name)
+    if prefix and not file_hash(path).startswith(prefix.group(1)):
+        raise ValueError(f"{path}: checksum mismatch: the name says sha256 prefix {prefix.group(1)}, the file hashes to {file_hash(path)}")
 
 
 def load_weights(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:

@@ -1,0 +1,57 @@
+"""The CUDA-only branches of runtime.py, reached on the CPU (issue 14): device choice, autocast,
+synchronisation and peak memory. torch.cuda's queries are replaced by recorders; no GPU is needed."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from l2tww import runtime
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """Three CUDA devices with 2, 9 and 5 GiB free; records the calls made on them."""
+    calls = []
+    free = {0: 2 << 30, 1: 9 << 30, 2: 5 << 30}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: (free[i], 80 << 30))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: calls.append(("synchronize", str(d))))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda d=None: calls.append(("reset", str(d))))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d=None: 3 << 20)
+    return calls
+
+
+def test_auto_picks_the_cuda_device_with_most_free_memory(fake_cuda):
+    assert runtime.select_device("auto") == torch.device("cuda:1")
+    assert runtime.select_device("cuda:2") == torch.device("cuda:2")
+    assert runtime.select_device("cpu") == torch.device("cpu")
+
+
+def test_cuda_requested_without_cuda_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.select_device("auto") == torch.device("cpu")
+    with pytest.raises(RuntimeError, match=r"runtime.device: 'cuda:1' requested but CUDA is not available"):
+        runtime.select_device("cuda:1")
+
+
+def test_synchronize_and_peak_memory_act_on_cuda_only(fake_cuda):
+    cuda = torch.device("cuda:1")
+    runtime.synchronize(cuda)
+    runtime.reset_peak_memory(cuda)
+    assert runtime.peak_memory_mb(cuda) == 3.0
+    runtime.synchronize(torch.device("cpu"))
+    runtime.reset_peak_memory(torch.device("cpu"))
+    assert fake_cuda == [("synchronize", "cuda:1"), ("reset", "cuda:1")]
+    assert runtime.peak_memory_mb(torch.device("cpu")) > 10  # this process's max RSS, MB
+
+
+def test_bf16_autocast_runs_on_cpu_only_when_forced():
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    cpu = torch.device("cpu")
+    with runtime.autocast(cpu, True):
+        assert (a @ b).dtype == torch.float32  # runs keep the paper's fp32 on the CPU
+    with runtime.autocast(cpu, True, cpu=True):
+        assert (a @ b).dtype == torch.bfloat16  # the smoke run's CPU form: the GPU's code path
+    with runtime.autocast(cpu, False, cpu=True):
+        assert (a @ b).dtype == torch.float32
