@@ -49,7 +49,7 @@ from l2tww.data.registry import BUILDERS  # noqa: E402
 from l2tww.methods import MethodSpec, build_method  # noqa: E402
 from l2tww.models import VGG9, build_model  # noqa: E402
 from l2tww.runtime import autocast, peak_memory_mb, reset_peak_memory, seed_everything, select_device, synchronize  # noqa: E402
-from l2tww.stages import net_shapes  # noqa: E402
+from l2tww.models import net_shapes  # noqa: E402
 from l2tww.sources import freeze  # noqa: E402
 from l2tww.train import Trainer, epoch_generator  # noqa: E402
 

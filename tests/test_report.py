@@ -166,4 +166,8 @@ def test_paper_numbers_map_by_kind_and_mark():
     assert paper.table1_number("cub200", {"kind": "l2t", "pairs": "all_to_all", "where": False}) is None  # L2T-w: not recalled
     assert paper.table1_number("cub200", {"kind": "fm", "pairs": "single"}) is None
     assert paper.lowdata_number("cifar10", l2tww, 50).text() == "64.91 [V]"
+    # another experiment on the same dataset (multi-source, another source) is never compared
+    assert paper.table1_number("stl10", l2tww, ["tinyimagenet"]).value == 78.31
+    assert paper.table1_number("stl10", l2tww, ["tinyimagenet", "cifar10"]) is None
+    assert paper.table1_number("stl10", l2tww, ["cifar10"]) is None
     assert not paper.has_paper_numbers(["animal_mnist"])

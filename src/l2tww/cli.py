@@ -8,6 +8,7 @@
     l2tww summarize                           # results/summary/
     l2tww compare [REV_A] [REV_B]             # per-seed paired differences (default HEAD vs workspace)
     l2tww runs                                # the run matrix, one run id per line
+    l2tww weights compare A.pth B.pth         # largest tensor difference of two weight files
 
 Every verb validates the params file first; bad input exits 2 with one line on stderr
 (L2TWW_DEBUG=1 shows the traceback).
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("rev_b", nargs="?", default=None, help="git revision (default: the working tree)")
     sub.add_parser("runs", help="print the run matrix")
     sub.add_parser("check", help="validate the params file and exit")
+    from .weights_compare import add_arguments  # torch is imported only when it runs
+
+    weights = sub.add_parser("weights", help="released weight files: `l2tww weights compare A B`")
+    add_arguments(weights.add_subparsers(dest="action", required=True).add_parser("compare", help="largest difference between two weight files' tensors"))
     return parser
 
 
@@ -121,6 +126,10 @@ def _known(params, section: str, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.verb == "weights":  # needs no params file
+        from .weights_compare import run
+
+        return run(args)
     try:
         _dispatch(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # ConfigError is a ValueError, NonFiniteLoss a RuntimeError

@@ -17,9 +17,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
-from .weights import COUNTER
 
 
 @dataclass
@@ -37,6 +34,8 @@ class Comparison:
 
 
 def read_state(path: Path) -> dict[str, torch.Tensor]:
+    import torch  # here, not at the top: the CLI builds its parser from this module on every call
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -51,6 +50,8 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def compare(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> Comparison:
+    from .weights import COUNTER
+
     names_a, names_b = set(a), set(b)
     counters = sorted(k for k in names_a ^ names_b if k.endswith(COUNTER))
     only_a = sorted(k for k in names_a - names_b if not k.endswith(COUNTER))

@@ -9,7 +9,7 @@ from pathlib import Path
 @dataclass
 class ReportContext:
     origin: str  # the params file the runs were made from
-    targets: dict  # name -> {dataset, builder, arch, sources, methods (in run-block order), primary_n}
+    targets: dict  # name -> {dataset, builder, arch, sources, source_builders, methods (in run-block order), primary_n}
     methods: dict  # name -> its params entry (kind, label, hyperparameters)
     runs: list  # each run's metrics.json, plus "dir" and "inputs" (stages.inputs.run_inputs)
     claims: list  # the claims table's rows (l2tww.claims.ClaimRow as dicts)

@@ -64,14 +64,25 @@ def paper_row(method_cfg: Mapping[str, Any]) -> str | None:
     return None
 
 
-def table1_number(builder: str, method_cfg: Mapping[str, Any]) -> PaperNumber | None:
-    row = paper_row(method_cfg)
-    return TABLE1.get(builder, {}).get(row) if row else None
+# The one source behind every Table 1 and low-data number: a run from other sources (multi-source,
+# CIFAR-10 -> STL-10) is another experiment, never compared with these.
+PAPER_SOURCE = {**{b: "tinyimagenet" for b in ("cifar100", "stl10", "cifar10")}, **{b: "imagenet" for b in ("cub200", "mit67", "stanford40", "dogs")}}
 
 
-def lowdata_number(builder: str, method_cfg: Mapping[str, Any], n_per_class: int | None) -> PaperNumber | None:
+def _same_setting(builder: str, source_builders: list[str] | None) -> bool:
+    return source_builders is None or list(source_builders) == [PAPER_SOURCE.get(builder)]
+
+
+def table1_number(builder: str, method_cfg: Mapping[str, Any], source_builders: list[str] | None = None) -> PaperNumber | None:
+    """The paper's Table 1 cell for this dataset and method; None where the run's sources
+    (dataset builders, if given) are not the paper's single source for that column."""
     row = paper_row(method_cfg)
-    return LOWDATA.get(builder, {}).get((row, n_per_class)) if row else None
+    return TABLE1.get(builder, {}).get(row) if row and _same_setting(builder, source_builders) else None
+
+
+def lowdata_number(builder: str, method_cfg: Mapping[str, Any], n_per_class: int | None, source_builders: list[str] | None = None) -> PaperNumber | None:
+    row = paper_row(method_cfg)
+    return LOWDATA.get(builder, {}).get((row, n_per_class)) if row and _same_setting(builder, source_builders) else None
 
 
 def has_paper_numbers(builders: list[str]) -> bool:

@@ -55,7 +55,7 @@ def table1(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
             members = groups.get((target, method, n))
             if not members:
                 continue
-            ref = paper.table1_number(ctx.targets[target]["builder"], ctx.methods[method]) if n is None else None
+            ref = paper.table1_number(ctx.targets[target]["builder"], ctx.methods[method], ctx.targets[target]["source_builders"]) if n is None else None
             mean = mean_std([r["test_acc"] for r in members])[0]
             delta = f"{mean - ref.value:+.2f}" if ref else "–"
             rows.append([target, n_text(n), ctx.label(method), str(len(members)), acc_text(members), epochs_text(members), ref.text() if ref else "–", delta])
@@ -72,7 +72,7 @@ def lowdata(ctx: ReportContext, runs: list[dict]) -> dict[str, dict[str, list[tu
     for target in ctx.targets:
         for method in ctx.targets[target]["methods"]:
             points = [
-                (n, *mean_std([r["test_acc"] for r in ms]), len(ms), paper.lowdata_number(ctx.targets[target]["builder"], ctx.methods[method], n))
+                (n, *mean_std([r["test_acc"] for r in ms]), len(ms), paper.lowdata_number(ctx.targets[target]["builder"], ctx.methods[method], n, ctx.targets[target]["source_builders"]))
                 for (t, m, n), ms in groups.items() if (t, m) == (target, method)
             ]
             if len(points) > 1:

@@ -35,6 +35,7 @@ def report_context(params: Params) -> ReportContext:
         name: {
             "dataset": t["dataset"], "builder": params["datasets"][t["dataset"]]["builder"], "arch": t["arch"],
             "sources": t["sources"], "methods": methods_of(params, name), "primary_n": primary_n(params, name),
+            "source_builders": [params["datasets"][params["sources"][s]["dataset"]]["builder"] for s in t["sources"]],
         }
         for name, t in params["targets"].items()
     }
