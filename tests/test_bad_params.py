@@ -51,6 +51,10 @@ CASES = [
     ("datasets.mnist5k.val", {"fraction": 1.5}, ["datasets.mnist5k.val", "1.5"]),
     ("runtime.device", "gpu", ["runtime.device", "'gpu'"]),
     ("schema_version", 2, ["schema_version", "2 given"]),
+    ("recipes.target.steps_per_epoch", 0, ["recipes.target.steps_per_epoch", "0"]),
+    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.7], "part": 0}, ["datasets.animal_mnist.partition.fractions", "[0.5, 0.7]", "at most 1"]),
+    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.5], "part": 2}, ["datasets.animal_mnist.partition.part", "2 out of range"]),
+    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.5]}, ["datasets.animal_mnist.partition", "'part'"]),
 ]
 
 

@@ -191,6 +191,14 @@ def _walk_refs(p: dict) -> Iterator[str]:
         info = BUILDERS[ds["builder"]]
         if "test" not in ds and "official_splits" not in ds and not info.has_test:
             yield f"datasets.{name}.test: builder {ds['builder']!r} has no official test set; give test: {{per_class: N}}"
+        part = ds.get("partition")
+        if part is not None:
+            if sum(part["fractions"]) > 1 + 1e-9:
+                yield f"datasets.{name}.partition.fractions: {part['fractions']} sum to {sum(part['fractions']):g}; expected at most 1"
+            if part["part"] >= len(part["fractions"]):
+                yield f"datasets.{name}.partition.part: {part['part']} out of range; {len(part['fractions'])} fractions give parts 0..{len(part['fractions']) - 1}"
+            elif "official_splits" in ds:
+                yield f"datasets.{name}.partition: cannot be combined with official_splits (the authors' files fix the pool)"
         for key in ("mean", "std"):
             if len(ds["normalize"][key]) != info.channels:
                 yield f"datasets.{name}.normalize.{key}: {ds['normalize'][key]} has {len(ds['normalize'][key])} values; {ds['builder']} images have {info.channels} channel(s)"
@@ -216,7 +224,8 @@ def _walk_refs(p: dict) -> Iterator[str]:
                     if s >= s_taps:
                         yield f"{where}.pairs.{set_name}: source tap {s} out of range for source {src_name!r}; {sources[src_name]['arch']['name']} has taps 0..{s_taps - 1}"
         ds = datasets[t["dataset"]]
-        capacity = BUILDERS[ds["builder"]].min_train_per_class - _held_out(ds, BUILDERS[ds["builder"]].min_train_per_class)
+        pool = _pool_per_class(ds, BUILDERS[ds["builder"]].min_train_per_class)
+        capacity = pool - _held_out(ds, pool)
         for i, block in enumerate(t["runs"]):
             for m in block["methods"]:
                 if m not in methods:
@@ -226,6 +235,14 @@ def _walk_refs(p: dict) -> Iterator[str]:
             for n in block["n_per_class"]:
                 if n is not None and n > capacity:
                     yield f"{where}.runs[{i}].n_per_class: {n} exceeds the {capacity} train images per class of {t['dataset']!r} after val/test hold-out"
+
+
+def _pool_per_class(ds: dict, per_class: int) -> int:
+    """Images per class of the smallest class left after `partition` (a lower bound: rounding)."""
+    part = ds.get("partition")
+    if part is None or part["part"] >= len(part["fractions"]):
+        return per_class
+    return int(part["fractions"][part["part"]] * per_class)
 
 
 def _held_out(ds: dict, per_class: int) -> int:
