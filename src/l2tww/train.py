@@ -12,6 +12,8 @@
   number with one test pass instead of one per epoch.
 - A checkpoint after every epoch (atomic); a re-run resumes from it and, batches being seeded per
   (seed, epoch), ends with the same metrics as an uninterrupted run.
+- Methods that observe statistics (L2T: lambda and channel-weight entropy per pair) are also
+  observed on val before the first step; metrics.json keeps that as `transfer_init`.
 - Per-epoch metrics are logged with dvclive under `live/`, rebuilt from the checkpoint's history on
   resume so the log never holds an epoch twice.
 """
@@ -113,11 +115,13 @@ class Trainer:
             lr=recipe["lr"], momentum=recipe["momentum"], weight_decay=recipe["weight_decay"], nesterov=False,
         )
         self.ckpt_path = self.run_dir / "checkpoint.pt"
+        self.transfer_init: dict | None = None
         self.fingerprint = fingerprint({"identity": self.identity, "recipe": recipe, "seed": seed})
 
     # -- checkpointing ---------------------------------------------------------------------
     def _state(self, epoch: int, best: dict, history: list) -> dict:
         return {
+            "transfer_init": self.transfer_init,
             "fingerprint": self.fingerprint,
             "epoch": epoch,
             "target": self.target.state_dict(),
@@ -140,6 +144,7 @@ class Trainer:
         self.method.load_state_dict(ckpt["method"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.method.load_extra_state(ckpt["method_extra"])
+        self.transfer_init = ckpt.get("transfer_init")
         print(f"[l2tww] resuming {self.ckpt_path} after epoch {ckpt['epoch']}", flush=True)
         return ckpt["epoch"], ckpt["best"], ckpt["history"]
 
@@ -166,6 +171,10 @@ class Trainer:
         live = self._live(history)
         needs_sources = self.method.needs_sources
         observe = type(self.method).observe is not TransferMethod.observe
+        if observe and start_epoch == 0:
+            # The method's statistics before any step (e.g. lambda per pair at its random init), so
+            # what was learned can be told from where the meta-nets started.
+            self.transfer_init = evaluate(self.target, self.data.val, self.method, self.sources, observe=True).get("transfer")
         bar = tqdm(range(start_epoch, epochs), desc=self.identity.get("run_id", "train"), disable=not self.progress, initial=start_epoch, total=epochs)
         for epoch in bar:
             t0 = time.perf_counter()
@@ -246,6 +255,8 @@ class Trainer:
             "train_time_s": sum(times),
             "peak_memory_mb": peak_memory_mb(self.device),
             "student_params": sum(p.numel() for p in self.method.student_parameters()),
+            "steps_per_epoch": self.recipe.get("steps_per_epoch"),
+            **({"transfer_init": self.transfer_init} if self.transfer_init is not None else {}),
             "meta_params": sum(p.numel() for p in getattr(self.method, "meta_parameters", lambda: [])()),
         }
         save_torch(self.run_dir / "model.pt", {"target": best["state"]["target"], "method": best["state"]["method"], "best_epoch": best["epoch"]})
