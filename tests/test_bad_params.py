@@ -55,6 +55,10 @@ CASES = [
     ("recipes.target.lr", float("nan"), ["recipes.target.lr", "nan", "not a finite number"]),
     ("methods.fm_single.beta", float("inf"), ["methods.fm_single.beta", "inf", "not a finite number"]),
     ("datasets.animal_mnist.val.per_class", 5000, ["datasets.animal_mnist", "val + test hold out 5020", "has 812"]),
+    ("recipes.target.steps_per_epoch", 0, ["recipes.target.steps_per_epoch", "0"]),
+    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.7], "part": 0}, ["datasets.animal_mnist.partition.fractions", "[0.5, 0.7]", "at most 1"]),
+    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.5], "part": 2}, ["datasets.animal_mnist.partition.part", "2 out of range"]),
+    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.5]}, ["datasets.animal_mnist.partition", "'part'"]),
 ]
 if not torch.cuda.is_available():  # `check` must catch a device this machine lacks, not a job
     CASES.append(("runtime.device", "cuda", ["runtime.device", "'cuda'", "CUDA is not available"]))

@@ -37,13 +37,14 @@ def records():
         *_runs("animal", "fm", 5, [a + 1 for a in lwf5], val=55.0),   # better on test, worse on val
         *_runs("animal_multi", "l2tww", 5, [a + d for a, d in zip(L2T5, [4, -4, 2, -2, 0])]),
         *_runs("animal", "l2tww_fast", 5, [a + d for a, d in zip(L2T5, [0.5, -0.5, 0.3, -0.3, 0])]),
+        *_runs("animal_ft", "finetune", 5, [s + 10 for s in SCRATCH5]),   # +10 every seed: CI [10, 10]
     ]
 
 
 SPEC = claims.ClaimsSpec(
     l2t=("animal", "l2tww"), scratch=("animal", "scratch"), baselines=(("animal", "lwf"), ("animal", "fm")),
     multi_source=("animal_multi", "l2tww"), single_sources=(("animal", "l2tww"), ("animal_mnist", "l2tww")),
-    fast=("animal", "l2tww_fast"), exact=("animal", "l2tww"),
+    fast=("animal", "l2tww_fast"), exact=("animal", "l2tww"), reference=("animal_ft", "finetune"),
 )
 
 
@@ -56,6 +57,8 @@ def _by_claim(rows):
 
 def test_every_claim_gets_its_hand_computed_verdict():
     rows = _by_claim(claims.claims_table(records(), SPEC))
+    (ref,) = rows["the source transfers at all (reference > scratch)"]  # another target, paired by seed
+    assert (ref.verdict, ref.seeds, ref.mean, ref.comparison) == (stats.SUPPORTED, 5, pytest.approx(10), "finetune on animal_ft − scratch on animal, N=5")
     n5, n25 = rows["L2T-ww > scratch"]
     assert (n5.verdict, n5.seeds, n5.mean) == (stats.SUPPORTED, 5, pytest.approx(3.5))
     assert (n5.low, n5.high) == (pytest.approx(2.879, abs=1e-3), pytest.approx(4.121, abs=1e-3))
@@ -121,7 +124,7 @@ def test_bad_records_fail_with_one_line_naming_the_cell():
 def test_renders_markdown_and_json():
     rows = claims.claims_table(records(), SPEC)
     md = claims.to_markdown(rows).splitlines()
-    assert md[0].startswith("| Claim |") and len(md) == 2 + len(rows) == 2 + 8
+    assert md[0].startswith("| Claim |") and len(md) == 2 + len(rows) == 2 + 9
     assert all(line.count("|") == 8 for line in md)   # no cell text breaks the table
     assert any("**contradicted**" in line and "[-2.88, -1.12]" in line for line in md)
     data = claims.to_json(rows)

@@ -19,7 +19,7 @@ def test_misspelled_key_exits_with_one_line_naming_it(tmp_path: Path):
     raw["recipes"]["target"]["epochs_"] = raw["recipes"]["target"].pop("epochs")
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
-    result = l2tww("--params", str(path), "train", "animal", "scratch", "--n", "25", "--seed", "0")
+    result = l2tww("--params", str(path), "train", "fashion", "scratch", "--n", "25", "--seed", "0")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -27,9 +27,9 @@ def test_misspelled_key_exits_with_one_line_naming_it(tmp_path: Path):
 
 
 def test_unknown_target_names_the_choices():
-    result = l2tww("--params", str(REPO / "params.yaml"), "train", "animals", "scratch", "--n", "25", "--seed", "0")
+    result = l2tww("--params", str(REPO / "params.yaml"), "train", "fashions", "scratch", "--n", "25", "--seed", "0")
     assert result.returncode == 2
-    assert "no entry 'animals'" in result.stderr and "'animal'" in result.stderr
+    assert "no entry 'fashions'" in result.stderr and "'fashion'" in result.stderr
 
 
 def test_missing_input_is_one_line(tmp_path: Path):
@@ -45,4 +45,4 @@ def test_missing_input_is_one_line(tmp_path: Path):
 def test_runs_lists_the_matrix():
     result = l2tww("--params", str(REPO / "params.yaml"), "runs")
     assert result.returncode == 0
-    assert "animal-l2tww-n25-s0" in result.stdout.split()
+    assert "fashion-l2tww-n25-s0" in result.stdout.split()

@@ -17,8 +17,9 @@ def test_checked_in_params_validate_and_expand_the_run_matrix():
     params = config.load(REPO / "params.yaml")
     runs = params.runs()
     assert len(runs) == len(set(runs))
-    assert Run("animal", "l2tww", 25, 0) in runs
-    assert Run("animal_multi", "l2tww", 25, 2) in runs
+    assert Run("fashion", "l2tww", 25, 0) in runs
+    assert Run("fashion", "l2tww_exact", 5, 4) in runs
+    assert Run("fashion_multi", "l2tww", 5, 2) in runs
 
 
 def test_defaults_are_filled_from_the_schema():

@@ -87,3 +87,27 @@ def test_paper_low_data_trains_on_exactly_n_per_class_with_a_disjoint_val(preset
             assert not (_ids(split["train"]) & _ids(split["val"]))
             assert split["val"] == base["val"] and Counter(labels[split["val"]["indices"]]) == {c: 500 for c in range(10)}
             assert split["test"] == {"pool": "test", "indices": list(range(10000))}
+
+
+def test_partition_parts_are_disjoint_balanced_and_independent_of_the_split_seed():
+    # Protects the source/target separation: a source on part 0 and a target on part 1 of one
+    # builder must never share a train image, and each part must keep every class in proportion.
+    cfg = {"val": {"per_class": 2}, "test": {"per_class": 3}}
+    parts = [
+        base_split(META, {**cfg, "partition": {"seed": 5, "fractions": [0.4, 0.6], "part": k}}, seed=s)
+        for k, s in ((0, 0), (1, 9))  # different split seeds: the cut must not depend on them
+    ]
+    used = [_ids(p["train"]) | _ids(p["val"]) | _ids(p["test"]) for p in parts]
+    assert not (used[0] & used[1])
+    assert used[0] | used[1] == set(range(len(LABELS)))
+    assert Counter(LABELS[list(used[0])]) == {c: 12 for c in range(4)}
+    assert Counter(LABELS[list(used[1])]) == {c: 18 for c in range(4)}
+    again = base_split(META, {**cfg, "partition": {"seed": 5, "fractions": [0.4, 0.6], "part": 1}}, seed=0)
+    assert _ids(again["train"]) | _ids(again["val"]) | _ids(again["test"]) == used[1]
+
+
+def test_partition_keeps_the_official_test_set_whole():
+    meta = {**META, "test_labels": [0, 1, 2, 3] * 5}
+    split = base_split(meta, {"val": {"per_class": 1}, "partition": {"seed": 0, "fractions": [0.5, 0.5], "part": 1}}, seed=0)
+    assert split["test"] == {"pool": "test", "indices": list(range(20))}
+    assert len(split["train"]["indices"]) == 4 * 14

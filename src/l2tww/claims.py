@@ -40,6 +40,7 @@ class ClaimsSpec:
     single_sources: tuple[Arm, ...] = ()
     fast: Arm | None = None
     exact: Arm | None = None
+    reference: Arm | None = None        # e.g. fine-tuning: does the source carry transferable signal at all?
     max_half_width: float = stats.MAX_HALF_WIDTH
     equivalence_margin: float = 1.5     # fast ~ exact within +-1.5 pt (issue 12 budget)
     multi_source_margin: float = 0.0    # ">=" read as ">": equal within noise is inconclusive
@@ -225,6 +226,9 @@ def claims_table(records: list[dict], spec: ClaimsSpec) -> list[ClaimRow]:
             return found and (found[0], f"{found[0][1]} on {found[0][0]} is the {what} on val ({found[1]:.2f})")
         return pick
 
+    claim = "the source transfers at all (reference > scratch)"
+    if spec.reference and spec.scratch and not absent(claim, spec.reference, spec.scratch):
+        rows += _paired_rows(cells, spec, claim, spec.reference, fixed(spec.scratch), _greater(spec))
     claim = "L2T-ww > scratch"
     if spec.scratch and not absent(claim, spec.l2t, spec.scratch):
         rows += _paired_rows(cells, spec, claim, spec.l2t, fixed(spec.scratch), _greater(spec))

@@ -194,6 +194,14 @@ def _walk_refs(p: dict) -> Iterator[str]:
         info = BUILDERS[ds["builder"]]
         if "test" not in ds and "official_splits" not in ds and not info.has_test:
             yield f"datasets.{name}.test: builder {ds['builder']!r} has no official test set; give test: {{per_class: N}}"
+        part = ds.get("partition")
+        if part is not None:
+            if sum(part["fractions"]) > 1 + 1e-9:
+                yield f"datasets.{name}.partition.fractions: {part['fractions']} sum to {sum(part['fractions']):g}; expected at most 1"
+            if part["part"] >= len(part["fractions"]):
+                yield f"datasets.{name}.partition.part: {part['part']} out of range; {len(part['fractions'])} fractions give parts 0..{len(part['fractions']) - 1}"
+            elif "official_splits" in ds:
+                yield f"datasets.{name}.partition: cannot be combined with official_splits (the authors' files fix the pool)"
         for key in ("mean", "std"):
             if len(ds["normalize"][key]) != info.channels:
                 yield f"datasets.{name}.normalize.{key}: {ds['normalize'][key]} has {len(ds['normalize'][key])} values; {ds['builder']} images have {info.channels} channel(s)"
@@ -219,7 +227,7 @@ def _walk_refs(p: dict) -> Iterator[str]:
                     if s >= s_taps:
                         yield f"{where}.pairs.{set_name}: source tap {s} out of range for source {src_name!r}; {sources[src_name]['arch']['name']} has taps 0..{s_taps - 1}"
         ds = datasets[t["dataset"]]
-        class_size = BUILDERS[ds["builder"]].min_train_per_class
+        class_size = _pool_per_class(ds, BUILDERS[ds["builder"]].min_train_per_class)
         held = _held_out(ds, class_size)
         if held >= class_size:
             yield f"datasets.{t['dataset']}: val + test hold out {held} images per class, but the smallest class of {ds['builder']!r} has {class_size}"
@@ -244,6 +252,14 @@ def _claim_arms(claims: dict) -> Iterator[tuple[str, list]]:
     for role, value in claims.items():
         for i, arm in enumerate(value if role in ("baselines", "single_sources") else [value]):
             yield (f"claims.{role}[{i}]" if role in ("baselines", "single_sources") else f"claims.{role}"), arm
+
+
+def _pool_per_class(ds: dict, per_class: int) -> int:
+    """Images per class of the smallest class left after `partition` (a lower bound: rounding)."""
+    part = ds.get("partition")
+    if part is None or part["part"] >= len(part["fractions"]):
+        return per_class
+    return int(part["fractions"][part["part"]] * per_class)
 
 
 def _held_out(ds: dict, per_class: int) -> int:

@@ -50,6 +50,7 @@ class NetShapes:
 # layer can name a run's method module without importing it.
 METHODS: dict[str, tuple[str, str]] = {
     "scratch": ("scratch", "Scratch"),
+    "finetune": ("finetune", "FineTune"),
     "lwf": ("lwf", "LwF"),
     "at": ("at", "AttentionTransfer"),
     "lwf_at": ("lwf_at", "LwFAT"),

@@ -3,6 +3,9 @@
 - SGD (momentum, weight decay, no Nesterov) over the target and the method's student parameters.
 - The lr of epoch e is set before the epoch from `lr_at(e)`: the schedule is stepped *after* each
   epoch, so epoch 0 runs at the base lr (the official code's off-by-one on PyTorch >= 1.1 avoided).
+- An epoch is one pass over the train split, or `steps_per_epoch` batches drawn over as many
+  passes as needed (low-data runs: N = 5 per class is one batch per pass, so training is sized in
+  steps while val is evaluated once per epoch).
 - Each epoch: val top-1 (eval mode, no_grad); the test accuracy reported is the one at the best-val
   epoch (strict >, the earliest epoch wins ties). With `test_every_epoch: false` the best-val
   weights are kept and the test set is evaluated once, on them, after the last epoch: the same
@@ -25,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .data.loader import SplitData
+from .data.loader import SplitData, draw_batches
 from .io import load_torch, save_torch, write_json
 from .methods import TransferMethod
 from .models import FeatureNet
@@ -170,7 +173,7 @@ class Trainer:
             loss_sum = torch.zeros((), device=self.device)
             first_bad = torch.full((), -1, device=self.device, dtype=torch.long)
             steps = 0
-            for x, y in self.data.train.epoch(gen):
+            for x, y in draw_batches(self.data.train, gen, self.recipe.get("steps_per_epoch")):
                 src = []
                 if needs_sources:
                     with torch.no_grad(), autocast(self.device, self.bf16):
@@ -239,6 +242,7 @@ class Trainer:
             "train_time_s": sum(times),
             "peak_memory_mb": peak_memory_mb(self.device),
             "student_params": sum(p.numel() for p in self.method.student_parameters()),
+            "steps_per_epoch": self.recipe.get("steps_per_epoch"),
             "meta_params": sum(p.numel() for p in getattr(self.method, "meta_parameters", lambda: [])()),
         }
         save_torch(self.run_dir / "model.pt", {"target": best["state"]["target"], "method": best["state"]["method"], "best_epoch": best["epoch"]})

@@ -4,6 +4,10 @@ A split file maps "train", "val", "test" to {"pool": "train" | "test", "indices"
 into the prepared dataset's train or test pool. Every draw is class-balanced and deterministic.
 - base.json: val held out of the official train set (per_class or fraction of each class), test =
   the official test set, or held out of train where there is none; or the authors' split files.
+  With `partition: {seed, fractions, part}` the official train pool is first cut, per class and
+  with its own seed, into disjoint parts and only part `part` is used (val and any test hold-out
+  come out of it): two datasets on one builder with the same seed and fractions but different
+  parts never share a train image (a source and a target drawn from Fashion-MNIST).
 - n<N>-s<seed>.json: N images per class drawn from base train with `seed`. For one seed the
   subsets nest (n10 is a prefix of n50 per class). With `low_data_val_fraction` set, that fraction
   of each class's N (at least 1) becomes val; else val stays base val. nall-s<seed>.json = base.
@@ -34,6 +38,23 @@ def _take_per_class(labels: np.ndarray, indices: np.ndarray, spec: dict, rng: np
     return np.sort(np.concatenate(held)), np.sort(np.concatenate(rest))
 
 
+def partition_pool(labels: np.ndarray, spec: dict) -> np.ndarray:
+    """The indices of part `spec["part"]` of a per-class cut of range(len(labels)) by `fractions`.
+
+    Each class is permuted with `spec["seed"]` alone and cut at the rounded cumulative fractions,
+    so every part is class-balanced, the parts are disjoint and cover the pool when the fractions
+    sum to 1, and a part does not depend on anything but (labels, seed, fractions).
+    """
+    rng = np.random.default_rng(spec["seed"])
+    bounds = np.cumsum([0.0, *spec["fractions"]])
+    out = []
+    for c in np.unique(labels):  # sorted: the rng stream is consumed in a fixed class order
+        members = rng.permutation(np.flatnonzero(labels == c))
+        lo, hi = (int(round(b * len(members))) for b in bounds[spec["part"] : spec["part"] + 2])
+        out.append(members[lo:hi])
+    return np.sort(np.concatenate(out))
+
+
 def _pool(pool: str, indices) -> dict:
     return {"pool": pool, "indices": [int(i) for i in indices]}
 
@@ -44,7 +65,7 @@ def base_split(meta: dict, dataset_cfg: dict, seed: int, name: str = "dataset") 
         return official_split(Path(dataset_cfg["official_splits"]), meta, name)
     labels = np.asarray(meta["train_labels"])
     rng = np.random.default_rng(seed)
-    pool = np.arange(len(labels))
+    pool = partition_pool(labels, dataset_cfg["partition"]) if "partition" in dataset_cfg else np.arange(len(labels))
     if meta["test_labels"] is not None:
         test = _pool("test", range(len(meta["test_labels"])))
     elif "test" in dataset_cfg:

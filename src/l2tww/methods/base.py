@@ -56,12 +56,16 @@ class TransferMethod(nn.Module):
         optimizer.step()
         return {"loss": loss.detach(), "ce": ce.detach(), **{k: v.detach() for k, v in terms.items()}}
 
-    @torch.no_grad()
     @property
     def observes(self) -> bool:
         """Whether this method logs statistics of its own (it overrides `observe`)."""
         return type(self).observe is not TransferMethod.observe
 
+    def initialize(self, target: FeatureNet, sources: list[FeatureNet]) -> None:
+        """Called once on the freshly initialised target, before training (fine-tuning copies the
+        source's weights here); transfer methods that only add loss terms leave it alone."""
+
+    @torch.no_grad()
     def observe(self, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
         return {}
 

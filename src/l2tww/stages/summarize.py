@@ -46,6 +46,7 @@ def claim_rows(params: Params, runs: list[dict]) -> list[claims.ClaimRow]:
         single_sources=tuple(tuple(a) for a in roles.get("single_sources", [])),
         fast=tuple(roles["fast"]) if "fast" in roles else None,
         exact=tuple(roles["exact"]) if "exact" in roles else None,
+        reference=tuple(roles["reference"]) if "reference" in roles else None,
     )
     return claims.claims_table([{**r, "transfer": _transfer(r)} for r in runs], spec)
 

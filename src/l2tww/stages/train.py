@@ -28,6 +28,7 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
     seed_everything(inputs["seed"])  # the target's init depends on the seed alone
     target = place(build_model(inputs["arch"], data.num_classes, data.image_shape[0]), device, runtime)
     method = build_method(spec, net_shapes(target, sources, data.image_shape)).to(device)
+    method.initialize(target, sources)
     # What the method observes before any step (e.g. lambda at the where-nets' random init), so the
     # report and the claims measure what was learned, not where it started. Eval mode: no state moves.
     initial = evaluate(target, data.val, method, sources, observe=True).get("transfer") if method.observes else None
