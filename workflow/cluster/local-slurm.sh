@@ -36,12 +36,12 @@ export SLURM_CONF=$ETC/slurm.conf PATH=$PATH:/usr/sbin
 
 die() { echo "local-slurm.sh: $1" >&2; exit "${2:-1}"; }
 
-pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
+pid_of() { cat "${2:-$RUN}/$1.pid" 2>/dev/null || true; }
 
 # Alive and still the daemon we started (a pid file can outlive its process and the pid be reused;
 # a killed daemon stays a zombie where nothing reaps orphans, as in some containers).
-alive() {
-  local pid stat; pid=$(pid_of "$1")
+alive() {  # alive DAEMON [RUN_DIR]
+  local pid stat; pid=$(pid_of "$1" "${2:-$RUN}")
   [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || return 1
   stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
   stat=${stat##*) }
@@ -63,13 +63,19 @@ check_machine() {
       die "$conf exists and was not written by this script: this looks like a real SLURM host; run the test against it instead (docs/cluster.md)" 3
     fi
   done
-  if [ -e /run/slurm/conf ] || [ -L /run/slurm/conf ]; then
-    local target; target=$(readlink /run/slurm/conf || true)
-    if [ -L /run/slurm/conf ] && [ ! -e /run/slurm/conf ]; then
-      rm -f /run/slurm/conf  # left by a cluster whose state folder is gone
-    elif [ "${target#"$STATE"/}" = "$target" ]; then
-      die "/run/slurm/conf exists and is not this cluster's (a configless SLURM node, or a local-slurm.sh cluster with another L2TWW_SLURM_DIR: stop it first)" 3
+  if [ -L /run/slurm/conf ]; then
+    local target; target=$(readlink /run/slurm/conf)
+    if [ "$target" != "$ETC" ]; then
+      # Another state folder's link: stale unless that cluster's slurmd still runs.
+      if [ -e "$target" ] && ! grep -qxF "$MARK" "$target/slurm.conf" 2>/dev/null; then
+        die "/run/slurm/conf links to $target, not to a local-slurm.sh cluster: this looks like a configless SLURM node" 3
+      elif alive slurmd "$(dirname "$target")/run"; then
+        die "another local-slurm.sh cluster runs from $(dirname "$target"): stop it first" 3
+      fi
+      rm -f /run/slurm/conf
     fi
+  elif [ -e /run/slurm/conf ]; then
+    die "/run/slurm/conf exists: this looks like a configless SLURM node; run the test against it instead (docs/cluster.md)" 3
   fi
   [ "$(id -u)" = 0 ] || die "needs root (it installs packages and starts munged, mariadbd and the SLURM daemons)" 3
 }
@@ -234,8 +240,7 @@ stop() {
     rm -f "$RUN/$d.pid"
     echo "local-slurm.sh: stopped $d ($pid)"
   done
-  local target; target=$(readlink /run/slurm/conf 2>/dev/null || true)
-  if [ -n "$target" ] && [ "${target#"$STATE"/}" != "$target" ]; then rm -f /run/slurm/conf; fi
+  if [ "$(readlink /run/slurm/conf 2>/dev/null)" = "$ETC" ]; then rm -f /run/slurm/conf; fi
 }
 
 status() {
