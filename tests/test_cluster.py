@@ -34,9 +34,9 @@ pytestmark = pytest.mark.cluster
 BIN = str(Path(sys.executable).parent)
 SCRIPT = REPO / "workflow" / "cluster" / "local-slurm.sh"
 CANNOT_RUN_HERE = 3  # local-slurm.sh's exit status for "not root / no apt-get / a real cluster here"
-# Enough epochs that the cancelled run is still training when scancel lands (~0.1 s an epoch
+# Enough epochs that the killed run is still training when the signal lands (~0.1 s an epoch
 # here), few enough that both pipelines finish in about a minute each.
-EPOCHS = 60
+EPOCHS = 100
 KILL_AFTER_EPOCH = 2
 KILLED_RUN = "animal/scratch/n5-s0"
 KILLED_WILDCARDS = "animal_scratch_n5_0"  # the plugin's SLURM log folder: the wildcard values joined by _
