@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: reproduce test install system-data lint clean-results
+.PHONY: reproduce test test-cluster install system-data lint clean-results
 
 install: $(VENV)/.installed
 
@@ -32,8 +32,12 @@ $(VENV)/.installed: pyproject.toml requirements/embedded-data.txt | system-data
 reproduce: install
 	snakemake --cores $(CORES) --rerun-incomplete all
 
+# The cluster test (a one-node SLURM started as root, ~3.5 min) runs apart, so `make test` stays short.
 test: install
-	pytest -q
+	pytest -q -m "not cluster"
+
+test-cluster: install
+	pytest -q -m cluster
 
 lint: install
 	snakemake --lint

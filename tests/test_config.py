@@ -18,7 +18,7 @@ def test_checked_in_params_validate_and_expand_the_run_matrix():
     runs = params.runs()
     assert len(runs) == len(set(runs))
     assert Run("fashion", "l2tww", 25, 0) in runs
-    assert Run("fashion", "l2tww_exact", 5, 4) in runs
+    assert Run("fashion", "l2tww_fast", 5, 4) in runs and Run("fashion_finetune", "finetune", 5, 0) in runs
     assert Run("fashion_multi", "l2tww", 5, 2) in runs
 
 

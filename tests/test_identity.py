@@ -54,12 +54,12 @@ def test_closure_follows_lazy_imports_inside_functions():
 
 
 def _code(params, target, method):
-    return set(identity.run_identity(params, Run(target, method, 25, 0))["code"])
+    return set(identity.run_identity(params, Run(target, method, 5, 0))["code"])
 
 
 def test_a_run_executes_its_own_method_module_and_the_shared_training_code():
     params = config.load(REPO / "params.yaml")
-    fm, scratch, l2t = _code(params, "animal", "fm_single"), _code(params, "animal", "scratch"), _code(params, "animal", "l2tww")
+    fm, scratch, l2t = _code(params, "fashion", "fm_single"), _code(params, "fashion", "scratch"), _code(params, "fashion", "l2tww")
     shared = {"l2tww.train", "l2tww.models.vgg", "l2tww.data.loader", "l2tww.stages.train"}
     assert shared <= fm and shared <= scratch and shared <= l2t
     assert "l2tww.methods.fm" in fm and "l2tww.methods.fm" not in scratch and "l2tww.methods.fm" not in l2t
@@ -73,7 +73,7 @@ def test_a_run_executes_its_own_method_module_and_the_shared_training_code():
 
 def test_identity_changes_with_the_params_a_run_reads_and_only_those():
     params = config.load(REPO / "params.yaml")
-    run = Run("animal", "fm_single", 25, 0)
+    run = Run("fashion", "fm_single", 5, 0)
     base = identity.digest(identity.run_identity(params, run))
 
     def edited(path, value):
@@ -86,8 +86,8 @@ def test_identity_changes_with_the_params_a_run_reads_and_only_those():
         return identity.digest(identity.run_identity(config.from_mapping(raw), run))
 
     assert edited(("methods", "fm_single", "beta"), 2.0) != base
-    assert edited(("datasets", "animal_mnist", "augment", "hflip"), False) != base
-    assert edited(("sources", "fashion", "n_per_class"), 500) != base  # the source's identity is an input
+    assert edited(("datasets", "fashion_target", "augment", "hflip"), False) != base
+    assert edited(("recipes", "source", "epochs"), 3) != base  # the source's identity is an input
     assert edited(("methods", "fm_single", "label"), "renamed") == base  # a label changes no number
     assert edited(("methods", "l2tww", "meta_lr"), 1.0) == base  # another method's params
     assert edited(("runtime", "threads"), 2) == base
