@@ -13,7 +13,7 @@ from l2tww.methods import MethodSpec, Pair, build_method
 from l2tww.models import VGG9, build_model
 from l2tww.stages import net_shapes
 
-from .test_hypergradient import HP
+from .l2t_oracle import HP
 
 
 def _method(target, sources, pairs, input_shape, **overrides):
