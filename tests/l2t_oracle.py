@@ -90,7 +90,7 @@ class Case:
             return x, y, [s(x) for s in self.sources]
 
 
-def build(steps: int = 2, momentum: float = 0.9, wd: float = 1e-2, random_v0: bool = True, bn: bool = False, seed: int = 0,
+def build(steps: int = 2, momentum: float = 0.9, wd: float = 1e-2, random_v0: bool | None = True, bn: bool = False, seed: int = 0,
           pairs: tuple[Pair, ...] = PAIRS, lr: float = 0.1, **hp) -> Case:
     """The tiny float64 setting: target, method (L2T, `hp` over HP), SGD with momentum buffers, one batch."""
     torch.manual_seed(seed)
@@ -106,8 +106,9 @@ def build(steps: int = 2, momentum: float = 0.9, wd: float = 1e-2, random_v0: bo
         for p in method.meta_parameters():
             p.add_(0.3 * torch.randn_like(p))
     opt = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=lr, momentum=momentum, weight_decay=wd)
-    for p in opt.param_groups[0]["params"]:
-        opt.state[p]["momentum_buffer"] = 0.5 * torch.randn_like(p) if random_v0 else torch.zeros_like(p)
+    if random_v0 is not None:  # None: a fresh optimizer, buffers made by its own first step
+        for p in opt.param_groups[0]["params"]:
+            opt.state[p]["momentum_buffer"] = 0.5 * torch.randn_like(p) if random_v0 else torch.zeros_like(p)
     return Case(target, method, opt, x, y, source_outs, sources)
 
 
