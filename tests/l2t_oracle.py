@@ -152,7 +152,9 @@ class Oracle:
         return [p.detach().clone() for p in self.params]
 
     def velocity(self, opt) -> list[torch.Tensor]:
-        return [opt.state[p]["momentum_buffer"].detach().clone() for p in self.params]
+        """The momentum buffers; zeros where torch keeps none (before the first step, or momentum 0)."""
+        bufs = [opt.state[p].get("momentum_buffer") for p in self.params]
+        return [torch.zeros_like(p) if b is None else b.detach().clone() for p, b in zip(self.params, bufs)]
 
     def phi(self) -> list[torch.Tensor]:
         return [p.detach().clone() for p in self.phi_params]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from l2tww.methods import MethodSpec, Pair, build_method
+from l2tww.methods import MethodSpec, NetShapes, Pair, build_method
 from l2tww.methods.matching import pair_distances, pooled_source
-from l2tww.methods.meta_nets import weighted_matching_loss
+from l2tww.methods.meta_nets import MetaNets, weighted_matching_loss
 from l2tww.models import FeatureNet, NetOutput
 from l2tww.stages import net_shapes
 
@@ -108,3 +108,30 @@ def test_grouped_regressors_equal_one_conv_per_pair():
         assert torch.allclose(got, want, rtol=1e-12, atol=0), pair
     # Pooled meta-net input: the un-resized source tap, one per pair.
     assert all(torch.equal(p, outs[q.source].features[q.source_layer].mean(dim=(2, 3))) for p, q in zip(pooled_source(pairs, [o.features for o in outs]), pairs))
+
+
+def _meta_nets(**kwargs) -> MetaNets:
+    shapes = NetShapes(target=[(3, 4, 4)], sources=[[(2, 4, 4)]], target_embedding=3, source_classes=[5])
+    return MetaNets((Pair(0, 0, 0),), shapes, True, True, **kwargs)
+
+
+def test_meta_net_defaults_are_the_official_ones():
+    """MetaNets' defaults (spec §3.5): where-net bias 1.0 and ReLU6, so lambda saturates at 6."""
+    nets = _meta_nets()
+    assert nets.where[0].bias.tolist() == [1.0]
+    with torch.no_grad():
+        nets.where[0].weight.fill_(1.0)
+        _, lambdas = nets([torch.tensor([[0.5, 0.5], [4.0, 4.0], [-3.0, -3.0]])])  # 1 + sum p = 2, 9, -5
+    assert lambdas[0].tolist() == [2.0, 6.0, 0.0]
+
+
+@pytest.mark.parametrize("activation,expected", [("relu6", [6.0, 0.0]), ("relu", [9.0, 0.0])])
+def test_where_activation_relu6_or_relu(activation, expected):
+    nets = _meta_nets(where_activation=activation, where_bias_init=9.0)
+    assert nets.where[0].bias.tolist() == [9.0]
+    with torch.no_grad():
+        nets.where[0].weight.zero_()
+        high = nets([torch.zeros(1, 2)])[1][0]
+        nets.where[0].bias.copy_(torch.tensor([-1.0]))
+        low = nets([torch.zeros(1, 2)])[1][0]
+    assert [float(high), float(low)] == expected
