@@ -109,7 +109,7 @@ def equivalents() -> set[str]:
     return set(re.findall(r"^\|\s*`([\w.ǁ]+__mutmut_\d+)`", DOC.read_text(), flags=re.M))
 
 
-def report(scope: str, status: dict[str, str], work: Path, seconds: float) -> int:
+def report(scope: str, status: dict[str, str], work: Path, seconds: float | None) -> int:
     counts = Counter(status.values())
     caught = counts["killed"] + counts["timeout"] + counts["segfault"] + counts["caught by type check"]
     considered = len(status) - counts["skipped"]
@@ -117,7 +117,8 @@ def report(scope: str, status: dict[str, str], work: Path, seconds: float) -> in
     known = equivalents()
     equivalent = [n for n in missed if n in known]
     open_ = [n for n in missed if n not in known]
-    print(f"\n== mutation testing, scope {scope}: {len(status)} mutants in {seconds / 60:.1f} min")
+    took = "" if seconds is None else f" in {seconds / 60:.1f} min"
+    print(f"\n== mutation testing, scope {scope}: {len(status)} mutants{took}")
     print("   " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(f"   score: {caught}/{considered} = {100 * caught / max(considered, 1):.1f}% killed")
     print(f"   non-equivalent: {caught}/{considered - len(equivalent)} = {100 * caught / max(considered - len(equivalent), 1):.1f}% killed"
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report_only:
             prepare(scope, work, args.only)
             run_mutmut(work, args.jobs)
-        open_survivors += report(scope, results(work), work, time.perf_counter() - start)
+        open_survivors += report(scope, results(work), work, None if args.report_only else time.perf_counter() - start)
     return 1 if open_survivors else 0
 
 

