@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: reproduce test test-cluster install system-data lint clean-results
+.PHONY: reproduce test test-cluster install system-data lint clean-results mutation
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,11 @@ test: install
 
 test-cluster: install
 	pytest -q -m cluster
+
+# Mutation testing of src/l2tww/methods/ (a benchmark: not part of `make test`); see docs/mutation-testing.md.
+mutation: install
+	$(BIN)/pip install -q -e '.[test,slurm,mutation]'
+	python benchmarks/mutation.py
 
 lint: install
 	snakemake --lint

@@ -10,11 +10,15 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from l2tww.methods import MethodSpec, NetShapes, Pair, build_method
+from l2tww.methods import METHODS, MethodSpec, NetShapes, Pair, build_method
 from l2tww.methods.at import AttentionTransfer, attention_map
 from l2tww.methods.lwf import LwF
 from l2tww.models import NetOutput
+from l2tww.models import net_shapes
+
+from .l2t_oracle import HP, PAIRS, TinySource, TinyTarget
 
 
 def out(features=(), logits=None, embedding=None) -> NetOutput:
@@ -235,3 +239,60 @@ def test_golden_values(kind):
     method = build_method(MethodSpec(kind, kind, pairs=pairs, hparams=hparams), shapes)
     value = method.extra_loss(None, t_out, [s_out])[kind].item()
     assert value == pytest.approx(GOLDEN[kind], rel=1e-5)
+
+
+# -- the methods' interface -----------------------------------------------------------------------
+
+HPARAMS = {"scratch": {}, "finetune": {}, "lwf": {"temperature": 2.0, "weight": 1.0}, "at": {"beta": 1000.0}, "fm": {"beta": 0.5},
+           "lwf_at": {"temperature": 2.0, "weight": 1.0, "beta": 1000.0}, "l2t": HP}
+
+
+@pytest.mark.parametrize("kind", sorted(METHODS))
+def test_every_method_keeps_its_spec_and_shapes(kind):
+    """The base class's contract: L2T and saliency maps read method.spec (its pairs) and method.shapes."""
+    t_feats, s_feats, _, _ = golden_inputs()
+    shapes = shapes_of(t_feats, [t_feats if kind == "finetune" else s_feats], embedding=6, source_classes=(5,))  # fine-tuning: the target's own architecture
+    spec = MethodSpec(kind, kind, pairs=(Pair(0, 0, 0),), hparams=HPARAMS[kind])
+    method = build_method(spec, shapes)
+    assert method.spec is spec and method.shapes is shapes
+
+
+def test_an_unknown_method_kind_names_itself_and_the_choices():
+    with pytest.raises(ValueError, match=r"^methods\.x\.kind: unknown method kind 'fitnets'; expected one of \['at', 'finetune', 'fm', 'l2t', 'lwf', 'lwf_at', 'scratch'\]$"):
+        build_method(MethodSpec("x", "fitnets"), NetShapes([], [], 2, []))
+
+
+@pytest.mark.parametrize("kind,what", [("fm", "feature matching"), ("at", "attention transfer"), ("lwf_at", "attention transfer")])
+def test_matching_methods_without_pairs_fail_naming_the_method(kind, what):
+    with pytest.raises(ValueError, match=rf"^methods\.mine: {what} needs pairs$"):
+        build_method(MethodSpec("mine", kind, hparams=HPARAMS[kind]), NetShapes([], [[]], 2, [2]))
+
+
+def test_lwf_needs_one_source_output_per_head():
+    """Two heads, one source output: an error, not a silently dropped source (zip strict)."""
+    method = lwf_method(source_classes=(2, 2))
+    with pytest.raises(ValueError):
+        method.extra_loss(None, out(embedding=torch.randn(1, 2)), [out(logits=torch.randn(1, 2))])
+
+
+def test_default_train_step_is_one_sgd_step_on_ce_plus_the_transfer_terms():
+    """TransferMethod.train_step (every baseline): theta -= lr (mu v + grad(CE + terms) + wd theta), terms logged."""
+    torch.manual_seed(0)
+    target, source = TinyTarget().to(torch.float64), TinySource().to(torch.float64).eval()
+    method = build_method(MethodSpec("fm", "fm", PAIRS, {"beta": 0.5}), net_shapes(target, [source], (2, 6, 6))).to(torch.float64)
+    params = list(target.parameters()) + method.student_parameters()
+    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-2)
+    velocity = [0.5 * torch.randn_like(p) for p in params]
+    for p, v in zip(params, velocity):
+        opt.state[p]["momentum_buffer"] = v.clone()
+    x, y = torch.randn(4, 2, 6, 6, dtype=torch.float64), torch.tensor([0, 1, 2, 3])
+    with torch.no_grad():
+        outs = [source(x)]
+    t_out = target(x)
+    ce, fm = F.cross_entropy(t_out.logits, y), method.extra_loss(x, t_out, outs)["fm"]
+    grads = torch.autograd.grad(ce + fm, params)
+    want = [(p - 0.1 * (0.9 * v + g + 1e-2 * p)).detach() for p, v, g in zip(params, velocity, grads)]
+    terms = method.train_step(target, x, y, outs, opt)
+    assert all(torch.allclose(p, w, rtol=1e-12, atol=1e-15) for p, w in zip(params, want))
+    assert set(terms) == {"loss", "ce", "fm"}
+    assert torch.allclose(terms["ce"], ce) and torch.allclose(terms["fm"], fm) and torch.allclose(terms["loss"], ce + fm)

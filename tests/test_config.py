@@ -85,16 +85,21 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path):
         config.load(path)
 
 
+PRESETS = sorted((REPO / "workflow" / "presets").glob("*.yaml"))
+
+
 def test_presets_validate():
-    presets = sorted((REPO / "workflow" / "presets").glob("*.yaml"))
-    for preset in presets:
+    # A moved or renamed presets folder must fail here, not leave the loop below empty.
+    assert {p.name for p in PRESETS} >= {"paper.yaml", "paper-32px.yaml", "paper-224px.yaml"}
+    for preset in PRESETS:
         config.load(preset)
 
 
 def test_presets_write_results_and_reports_apart_from_the_checked_in_embedded_ones():
     embedded = config.load(REPO / "params.yaml").layout
     assert (embedded.results, embedded.reports) == (Path("results"), Path("reports"))
-    for preset in sorted((REPO / "workflow" / "presets").glob("*.yaml")):
+    assert PRESETS
+    for preset in PRESETS:
         layout = config.load(preset).layout
         assert layout.results != embedded.results and layout.results.is_relative_to(embedded.results), preset.name
         assert layout.reports.is_relative_to(layout.results), preset.name

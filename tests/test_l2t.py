@@ -1,19 +1,22 @@
-"""L2T-ww as a method (spec §1, §3-4): meta-net initialisation, the paper's parameter counts, every
+"""L2T-ww as a method (spec §1, §3-4): meta-net initialisation and settings, the paper's parameter counts, every
 parameter trained, the variants (L2T-ww, L2T-w, uniform w), multi-source, fast mode, meta_every,
-exact resume, observability, bf16 autocast and channels_last.
+exact resume (also from a checkpoint without L2T's extra state), observability, bf16 autocast and
+channels_last; without meta-nets L2T equals FM; zero gradients, not None, for parameters no loss reaches.
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
+from torch import nn
 
 from l2tww.methods import MethodSpec, Pair, build_method
 from l2tww.models import VGG9, build_model
 from l2tww.models import net_shapes
 
-from .test_hypergradient import HP
+from .l2t_oracle import DT, HP, PAIRS, TinySource, TinyTarget, build
 
 
 def _method(target, sources, pairs, input_shape, **overrides):
@@ -134,3 +137,70 @@ def test_runs_under_bf16_autocast_and_channels_last(mode):
         terms = method.train_step(target, x, y, outs, opt)
     assert all(torch.isfinite(v) for v in terms.values())
     assert all(torch.isfinite(p).all() for p in [*target.parameters(), *method.parameters()])
+
+
+@pytest.mark.parametrize("activation,expected", [("relu6", 6.0), ("relu", 9.0)])
+def test_the_where_net_settings_reach_the_meta_nets(activation, expected):
+    """params' where_activation and where_bias_init: bias 9 and zero weights give lambda = 6 (ReLU6) or 9 (ReLU)."""
+    target, method, _, x, _, outs = _tiny(where_activation=activation, where_bias_init=9.0)
+    assert all(net.bias.tolist() == [9.0] for net in method.meta.where)
+    with torch.no_grad():
+        for net in method.meta.where:
+            net.weight.zero_()
+    assert method.observe(target(x), outs)["lambda"].tolist() == [expected] * 4
+
+
+def test_without_meta_nets_l2t_is_feature_matching():
+    """what: false, where: false -> w = 1/C, lambda = 1: FM's loss (spec §3 variants); no phi, no Adam, no meta-step."""
+    case = build(pairs=PAIRS, bn=True, what=False, where=False)
+    method, target, opt = case.method, case.target, case.opt
+    assert method.meta_parameters() == [] and method.meta_optimizer is None
+    fm = build_method(MethodSpec("fm", "fm", PAIRS, {"beta": HP["beta"]}), method.shapes).to(DT)
+    fm.regressors.load_state_dict(method.regressors.state_dict())
+    fm_target = copy.deepcopy(target)
+    fm_opt = torch.optim.SGD(list(fm_target.parameters()) + fm.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-2)
+    for p, q in zip(opt.param_groups[0]["params"], fm_opt.param_groups[0]["params"]):
+        fm_opt.state[q]["momentum_buffer"] = opt.state[p]["momentum_buffer"].clone()
+    for _ in range(2):
+        terms = method.train_step(target, case.x, case.y, case.source_outs, opt)
+        fm_terms = fm.train_step(fm_target, case.x, case.y, case.source_outs, fm_opt)
+        assert torch.allclose(terms["wfm"], fm_terms["fm"], rtol=1e-12) and torch.allclose(terms["loss"], fm_terms["loss"], rtol=1e-12)
+    for p, q in zip(opt.param_groups[0]["params"], fm_opt.param_groups[0]["params"]):
+        assert torch.allclose(p, q, rtol=1e-12, atol=1e-15)
+    assert method.extra_state() == {"meta_optimizer": None, "steps_done": 2}
+    method.load_extra_state({"meta_optimizer": None, "steps_done": 5})
+    assert method.steps_done == 5
+
+
+def test_a_checkpoint_without_l2t_extra_state_resumes_at_step_0_with_a_fresh_adam():
+    """load_extra_state({}) (a checkpoint written before L2T kept extra state): meta_every counts from 0, Adam is fresh."""
+    _, method, *_ = _tiny(meta_every=2)
+    method.load_extra_state({})
+    assert method.steps_done == 0 and method.meta_optimizer.state_dict()["state"] == {}
+
+
+class WithUnusedParameter(TinyTarget):
+    """TinyTarget plus a parameter that no loss reaches, though it has a gradient (e.g. from an earlier step)."""
+
+    def __init__(self):
+        super().__init__(bn=True)
+        self.unused = nn.Parameter(torch.ones(3))
+
+
+@pytest.mark.parametrize("kind,mode", [("l2t", "exact"), ("l2t", "fast"), ("fm", None)])
+def test_a_parameter_no_loss_reaches_still_moves_under_momentum_and_weight_decay(kind, mode):
+    """Zero gradients, not None (spec §4): p.grad becomes 0, and SGD still applies v = mu v + wd p, p -= lr v."""
+    torch.manual_seed(0)
+    target, source = WithUnusedParameter().to(DT), TinySource().to(DT).eval()
+    hparams = {**HP, "hypergradient": mode} if kind == "l2t" else {"beta": 0.5}
+    method = build_method(MethodSpec(kind, kind, PAIRS, hparams), net_shapes(target, [source], (2, 6, 6))).to(DT)
+    opt = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-2)
+    unused = target.unused
+    unused.grad = torch.ones_like(unused)
+    opt.state[unused]["momentum_buffer"] = torch.full_like(unused, 0.5)
+    x = torch.randn(4, 2, 6, 6, dtype=DT)
+    with torch.no_grad():
+        outs = [source(x)]
+    method.train_step(target, x, torch.tensor([0, 1, 2, 3]), outs, opt)
+    assert unused.grad is not None and not unused.grad.any()
+    assert torch.allclose(unused.detach(), torch.full_like(unused, 1.0 - 0.1 * (0.9 * 0.5 + 1e-2 * 1.0)), rtol=1e-14)

@@ -89,8 +89,11 @@ def test_same_seed_same_metrics_other_seed_differs(tiny):
 
     shutil.rmtree(params["results_root"] + "/runs/" + a.relpath)
     assert _without_timing(train_run(params, a)) == first
-    other = _without_timing(train_run(params, b))
-    assert other["val_acc"] != first["val_acc"] or other["test_acc"] != first["test_acc"] or other["run_id"] != first["run_id"]
+    train_run(params, b)
+    # The seed drives the init, the split and the batch order, so the training itself must differ
+    # (the run ids always do; accuracies on 50 images may tie).
+    losses = [[row["train_loss"] for row in read_json(f"{params['results_root']}/runs/{run.relpath}/history.json")] for run in (a, b)]
+    assert len(losses[0]) == len(losses[1]) == 2 and all(x != y for x, y in zip(*losses)), losses
 
 
 def test_metrics_name_the_epoch_and_carry_their_evidence(tiny):
