@@ -82,7 +82,7 @@ def lowdata(ctx: ReportContext, runs: list[dict]) -> dict[str, dict[str, list[tu
 
 def lowdata_table(ctx: ReportContext, curves: dict) -> tuple[list[str], list[list[str]]]:
     ns = sorted({p[0] for methods in curves.values() for points in methods.values() for p in points}, key=_n_key)
-    header = ["target", "method"] + [f"N={n_text(n)}" for n in ns]
+    header = ["target", "method"] + [f"N={n_text(n)}: mean ± std (seeds)" for n in ns]
     rows = []
     for target, methods in curves.items():
         for method, points in methods.items():
@@ -161,7 +161,7 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
     builders = sorted({t["builder"] for t in ctx.targets.values()})
     out = [
         "# L2T-ww reproduction: summary", "",
-        f"Made from `{ctx.origin}`; {len(runs)} runs. Every accuracy: {runs[0]['selection']}; mean ± sample std over the seeds stated. "
+        f"Made from `{ctx.origin}`; {len(runs)} runs. Every accuracy: {runs[0]['selection']}; Table 1 gives the mean ± the half-width of its 95% t-interval over the seeds stated. "
         f"Full report with figures: [{html_name}]({html_name}).", "",
         "## Table 1", "", md_table(TABLE1_HEADER, table1(ctx, runs)), "",
     ]
