@@ -12,8 +12,9 @@
 # # Learning What and Where to Transfer: reproduction report
 #
 # Rendered by `l2tww report` (papermill) from the runs under `results/`. Every accuracy is the
-# **test top-1 at each run's best-val epoch** (strict >, earliest epoch wins ties), given as
-# mean ± sample std over the seeds stated (n). Code: `src/l2tww/report/notebooks/l2tww_report.py`;
+# **test top-1 at each run's best-val epoch** (strict >, earliest epoch wins ties): Table 1 gives
+# mean ± the half-width of its 95% t-interval over the seeds stated, the curves mean ± sample std;
+# comparisons are paired by seed in the claims table. Code: `src/l2tww/report/notebooks/l2tww_report.py`;
 # tables: `l2tww.report.tables`; paper numbers: `l2tww.report.paper_numbers` ([V] verified from
 # the paper's abstract, [R] recalled and unverified).
 
