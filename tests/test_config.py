@@ -5,7 +5,6 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
 from l2tww import config
 from l2tww.config import ConfigError, Run

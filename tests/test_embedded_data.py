@@ -1,8 +1,6 @@
 """The embedded datasets: real images from installed packages, checksummed, deduplicated, padded."""
 from __future__ import annotations
 
-import gzip
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -32,7 +32,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from l2tww.report import paper_numbers as paper, tables
-from l2tww.report.notebook import Notebook, seeds
+from l2tww.report.notebook import Notebook
 from l2tww.io import read_json, write_text
 
 nb = Notebook(context_path, figures_dir)
