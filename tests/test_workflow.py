@@ -197,9 +197,10 @@ def test_dvc_stage_deps_cover_the_code_of_their_jobs():
 
     params = config.load(REPO / "params.yaml")
     run = params.runs()[0]
+    dataset = params["targets"][run.target]["dataset"]
     code = {
-        "data": identity.split_identity(params, "animal_mnist")["code"] | identity.prepare_identity(params, "animal_mnist")["code"],
-        "sources": identity.source_identity(params, "fashion")["code"],
+        "data": identity.split_identity(params, dataset)["code"] | identity.prepare_identity(params, dataset)["code"],
+        "sources": identity.source_identity(params, params.pretrained_sources()[0])["code"],
         "train": identity.run_identity(params, run)["code"],
         "summarize": identity.summary_identity(params)["code"],
         "report": identity.report_identity(params)["code"],
