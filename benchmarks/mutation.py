@@ -35,7 +35,7 @@ SCOPES = {
     "methods": (
         ["src/l2tww/methods/*"],
         ["tests/test_hypergradient.py", "tests/test_l2t_train_step.py", "tests/test_l2t.py", "tests/test_l2t_loss.py",
-         "tests/test_baselines.py", "tests/test_method_registry.py"],
+         "tests/test_baselines.py", "tests/test_method_registry.py", "tests/test_finetune.py"],
     ),
     "train": (["src/l2tww/train.py"], ["tests/test_trainer.py", "tests/test_reliability.py"]),
     "config": (["src/l2tww/config.py"], ["tests/test_config.py", "tests/test_bad_params.py"]),

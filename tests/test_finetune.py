@@ -39,3 +39,18 @@ def test_a_source_of_another_architecture_is_refused():
     source, target = _nets({"name": "vgg_bn", "cfg": [8, "M", 8, "M"]})
     with pytest.raises(ValueError, match="fine-tuning needs the target's architecture"):
         build_method(MethodSpec("ft", "finetune"), net_shapes(target, [source], (1, 32, 32)))
+
+
+def test_fine_tuning_starts_from_exactly_one_source():
+    source, target = _nets()
+    for sources in ([], [source, source]):
+        with pytest.raises(ValueError, match=rf"starts from exactly one source, got {len(sources)}"):
+            build_method(MethodSpec("ft", "finetune"), net_shapes(target, sources, (1, 32, 32)))
+
+
+def test_the_head_is_the_last_module_with_parameters():
+    from l2tww.methods.finetune import _head
+
+    _, vgg = _nets()
+    resnet = build_model({"name": "cifar_resnet", "depth": 8, "width": 4}, 10, 1)
+    assert _head(vgg) == "fc" and _head(resnet) == "fc"
