@@ -1,10 +1,10 @@
 """`l2tww <verb>`: the one entry point every Snakemake rule and DVC stage calls.
 
     l2tww prepare fashion_mnist               # data/prepared/fashion_mnist/
-    l2tww split animal_mnist                  # data/splits/animal_mnist/base.json
-    l2tww split animal_mnist --n 25 --seed 0  # data/splits/animal_mnist/n25-s0.json
+    l2tww split fashion_target                # data/splits/fashion_target/base.json
+    l2tww split fashion_target --n 5 --seed 0 # data/splits/fashion_target/n5-s0.json
     l2tww pretrain fashion                    # results/sources/fashion/
-    l2tww train animal l2tww --n 25 --seed 0  # results/runs/animal/l2tww/n25-s0/
+    l2tww train fashion l2tww --n 5 --seed 0  # results/runs/fashion/l2tww/n5-s0/
     l2tww summarize                           # results/summary/
     l2tww compare [REV_A] [REV_B]             # per-seed paired differences (default HEAD vs workspace)
     l2tww runs                                # the run matrix, one run id per line
