@@ -1,6 +1,6 @@
 """`l2tww <verb>`: the one entry point every Snakemake rule and DVC stage calls.
 
-    l2tww prepare fashion_mnist               # data/prepared/fashion_mnist/
+    l2tww prepare fashion_target              # data/prepared/fashion_target/
     l2tww split fashion_target                # data/splits/fashion_target/base.json
     l2tww split fashion_target --n 5 --seed 0 # data/splits/fashion_target/n5-s0.json
     l2tww pretrain fashion                    # results/sources/fashion/
