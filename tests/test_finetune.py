@@ -48,9 +48,10 @@ def test_fine_tuning_starts_from_exactly_one_source():
             build_method(MethodSpec("ft", "finetune"), net_shapes(target, sources, (1, 32, 32)))
 
 
-def test_the_head_is_the_last_module_with_parameters():
+def test_the_head_is_the_classifier_of_every_architecture():
     from l2tww.methods.finetune import _head
 
     _, vgg = _nets()
     resnet = build_model({"name": "cifar_resnet", "depth": 8, "width": 4}, 10, 1)
-    assert _head(vgg) == "fc" and _head(resnet) == "fc"
+    tv = build_model({"name": "resnet_tv", "depth": 18}, 10, 3)
+    assert (_head(vgg), _head(resnet), _head(tv)) == ("fc", "fc", "net.fc")

@@ -33,6 +33,6 @@ class FineTune(TransferMethod):
 
 
 def _head(target: FeatureNet) -> str:
-    """The classifier's parameter prefix: the last module with a weight (VGG `classifier`, ResNet `fc`)."""
-    names = [n.rsplit(".", 1)[0] for n, _ in target.named_parameters()]
-    return names[-1]
+    """The classifier's module name: the last linear layer (`fc` of the VGG and CIFAR ResNet, `net.fc`
+    of the torchvision ResNet)."""
+    return [name for name, module in target.named_modules() if isinstance(module, torch.nn.Linear)][-1]
