@@ -143,6 +143,16 @@ def _greater(spec, bound=0.0):
     return lambda ci: stats.verdict_greater(ci, bound, spec.max_half_width, spec.level)
 
 
+def transfer_at(log: dict, epoch: int) -> dict:
+    """A run's transfer.json reduced to what the meta-net claims read: the statistics at `epoch`
+    (its best-val epoch) beside lambda before training (the first logged epoch for older logs)."""
+    at = log["epochs"].index(epoch)
+    return {
+        "entropy_deficit": log["entropy_deficit"][at], "lambda_final": log["lambda"][at],
+        "lambda_init": (log.get("initial") or {}).get("lambda", log["lambda"][0]),
+    }
+
+
 def meta_movement(transfer: dict) -> dict:
     """Per run: the largest entropy deficit, the spread and the largest size of the relative lambda
     change over pairs, and the dead pairs (lambda exactly 0 at the end: ReLU6 gives it no gradient)."""

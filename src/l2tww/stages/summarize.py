@@ -24,13 +24,7 @@ def _transfer(run: dict) -> dict | None:
     path = Path(run["dir"]) / "transfer.json"
     if not path.exists():
         return None
-    log = read_json(path, f"transfer statistics of {run['run_id']}")
-    at = log["epochs"].index(run["best_epoch"])
-    initial = log.get("initial") or {}
-    return {
-        "entropy_deficit": log["entropy_deficit"][at], "lambda_final": log["lambda"][at],
-        "lambda_init": initial.get("lambda", log["lambda"][0]),  # runs from before "initial" was logged
-    }
+    return claims.transfer_at(read_json(path, f"transfer statistics of {run['run_id']}"), run["best_epoch"])
 
 
 def claim_rows(params: Params, runs: list[dict]) -> list[claims.ClaimRow]:

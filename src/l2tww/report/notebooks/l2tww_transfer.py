@@ -146,17 +146,11 @@ if not shown:
 # (a dead ReLU6: no gradient reaches its where-net again).
 
 # %%
-from l2tww.claims import meta_movement
+from l2tww.claims import meta_movement, transfer_at
 
 rows = []
 for target, method, n, members, logs in transfer_runs("lambda"):
-    moves = []
-    for r, log in zip(members, logs):
-        at = log["epochs"].index(r["best_epoch"])
-        moves.append(meta_movement({
-            "entropy_deficit": log["entropy_deficit"][at], "lambda_final": log["lambda"][at],
-            "lambda_init": (log.get("initial") or {}).get("lambda", log["lambda"][0]),
-        }))
+    moves = [meta_movement(transfer_at(log, r["best_epoch"])) for r, log in zip(members, logs)]
     rows.append([target, ctx.label(method), tables.n_text(n), str(len(moves)),
                  f"{np.mean([m['max_entropy_deficit'] for m in moves]):.2e}",
                  f"{np.mean([m['max_lambda_change'] for m in moves]):.1%}",
