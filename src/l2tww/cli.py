@@ -5,6 +5,7 @@
     l2tww split fashion_target --n 5 --seed 0 # data/splits/fashion_target/n5-s0.json
     l2tww pretrain fashion                    # results/sources/fashion/
     l2tww train fashion l2tww --n 5 --seed 0  # results/runs/fashion/l2tww/n5-s0/
+    l2tww train fashion l2tww --n 5 --seed 0 1 2  # three runs in turn, one process
     l2tww summarize                           # results/summary/
     l2tww compare [REV_A] [REV_B]             # per-seed paired differences (default HEAD vs workspace)
     l2tww runs                                # the run matrix, one run id per line
@@ -45,11 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed of the N-per-class draw; omit for the base split")
     p = sub.add_parser("pretrain", help="pretrain a source network")
     p.add_argument("source")
-    p = sub.add_parser("train", help="train one target run")
+    p = sub.add_parser("train", help="train target runs: one per seed, in turn")
     p.add_argument("target")
     p.add_argument("method")
     p.add_argument("--n", type=_n, required=True, help="images per class, or 'all'")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=int, nargs="+", required=True)
     sub.add_parser("summarize", help="aggregate run metrics into results/summary/")
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
@@ -102,7 +103,11 @@ def _dispatch(args) -> None:
         _known(params, "methods", args.method)
         from .stages.train import train_run
 
-        train_run(params, config.Run(args.target, args.method, args.n, args.seed), args.progress)
+        for seed in args.seed:
+            run = config.Run(args.target, args.method, args.n, seed)
+            if len(args.seed) > 1:
+                print(f"[l2tww] {run.run_id}", flush=True)
+            train_run(params, run, args.progress)
     elif args.verb == "summarize":
         from .stages.summarize import summarize
 

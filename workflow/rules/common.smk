@@ -8,7 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from l2tww.config import ConfigError, Run, from_mapping
-from l2tww.paths import parse_n
+from l2tww.paths import n_tag, parse_n
 from l2tww.stages import identity
 
 # One schema for Snakemake and the CLI. Snakemake's validate checks the structure; l2tww's own
@@ -48,6 +48,7 @@ GPU = 1 if USES_GPU else 0
 THREADS = PARAMS["runtime"]["threads"]
 
 RUNS = PARAMS.runs()
+RUN_JOBS = PARAMS.run_jobs()
 
 
 def dvc_should_commit() -> bool:
@@ -90,12 +91,16 @@ def source_inputs(w):
     ]
 
 
-def train_inputs(w):
-    target = PARAMS["targets"][w.target]
-    inputs = [LAYOUT.prepared_marker(target["dataset"]), LAYOUT.split(target["dataset"], parse_n(w.ntag), int(w.seed))]
-    if PARAMS["methods"][w.method]["kind"] != "scratch":  # scratch runs need no source: they start at once
+def run_inputs(run: Run) -> list:
+    target = PARAMS["targets"][run.target]
+    inputs = [LAYOUT.prepared_marker(target["dataset"]), LAYOUT.split(target["dataset"], run.n_per_class, run.seed)]
+    if PARAMS["methods"][run.method]["kind"] != "scratch":  # scratch runs need no source: they start at once
         inputs += [LAYOUT.source_dir(s) / "model.pt" for s in target["sources"] if s in PARAMS.pretrained_sources()]
     return inputs
+
+
+def train_inputs(w):
+    return run_inputs(run_of(w))
 
 
 def prepare_id(w):
@@ -112,8 +117,12 @@ def source_id(w):
     return identity.digest(identity.source_identity(PARAMS, w.source))
 
 
+def run_identity(run: Run) -> str:
+    return identity.digest(identity.run_identity(PARAMS, run))
+
+
 def run_id(w):
-    return identity.digest(identity.run_identity(PARAMS, run_of(w)))
+    return run_identity(run_of(w))
 
 
 SUMMARY_ID = identity.digest(identity.summary_identity(PARAMS))

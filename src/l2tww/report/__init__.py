@@ -2,3 +2,8 @@
 (`saliency`), the notebooks' shared set-up (`notebook`) and rendering (`render`). It reads one
 plain `ReportContext` (what the stages layer resolved from the params, and every run's metrics)
 and never a params file."""
+
+# The notebooks (package data), executed by `render` in this order and joined into one HTML page:
+# the results (tables, curves, cost), then the learned transfer (where, what, saliency). Two files
+# keep each template short.
+NOTEBOOKS = ["l2tww_report.py", "l2tww_transfer.py"]

@@ -15,13 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..io import write_text
+from . import NOTEBOOKS
 from .context import ReportContext
 from .tables import markdown_summary
 
 TEMPLATES = Path(__file__).with_name("notebooks")
-# Executed in this order and joined into one HTML page: the results (tables, curves, cost), then
-# the learned transfer (where, what, saliency). Two files keep each template short.
-NOTEBOOKS = ["l2tww_report.py", "l2tww_transfer.py"]
 HTML_NAME = "l2tww-report.html"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..codehash import code_identity, text_hash
 from ..config import Params, Run
-from ..report import render
+from ..report import NOTEBOOKS as NOTEBOOK_FILES
 from ..spec import METHODS
 
 NOT_CODE = ("l2tww.config", "l2tww.paths", "l2tww.codehash", "l2tww.stages.identity")
@@ -90,7 +90,7 @@ def summary_identity(params: Params) -> dict:
     return {"labels": {m: params.label(m) for m in params["methods"]}, "code": _code("l2tww.stages.summarize")}
 
 
-NOTEBOOKS = tuple(f"l2tww.report.notebooks.{Path(name).stem}" for name in render.NOTEBOOKS)
+NOTEBOOKS = tuple(f"l2tww.report.notebooks.{Path(name).stem}" for name in NOTEBOOK_FILES)
 
 
 def report_identity(params: Params) -> dict:
