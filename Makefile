@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: reproduce test test-cluster install system-data lint clean-results mutation
+.PHONY: reproduce robustness test test-cluster install system-data lint clean-results mutation
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,18 @@ $(VENV)/.installed: pyproject.toml requirements/embedded-data.txt | system-data
 
 reproduce: install
 	snakemake --cores $(CORES) --rerun-incomplete all
+
+# Issue 12's machine check: the embedded default again, in a scratch clone of HEAD, with the float
+# arithmetic of another machine: 2 threads per job (another reduction order) and the kernels of a
+# CPU without AVX-512 (ATen's and oneDNN's ISA caps; no effect where there is none). Then its
+# per-seed differences and claims' verdicts against HEAD's checked-in results: fails if a verdict
+# changes. About 25 min on 2 cores.
+ROBUSTNESS_DIR ?= /tmp/l2tww-robustness
+robustness: install
+	rm -rf $(ROBUSTNESS_DIR) && git clone -q . $(ROBUSTNESS_DIR) && ln -s $(abspath $(VENV)) $(ROBUSTNESS_DIR)/.venv
+	cd $(ROBUSTNESS_DIR) && ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 PYTHONPATH=$(ROBUSTNESS_DIR)/src \
+	  snakemake --cores $(CORES) --config 'runtime={threads: 2}' all
+	l2tww compare HEAD $(ROBUSTNESS_DIR) --same-verdicts
 
 # The cluster test (a one-node SLURM started as root, ~3.5 min) runs apart, so `make test` stays short.
 test: install

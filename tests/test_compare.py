@@ -82,10 +82,10 @@ def test_main_compare_reads_two_git_revisions_and_the_workspace(tmp_path):
         _csv(results, rows)
         subprocess.run([*git, "add", "."], check=True)
         subprocess.run([*git, "commit", "-q", "-m", msg], check=True)
-    between = compare.main_compare("HEAD~1", "HEAD", "results/runs.csv", repo=tmp_path)
+    between, _ = compare.main_compare("HEAD~1", "HEAD", "results/runs.csv", repo=tmp_path)
     assert "B = HEAD vs A = HEAD~1" in between and "[+2.88, +4.12]" in between
     _csv(results, A)   # uncommitted: the workspace undoes the last commit
-    undo = compare.main_compare("HEAD", None, "results/runs.csv", repo=tmp_path)
+    undo, _ = compare.main_compare("HEAD", None, "results/runs.csv", repo=tmp_path)
     assert "B = workspace vs A = HEAD" in undo and "[-4.12, -2.88]" in undo
     with pytest.raises(FileNotFoundError, match="HEAD~1:results/other.csv"):
         compare.main_compare("HEAD~1", "HEAD", "results/other.csv", repo=tmp_path)
@@ -108,3 +108,46 @@ def test_the_cli_compares_the_summary_runs_file_of_two_revisions(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert cli.main(["compare", "HEAD~1"]) == 0  # B defaults to the workspace, here equal to HEAD
     assert "[+2.88, +4.12]" in capsys.readouterr().out
+
+
+def _claims(baseline: str, verdict_best: str, verdict_scratch: str = "supported") -> dict:
+    row = {"seeds": 5, "mean": 2.0, "low": 0.5, "high": 3.5, "reason": "r"}
+    return {
+        "L2T-ww > scratch": {"l2tww − scratch on animal, N=5": {**row, "verdict": verdict_scratch}},
+        "L2T-ww > the best baseline": {f"l2tww − {baseline} on animal, N=5": {**row, "verdict": verdict_best}},
+    }
+
+
+def test_verdicts_pair_by_claim_and_position_even_when_val_picked_another_baseline():
+    pairs = compare.pair_verdicts(_claims("lwf", "inconclusive"), _claims("fm", "inconclusive"))
+    assert [p.same for p in pairs] == [True, True]   # the baseline's name differs, the verdict does not
+    flipped = compare.pair_verdicts(_claims("lwf", "inconclusive"), _claims("lwf", "supported"))
+    assert [p.same for p in flipped] == [True, False]
+    text = compare.format_verdicts(flipped, "HEAD", "/tmp/other")
+    assert "verdicts: 1 of 2 the same" in text
+    changed = next(line for line in text.splitlines() if line.startswith("CHANGED"))
+    assert "L2T-ww > the best baseline" in changed and "inconclusive +2.00 [+0.50, +3.50]" in changed and changed.endswith("supported +2.00 [+0.50, +3.50]")
+    one_sided = compare.pair_verdicts({}, _claims("lwf", "supported"))
+    assert not any(p.same for p in one_sided) and "absent" in compare.format_verdicts(one_sided)
+
+
+def test_a_directory_is_read_as_another_checkout_and_a_changed_verdict_fails_the_check(tmp_path, monkeypatch, capsys):
+    import json
+
+    import yaml
+
+    from l2tww import cli
+
+    from .conftest import tiny_raw
+
+    for name, rows, verdict in (("here", A, "inconclusive"), ("there", B, "supported")):
+        root = tmp_path / name
+        _csv(root / "results" / "summary" / "runs.csv", rows)
+        (root / "results" / "summary" / "metrics.json").write_text(json.dumps({"claims": _claims("lwf", verdict)}))
+        (root / "params.yaml").write_text(yaml.safe_dump(tiny_raw()))
+    monkeypatch.chdir(tmp_path / "here")
+    assert cli.main(["compare", str(tmp_path / "here"), str(tmp_path / "there")]) == 0
+    out = capsys.readouterr().out
+    assert "[+2.88, +4.12]" in out and "verdicts: 1 of 2 the same" in out
+    assert cli.main(["compare", str(tmp_path / "here"), str(tmp_path / "there"), "--same-verdicts"]) == 1
+    assert cli.main(["compare", str(tmp_path / "here"), str(tmp_path / "here"), "--same-verdicts"]) == 0

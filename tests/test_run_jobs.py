@@ -12,7 +12,6 @@ import torch
 import yaml
 
 from l2tww import config, io
-from l2tww.config import Run
 from l2tww.stages.pretrain import pretrain_source
 from l2tww.stages.split import make_split
 
@@ -46,7 +45,7 @@ def test_a_job_holds_up_to_runs_per_job_seeds_of_one_cell_in_matrix_order():
 
 def _cli(params: Path, *args) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "l2tww.cli", "--params", str(params), "train", "animal", "l2tw", "--n", "5", *args]
-    return subprocess.run(cmd, capture_output=True, text=True)
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
 @pytest.mark.integration
@@ -84,14 +83,25 @@ def test_seeds_trained_in_turn_by_one_process_equal_a_process_each(tiny, tmp_pat
 
 
 @pytest.mark.integration
-def test_snakemake_gets_one_rule_per_job_with_all_its_outputs(tmp_path: Path):
+def test_snakemake_gets_one_rule_per_job_that_trains_its_own_runs(tmp_path: Path):
     root = make_project(tmp_path / "project")
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["runtime"]["runs_per_job"] = 2
-    params["targets"]["animal"]["runs"] = [{"methods": ["scratch"], "n_per_class": [5], "seeds": [0, 1, 2]}]
+    params["targets"]["animal"]["runs"] = [{"methods": ["scratch", "fm_single"], "n_per_class": [5], "seeds": [0, 1, 2]}]
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     out = sh(["snakemake", "-n", "-p", "--cores", "2", "all"], root).stdout
-    assert "rule train_animal_scratch_n5_s0:" in out and "rule train_animal_scratch_n5_s2:" in out
-    assert "output: results/runs/animal/scratch/n5-s0/metrics.json, results/runs/animal/scratch/n5-s1/metrics.json\n" in out
-    assert "train animal scratch --n 5 --seed 0 1 > logs/train/animal/scratch/n5-s0-s1.log 2>&1" in out
-    assert "train animal scratch --n 5 --seed 2 > logs/train/animal/scratch/n5-s2.log 2>&1" in out
+    jobs = {block.split(":\n", 1)[0]: block for block in out.split("rule ")[1:]}
+    for method in ("scratch", "fm_single"):  # each job runs its own runs (a loop variable bound late would not)
+        first, last = jobs[f"train_animal_{method}_n5_s0"], jobs[f"train_animal_{method}_n5_s2"]
+        assert f"output: results/runs/animal/{method}/n5-s0/metrics.json, results/runs/animal/{method}/n5-s1/metrics.json\n" in first
+        assert f"train animal {method} --n 5 --seed 0 1 > logs/train/animal/{method}/n5-s0-s1.log 2>&1" in first
+        assert f"train animal {method} --n 5 --seed 2 > logs/train/animal/{method}/n5-s2.log 2>&1" in last
+    assert "priority: 100" in jobs["pretrain"]
+    # Executed, each job must train its own runs: a dry run prints the command as bound when the
+    # rule was defined, but a job formats it when it runs.
+    sh(["snakemake", "--cores", "2", "runs_all"], root)
+    for method in ("scratch", "fm_single"):
+        for seed in (0, 1, 2):
+            assert io.read_json(root / f"results/runs/animal/{method}/n5-s{seed}/metrics.json")["run_id"] == f"animal-{method}-n5-s{seed}"
+        log = (root / f"logs/train/animal/{method}/n5-s0-s1.log").read_text()
+        assert f"[l2tww] animal-{method}-n5-s0" in log and f"[l2tww] animal-{method}-n5-s1" in log

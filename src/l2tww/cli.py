@@ -8,6 +8,7 @@
     l2tww train fashion l2tww --n 5 --seed 0 1 2  # three runs in turn, one process
     l2tww summarize                           # results/summary/
     l2tww compare [REV_A] [REV_B]             # per-seed paired differences (default HEAD vs workspace)
+                                              # and the claims' verdicts; a REV may be another checkout
     l2tww runs                                # the run matrix, one run id per line
     l2tww weights compare A.pth B.pth         # largest tensor difference of two weight files
 
@@ -55,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
     p = sub.add_parser("compare", help="paired, per-seed differences of results/summary/runs.csv between two revisions")
-    p.add_argument("rev_a", nargs="?", default="HEAD", help="git revision (default HEAD)")
-    p.add_argument("rev_b", nargs="?", default=None, help="git revision (default: the working tree)")
+    p.add_argument("rev_a", nargs="?", default="HEAD", help="git revision, or another checkout's directory (default HEAD)")
+    p.add_argument("rev_b", nargs="?", default=None, help="git revision, or another checkout's directory (default: the working tree)")
+    p.add_argument("--same-verdicts", action="store_true", help="exit 1 if a claim's verdict differs between the two")
     sub.add_parser("runs", help="print the run matrix")
     sub.add_parser("check", help="validate the params file and exit")
     from .weights_compare import add_arguments  # torch is imported only when it runs
@@ -66,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dispatch(args) -> None:
+def _dispatch(args) -> int | None:
     from . import config
 
     params = config.load(args.params)
@@ -115,7 +117,11 @@ def _dispatch(args) -> None:
     elif args.verb == "compare":
         from .compare import main_compare
 
-        print(main_compare(args.rev_a, args.rev_b, str(params.layout.summary_dir() / "runs.csv")))
+        summary = params.layout.summary_dir()
+        text, same = main_compare(args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json"))
+        print(text)
+        if args.same_verdicts and not same:
+            return 1
     elif args.verb == "report":
         from .stages.report import make_report
 
@@ -136,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args)
     try:
-        _dispatch(args)
+        status = _dispatch(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # ConfigError is a ValueError, NonFiniteLoss a RuntimeError
         if os.environ.get("L2TWW_DEBUG"):
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"l2tww: error: {message}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,12 @@ and whether it exceeds seed noise (the CI excludes 0). A shift inside the CI is 
 other seeds could give; one outside it is an effect of the change between the revisions.
 
 The per-seed file is git-tracked (CSV with a header, or a JSON list of records): a revision's copy
-is read with `git show REV:PATH`; revision None means the file in the working tree.
+is read with `git show REV:PATH`; revision None means the file in the working tree, and a
+directory means another checkout's copy (e.g. the same commit re-run on another machine).
+
+Beside the cells, the claims tables of the two sides' metrics.json (where both have one) are set
+side by side: a claim whose verdict differs is what a reader of either side would conclude
+differently (`l2tww compare --same-verdicts` exits 1 then: issue 12's machine-robustness check).
 """
 from __future__ import annotations
 
@@ -79,19 +84,37 @@ def parse_records(text: str, name: str) -> list[dict]:
     raise ValueError(f"{name}: per-seed results must be .csv or .json")
 
 
-def load_records(path: str, rev: str | None = None, repo: str | Path = ".") -> list[dict]:
-    """Records of `path` (relative to the repository root) at git revision `rev`, or on disk if None."""
-    if rev is None:
-        file = Path(repo) / path
+def read_side(path: str, rev: str | None = None, repo: str | Path = ".") -> tuple[str, str]:
+    """(text, where) of `path` (relative to the repository root) at git revision `rev`, on disk if
+    None, or in another checkout if `rev` is a directory."""
+    if rev is None or Path(rev).is_dir():
+        file = Path(repo if rev is None else rev) / path
         if not file.exists():
-            raise FileNotFoundError(f"{file}: per-seed results not found")
-        return parse_records(file.read_text(), str(file))
+            raise FileNotFoundError(f"{file}: not found")
+        return file.read_text(), str(file)
     spec = f"{rev}:{PurePosixPath(Path(path).as_posix())}"
     done = subprocess.run(["git", "-C", str(repo), "show", spec], capture_output=True, text=True)
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["git show failed"])[0]
         raise FileNotFoundError(f"{spec}: {first}")
-    return parse_records(done.stdout, spec)
+    return done.stdout, spec
+
+
+def load_records(path: str, rev: str | None = None, repo: str | Path = ".") -> list[dict]:
+    """Per-seed records of `path` at `rev` (see read_side)."""
+    return parse_records(*read_side(path, rev, repo))
+
+
+def load_claims(path: str, rev: str | None = None, repo: str | Path = ".") -> dict | None:
+    """The claims table of the metrics.json at `path` and `rev`; None where it has none."""
+    try:
+        text, where = read_side(path, rev, repo)
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text).get("claims")
+    except (json.JSONDecodeError, AttributeError):
+        raise ValueError(f"{where}: expected a JSON object (the summary's metrics)") from None
 
 
 def _cells(records: list[dict]) -> dict[Cell, dict]:
@@ -161,7 +184,55 @@ def format_comparison(cmp: Comparison, label_a: str = "A", label_b: str = "B") -
     return "\n".join(lines) + "\n"
 
 
-def main_compare(rev_a: str | None, rev_b: str | None, path: str, repo: str | Path = ".") -> str:
-    """`l2tww compare [REV_A] [REV_B]`: the CLI passes rev_a="HEAD", rev_b=None (the working tree) by default."""
+@dataclass(frozen=True)
+class VerdictPair:
+    claim: str
+    a: tuple[str, dict] | None  # (comparison, its row) on each side; None where the side lacks the row
+    b: tuple[str, dict] | None
+
+    @property
+    def same(self) -> bool:
+        return self.a is not None and self.b is not None and self.a[1]["verdict"] == self.b[1]["verdict"]
+
+
+def pair_verdicts(a: dict, b: dict) -> list[VerdictPair]:
+    """The rows of two claims tables ({claim: {comparison: row}}) matched by claim and position: the
+    comparison text names arms picked on val (the best baseline), which may differ between sides."""
+    out = []
+    for claim in list(a) + [c for c in b if c not in a]:
+        rows_a, rows_b = list(a.get(claim, {}).items()), list(b.get(claim, {}).items())
+        for i in range(max(len(rows_a), len(rows_b))):
+            out.append(VerdictPair(claim, rows_a[i] if i < len(rows_a) else None, rows_b[i] if i < len(rows_b) else None))
+    return out
+
+
+def _row_text(side: tuple[str, dict] | None) -> str:
+    if side is None:
+        return "absent"
+    row = side[1]
+    interval = "" if row.get("low") is None else f" [{row['low']:+.2f}, {row['high']:+.2f}]"
+    mean = "" if row.get("mean") is None else f" {row['mean']:+.2f}"
+    return f"{row['verdict']}{mean}{interval}"
+
+
+def format_verdicts(pairs: list[VerdictPair], label_a: str = "A", label_b: str = "B") -> str:
+    same = sum(p.same for p in pairs)
+    lines = [f"claims: verdict A = {label_a} -> B = {label_b} (paired mean diff and 95% CI of each side)"]
+    rows = [["same" if p.same else "CHANGED", p.claim, (p.a or p.b)[0], _row_text(p.a), _row_text(p.b)] for p in pairs]
+    lines += _table(["", "claim", "comparison (A's)", "A", "B"], rows)
+    lines.append(f"verdicts: {same} of {len(pairs)} the same")
+    return "\n".join(lines) + "\n"
+
+
+def main_compare(rev_a: str | None, rev_b: str | None, path: str, repo: str | Path = ".", metrics: str | None = None) -> tuple[str, bool]:
+    """`l2tww compare [REV_A] [REV_B]`: the CLI passes rev_a="HEAD", rev_b=None (the working tree) by
+    default, and the summary's metrics.json as `metrics`. Returns the text and whether every claim
+    present on both sides kept its verdict (True without claims tables)."""
     a, b = load_records(path, rev_a, repo), load_records(path, rev_b, repo)
-    return format_comparison(compare(a, b), rev_a or "workspace", rev_b or "workspace")
+    label_a, label_b = rev_a or "workspace", rev_b or "workspace"
+    text = format_comparison(compare(a, b), label_a, label_b)
+    claims = [load_claims(metrics, rev, repo) for rev in (rev_a, rev_b)] if metrics else [None, None]
+    if claims[0] is None or claims[1] is None:
+        return text, True
+    pairs = pair_verdicts(*claims)
+    return text + "\n" + format_verdicts(pairs, label_a, label_b), all(p.same for p in pairs)

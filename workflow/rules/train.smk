@@ -44,6 +44,8 @@ else:
     # runtime.runs_per_job > 1: one rule per job of several seeds (a rule's outputs must share
     # its wildcards, so several seeds cannot be one wildcard rule), named after its first run.
     # Costlier jobs first (L2T's meta-steps scale with its pairs), so the cheap ones fill the end.
+    # A killed job re-runs whole: Snakemake deletes all its outputs, so its finished runs train
+    # again; the interrupted one resumes from its checkpoint.
     for job_runs in RUN_JOBS:
         first = job_runs[0]
         spec = PARAMS.method_spec(first.target, first.method)
@@ -57,6 +59,8 @@ else:
                 [f"{RESULTS}/runs/{r.relpath}/metrics.json" for r in job_runs],
             params:
                 identity=[run_identity(r) for r in job_runs],
+                # Bound here: `shell:` is formatted when the job runs, after the loop has moved on.
+                runs=f"{first.target} {first.method} --n {n_tag(first.n_per_class)[1:]} --seed {' '.join(str(r.seed) for r in job_runs)}",
             log:
                 f"logs/train/{first.relpath}" + (f"-s{job_runs[-1].seed}" if len(job_runs) > 1 else "") + ".log",
             threads: THREADS
@@ -64,8 +68,7 @@ else:
                 gpu=GPU,
             priority: len(spec.pairs) if spec.kind == "l2t" else 0
             shell:
-                f"l2tww --params .snakemake/l2tww/params.yaml train {first.target} {first.method} "
-                f"--n {n_tag(first.n_per_class)[1:]} --seed {' '.join(str(r.seed) for r in job_runs)} > {{log}} 2>&1"
+                "l2tww --params .snakemake/l2tww/params.yaml train {params.runs} > {log} 2>&1"
 
 
 rule sources_all:
