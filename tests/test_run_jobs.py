@@ -96,7 +96,7 @@ def test_snakemake_gets_one_rule_per_job_that_trains_its_own_runs(tmp_path: Path
         assert f"output: results/runs/animal/{method}/n5-s0/metrics.json, results/runs/animal/{method}/n5-s1/metrics.json\n" in first
         assert f"train animal {method} --n 5 --seed 0 1 > logs/train/animal/{method}/n5-s0-s1.log 2>&1" in first
         assert f"train animal {method} --n 5 --seed 2 > logs/train/animal/{method}/n5-s2.log 2>&1" in last
-    assert "priority: 100" in jobs["pretrain"]
+    assert all("priority: 100" in jobs[rule] for rule in ("prepare", "split_base", "split", "pretrain"))  # the gates first
     # Executed, each job must train its own runs: a dry run prints the command as bound when the
     # rule was defined, but a job formats it when it runs.
     sh(["snakemake", "--cores", "2", "runs_all"], root)

@@ -84,13 +84,13 @@ def parse_records(text: str, name: str) -> list[dict]:
     raise ValueError(f"{name}: per-seed results must be .csv or .json")
 
 
-def read_side(path: str, rev: str | None = None, repo: str | Path = ".") -> tuple[str, str]:
+def read_side(path: str, rev: str | None = None, repo: str | Path = ".", what: str = "file") -> tuple[str, str]:
     """(text, where) of `path` (relative to the repository root) at git revision `rev`, on disk if
     None, or in another checkout if `rev` is a directory."""
     if rev is None or Path(rev).is_dir():
         file = Path(repo if rev is None else rev) / path
         if not file.exists():
-            raise FileNotFoundError(f"{file}: not found")
+            raise FileNotFoundError(f"{file}: {what} not found")
         return file.read_text(), str(file)
     spec = f"{rev}:{PurePosixPath(Path(path).as_posix())}"
     done = subprocess.run(["git", "-C", str(repo), "show", spec], capture_output=True, text=True)
@@ -102,7 +102,7 @@ def read_side(path: str, rev: str | None = None, repo: str | Path = ".") -> tupl
 
 def load_records(path: str, rev: str | None = None, repo: str | Path = ".") -> list[dict]:
     """Per-seed records of `path` at `rev` (see read_side)."""
-    return parse_records(*read_side(path, rev, repo))
+    return parse_records(*read_side(path, rev, repo, "per-seed results"))
 
 
 def load_claims(path: str, rev: str | None = None, repo: str | Path = ".") -> dict | None:

@@ -47,6 +47,11 @@ USES_GPU = PARAMS["runtime"]["device"] != "cpu" and shutil.which("nvidia-smi") i
 GPU = 1 if USES_GPU else 0
 THREADS = PARAMS["runtime"]["threads"]
 
+# Data and source jobs gate the training jobs: run them as soon as they can run (Snakemake does
+# not pass a job's priority on to the jobs it waits for), so that no costly training job is
+# left to start last, alone on a core.
+GATE_PRIORITY = 100
+
 RUNS = PARAMS.runs()
 RUN_JOBS = PARAMS.run_jobs()
 

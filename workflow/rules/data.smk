@@ -9,6 +9,7 @@ rule prepare:
     log:
         "logs/prepare/{dataset}.log",
     threads: 1
+    priority: GATE_PRIORITY
     shell:
         "l2tww --params .snakemake/l2tww/params.yaml prepare {wildcards.dataset} > {log} 2>&1"
 
@@ -23,6 +24,7 @@ rule split_base:
     log:
         "logs/split/{dataset}-base.log",
     threads: 1
+    priority: GATE_PRIORITY
     shell:
         "l2tww --params .snakemake/l2tww/params.yaml split {wildcards.dataset} > {log} 2>&1"
 
@@ -38,6 +40,7 @@ rule split:
     log:
         "logs/split/{dataset}-{ntag}-s{seed}.log",
     threads: 1
+    priority: GATE_PRIORITY
     shell:
         "l2tww --params .snakemake/l2tww/params.yaml split {wildcards.dataset} --n {params.n} --seed {wildcards.seed} > {log} 2>&1"
 

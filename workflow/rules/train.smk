@@ -15,7 +15,7 @@ rule pretrain:
     log:
         "logs/pretrain/{source}.log",
     threads: THREADS
-    priority: 100  # most training jobs wait for a source
+    priority: GATE_PRIORITY
     resources:
         gpu=GPU,
     shell:
