@@ -2,6 +2,8 @@
 synchronisation and peak memory. torch.cuda's queries are replaced by recorders; no GPU is needed."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -55,3 +57,18 @@ def test_bf16_autocast_runs_on_cpu_only_when_forced():
         assert (a @ b).dtype == torch.bfloat16  # the smoke run's CPU form: the GPU's code path
     with runtime.autocast(cpu, False, cpu=True):
         assert (a @ b).dtype == torch.float32
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/self/clear_refs")
+def test_each_run_of_a_process_gets_its_own_cpu_peak_memory():
+    """With several runs per process (runtime.runs_per_job), a later run must not report an
+    earlier run's peak: the window restarts at each run."""
+    import numpy as np
+
+    cpu = torch.device("cpu")
+    big = np.ones(400 * 2**20 // 8)  # 400 MB, every page written
+    del big
+    before = runtime.peak_memory_mb(cpu)
+    runtime.reset_peak_memory(cpu)
+    after = runtime.peak_memory_mb(cpu)
+    assert after < before - 300, (before, after)

@@ -32,7 +32,7 @@ from .data.loader import SplitData, draw_batches
 from .io import load_torch, save_torch, write_json
 from .methods import TransferMethod
 from .models import FeatureNet
-from .runtime import autocast, peak_memory_mb
+from .runtime import autocast, peak_memory_mb, reset_peak_memory
 
 SELECTION = "test top-1 at the best-val epoch (strict >, earliest epoch wins ties)"
 
@@ -157,6 +157,7 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict:
+        reset_peak_memory(self.device)
         start_epoch, best, history = self._resume()
         epochs = self.recipe["epochs"]
         live = self._live(history)

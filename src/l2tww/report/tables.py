@@ -144,6 +144,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+PEAK_MEMORY_NOTE = "Peak memory: CUDA max allocated on a GPU; on a CPU the peak resident set size during the run (data and Python included)."
 CLAIMS_NOTE = (
     "Each claim is a paired difference over the seeds both arms ran (same subset and target init per seed), "
     "test top-1 in points, with its 95% t-interval. Verdict rule (fixed before the runs, `l2tww.stats`): "
@@ -178,7 +179,7 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
     if multi:
         out += ["## Multi-source", "", md_table(MULTI_HEADER, multi), ""]
     out += ["## Cost", "", md_table(COST_HEADER, cost(ctx, runs)), "",
-            "Peak memory: CUDA max allocated on a GPU; on a CPU the process's max resident set size (data and Python included).", ""]
+            PEAK_MEMORY_NOTE, ""]
     if figures:
         out += ["## Figures", ""] + [f"- [{Path(f).stem}]({f})" for f in figures] + [""]
     return "\n".join(out)

@@ -126,7 +126,7 @@ table(tables.MULTI_HEADER, multi, empty="No target has more than one source: no 
 # %%
 cost_rows = tables.cost(ctx, runs)
 table(tables.COST_HEADER, cost_rows)
-note("Peak memory: CUDA max allocated on a GPU; on a CPU the process's max resident set size (data and Python included).")
+note(tables.PEAK_MEMORY_NOTE)
 for target in ctx.targets:
     sel = [(m, ms) for t, m, n, ms in primary_groups() if t == target]
     if len(sel) < 2:
