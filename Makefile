@@ -40,8 +40,9 @@ reproduce: install
 ROBUSTNESS_DIR ?= /tmp/l2tww-robustness
 robustness: install
 	rm -rf $(ROBUSTNESS_DIR) && git clone -q . $(ROBUSTNESS_DIR) && ln -s $(abspath $(VENV)) $(ROBUSTNESS_DIR)/.venv
+	sed -i 's/^  threads: 1 /  threads: 2 /' $(ROBUSTNESS_DIR)/params.yaml && grep -q '^  threads: 2 ' $(ROBUSTNESS_DIR)/params.yaml
 	cd $(ROBUSTNESS_DIR) && ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 PYTHONPATH=$(ROBUSTNESS_DIR)/src \
-	  snakemake --cores $(CORES) all --config 'runtime={threads: 2}'
+	  snakemake --cores $(CORES) all
 	l2tww compare HEAD $(ROBUSTNESS_DIR) --same-verdicts
 
 # The cluster test (a one-node SLURM started as root, ~3.5 min) runs apart, so `make test` stays short.
