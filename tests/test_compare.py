@@ -151,3 +151,6 @@ def test_a_directory_is_read_as_another_checkout_and_a_changed_verdict_fails_the
     assert "[+2.88, +4.12]" in out and "verdicts: 1 of 2 the same" in out
     assert cli.main(["compare", str(tmp_path / "here"), str(tmp_path / "there"), "--same-verdicts"]) == 1
     assert cli.main(["compare", str(tmp_path / "here"), str(tmp_path / "here"), "--same-verdicts"]) == 0
+    (tmp_path / "there" / "results" / "summary" / "metrics.json").unlink()  # nothing to check is no pass
+    assert cli.main(["compare", str(tmp_path / "here"), str(tmp_path / "there"), "--same-verdicts"]) == 1
+    assert "has no claims table on both sides" in capsys.readouterr().err

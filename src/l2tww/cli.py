@@ -120,7 +120,9 @@ def _dispatch(args) -> int | None:
         summary = params.layout.summary_dir()
         text, same = main_compare(args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json"))
         print(text)
-        if args.same_verdicts and not same:
+        if args.same_verdicts and same is not True:
+            if same is None:
+                print(f"l2tww: --same-verdicts: {summary / 'metrics.json'} has no claims table on both sides", file=sys.stderr)
             return 1
     elif args.verb == "report":
         from .stages.report import make_report

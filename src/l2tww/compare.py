@@ -224,15 +224,15 @@ def format_verdicts(pairs: list[VerdictPair], label_a: str = "A", label_b: str =
     return "\n".join(lines) + "\n"
 
 
-def main_compare(rev_a: str | None, rev_b: str | None, path: str, repo: str | Path = ".", metrics: str | None = None) -> tuple[str, bool]:
+def main_compare(rev_a: str | None, rev_b: str | None, path: str, repo: str | Path = ".", metrics: str | None = None) -> tuple[str, bool | None]:
     """`l2tww compare [REV_A] [REV_B]`: the CLI passes rev_a="HEAD", rev_b=None (the working tree) by
     default, and the summary's metrics.json as `metrics`. Returns the text and whether every claim
-    present on both sides kept its verdict (True without claims tables)."""
+    kept its verdict (None unless both sides have a claims table)."""
     a, b = load_records(path, rev_a, repo), load_records(path, rev_b, repo)
     label_a, label_b = rev_a or "workspace", rev_b or "workspace"
     text = format_comparison(compare(a, b), label_a, label_b)
     claims = [load_claims(metrics, rev, repo) for rev in (rev_a, rev_b)] if metrics else [None, None]
     if claims[0] is None or claims[1] is None:
-        return text, True
+        return text, None
     pairs = pair_verdicts(*claims)
     return text + "\n" + format_verdicts(pairs, label_a, label_b), all(p.same for p in pairs)
