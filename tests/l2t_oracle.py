@@ -27,7 +27,7 @@ PAIRS = (Pair(0, 0, 1), Pair(0, 1, 0))  # source taps 8x8 and 4x4 -> target taps
 PAIRS_2SRC = (Pair(0, 0, 1), Pair(1, 1, 0), Pair(1, 0, 0))
 
 HP = {"beta": 0.5, "what": True, "where": True, "where_activation": "relu6", "where_bias_init": 1.0, "lookahead": 2,
-      "meta_lr": 1e-4, "meta_weight_decay": 1e-4, "hypergradient": "exact", "meta_every": 1, "bn_replay_update": True}
+      "meta_lr": 1e-4, "meta_weight_decay": 1e-4, "hypergradient": "exact", "meta_every": 1, "bn_replay_update": True, "frozen": False}
 
 
 class TinyTarget(FeatureNet):

@@ -204,3 +204,24 @@ def test_a_parameter_no_loss_reaches_still_moves_under_momentum_and_weight_decay
     method.train_step(target, x, torch.tensor([0, 1, 2, 3]), outs, opt)
     assert unused.grad is not None and not unused.grad.any()
     assert torch.allclose(unused.detach(), torch.full_like(unused, 1.0 - 0.1 * (0.9 * 0.5 + 1e-2 * 1.0)), rtol=1e-14)
+
+
+def test_frozen_control_keeps_phi_at_its_init_and_otherwise_steps_as_l2tww():
+    """The "does the learning matter" control: same init, same real step and the same BN statistics
+    after a meta-step batch as L2T-ww, but phi never moves. A control that skipped the BN replay,
+    or a frozen flag that still stepped phi, fails here."""
+    learned = _tiny(seed=3)
+    frozen = _tiny(seed=3, frozen=True)
+    assert frozen[1].meta_optimizer is None
+    phi0 = [p.detach().clone() for p in frozen[1].meta_parameters()]
+    for target, method, opt, x, y, outs in (learned, frozen):
+        for _ in range(2):
+            method.train_step(target, x, y, outs, opt)
+    assert all(torch.equal(a, b) for a, b in zip(phi0, frozen[1].meta_parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(phi0, learned[1].meta_parameters()))
+    # step 1 is identical (phi equal at init); step 2 differs only through phi's meta-step
+    first_l, first_f = _tiny(seed=3), _tiny(seed=3, frozen=True)
+    for target, method, opt, x, y, outs in (first_l, first_f):
+        method.train_step(target, x, y, outs, opt)
+    for a, b in zip(first_l[0].state_dict().values(), first_f[0].state_dict().values()):
+        assert torch.equal(a, b)  # parameters and BN running statistics (the replay's EMA update included)

@@ -7,7 +7,9 @@ Meta-step per minibatch (spec §4): one real SGD step on L_total with phi held c
 hypergradient of CE after a look-ahead of T L_wfm steps + 1 CE step (lookahead.py), then Adam on
 phi (lr 1e-4, L2 weight decay 1e-4, not AdamW). Variants by params: L2T-w (`where: false`,
 lambda = 1), `what: false` (w = 1/C), and the pair sets single / one-to-one / all-to-all; with
-several sources, `Pair.source` picks the source and every pair has its own nets.
+several sources, `Pair.source` picks the source and every pair has its own nets. `frozen: true` is
+the control for "does the learning matter": the same nets at the same initialisation, never
+meta-stepped (phi constant), everything else as L2T-ww.
 `hypergradient: fast` replaces the look-ahead by its leading order in the lr, fused with the real
 step (lookahead.leading_order_hypergradient); `meta_every: k` meta-steps every k-th batch only.
 """
@@ -71,11 +73,13 @@ class L2T(TransferMethod):
         hp = spec.hparams
         self.beta, self.lookahead, self.meta_every = hp["beta"], hp["lookahead"], hp["meta_every"]
         self.fast, self.bn_replay_update = hp["hypergradient"] == "fast", hp["bn_replay_update"]
+        self.frozen = hp["frozen"]
         self.regressors = build_regressors(spec.pairs, shapes)
         self.meta = MetaNets(spec.pairs, shapes, hp["what"], hp["where"], hp["where_activation"], hp["where_bias_init"])
         phi = self.meta_parameters()
         # Classic L2 weight decay added to the gradient (torch Adam), not AdamW (spec §4).
-        self.meta_optimizer = torch.optim.Adam(phi, lr=hp["meta_lr"], weight_decay=hp["meta_weight_decay"]) if phi else None
+        learns = phi and not self.frozen
+        self.meta_optimizer = torch.optim.Adam(phi, lr=hp["meta_lr"], weight_decay=hp["meta_weight_decay"]) if learns else None
         self.steps_done = 0  # batches seen: decides the meta_every schedule, saved for resume
 
     def student_parameters(self) -> list[nn.Parameter]:
@@ -100,7 +104,8 @@ class L2T(TransferMethod):
     def train_step(self, target, x, y, source_outs, optimizer) -> dict[str, torch.Tensor]:
         student = self.student(target, source_outs)
         weights, lambdas = self.meta_outputs(source_outs)
-        meta = self.meta_optimizer is not None and self.steps_done % self.meta_every == 0
+        meta_batch = self.steps_done % self.meta_every == 0
+        meta = self.meta_optimizer is not None and meta_batch
         self.steps_done += 1
 
         # 1. Real step on CE + L_wfm with phi constant (its phi-gradient is discarded, spec §4.2).
@@ -128,6 +133,11 @@ class L2T(TransferMethod):
         optimizer.step()
         if meta:  # 2-5. look-ahead from the post-step (theta_0, v_0), hypergradient, Adam on phi
             self._adam(self.hypergradient(student, x, y, optimizer, weights, lambdas))
+        elif self.frozen and meta_batch and self.bn_replay_update and not self.fast:
+            # The frozen control keeps the one side effect of a meta-step besides phi's update: the
+            # replay forward at theta_0 adds one EMA update to the BN statistics (spec §4).
+            with torch.no_grad():
+                student(x, distances=False)
         return terms
 
     def hypergradient(self, student: Student, x, y, optimizer, weights, lambdas) -> list[torch.Tensor]:
