@@ -44,14 +44,15 @@ if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
 from l2tww import config  # noqa: E402
-from l2tww.data.loader import SplitData, TensorLoader  # noqa: E402
-from l2tww.data.registry import BUILDERS  # noqa: E402
+from l2tww.data.batches import SplitData  # noqa: E402
+from l2tww.data.loader import TensorLoader  # noqa: E402
+from l2tww.catalog import BUILDERS  # noqa: E402
 from l2tww.methods import MethodSpec, build_method  # noqa: E402
 from l2tww.models import VGG9, build_model  # noqa: E402
-from l2tww.runtime import autocast, peak_memory_mb, reset_peak_memory, seed_everything, select_device, synchronize  # noqa: E402
+from l2tww.training.runtime import autocast, peak_memory_mb, reset_peak_memory, seed_everything, select_device, synchronize  # noqa: E402
 from l2tww.models import net_shapes  # noqa: E402
-from l2tww.sources import freeze  # noqa: E402
-from l2tww.train import Trainer, epoch_generator  # noqa: E402
+from l2tww.training.sources import freeze  # noqa: E402
+from l2tww.training.trainer import Trainer, epoch_generator  # noqa: E402
 
 MODES = ("scratch", "exact", "fast")
 # --ci: seconds on a CPU. The target's widths / 8 (the source stays the released ResNet32): the
@@ -69,7 +70,7 @@ class Interrupted(Exception):
 def load_sources(params: config.Params, target: str, device: torch.device, override: str | None, calibration: list[torch.Tensor]) -> tuple[list, list[str]]:
     """The target's sources: released weights where configured and present, else random init
     with BatchNorm statistics from the `calibration` batches."""
-    from l2tww.weights import load_weights
+    from l2tww.training.weights import load_weights
 
     sources, notes = [], []
     for name in params["targets"][target]["sources"]:

@@ -37,8 +37,8 @@ SCOPES = {
         ["tests/test_hypergradient.py", "tests/test_l2t_train_step.py", "tests/test_l2t.py", "tests/test_l2t_loss.py",
          "tests/test_baselines.py", "tests/test_method_registry.py", "tests/test_finetune.py"],
     ),
-    "train": (["src/l2tww/train.py"], ["tests/test_trainer.py", "tests/test_reliability.py"]),
-    "config": (["src/l2tww/config.py"], ["tests/test_config.py", "tests/test_bad_params.py"]),
+    "train": (["src/l2tww/training/trainer.py"], ["tests/test_trainer.py", "tests/test_reliability.py"]),
+    "config": (["src/l2tww/config/params.py"], ["tests/test_config.py", "tests/test_bad_params.py"]),
 }
 # What the copied tests read from the repository root besides src/ and tests/.
 ALSO_COPY = ["params.yaml", "workflow"]

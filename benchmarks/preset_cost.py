@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from l2tww import config  # noqa: E402
 from l2tww.data.paper_datasets import COUNTS  # noqa: E402
-from l2tww.data.registry import BUILDERS  # noqa: E402
+from l2tww.catalog import BUILDERS  # noqa: E402
 from l2tww.methods import MethodSpec, build_method  # noqa: E402
 from l2tww.models import build_model  # noqa: E402
 from l2tww.models import net_shapes  # noqa: E402

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from l2tww import claims, stats
+from l2tww.results import claims, stats
 
 SCRATCH5 = [40, 42, 38, 41, 39]
 SCRATCH25 = [70, 71, 69, 72, 70]

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from l2tww import compare
+from l2tww.results import compare
 
 SCRATCH = [40.0, 42.0, 38.0, 41.0, 39.0]
 FIELDS = ["target", "method", "n_per_class", "seed", "test_acc", "val_acc"]

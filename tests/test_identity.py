@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from l2tww import config
-from l2tww.codehash import closure, source_hash
+from l2tww.stages.codehash import closure, source_hash
 from l2tww.config import Run
 from l2tww.io import save_torch
 from l2tww.stages import identity
@@ -60,15 +60,15 @@ def _code(params, target, method):
 def test_a_run_executes_its_own_method_module_and_the_shared_training_code():
     params = config.load(REPO / "params.yaml")
     fm, scratch, l2t = _code(params, "fashion", "fm_single"), _code(params, "fashion", "scratch"), _code(params, "fashion", "l2tww")
-    shared = {"l2tww.train", "l2tww.models.vgg", "l2tww.data.loader", "l2tww.stages.train"}
+    shared = {"l2tww.training.trainer", "l2tww.models.vgg", "l2tww.data.loader", "l2tww.stages.train"}
     assert shared <= fm and shared <= scratch and shared <= l2t
     assert "l2tww.methods.fm" in fm and "l2tww.methods.fm" not in scratch and "l2tww.methods.fm" not in l2t
     assert {"l2tww.methods.l2t", "l2tww.methods.lookahead", "l2tww.methods.meta_nets"} <= l2t
     # resolved values are in the identity; the modules that resolve them are not code of the run
-    assert not {"l2tww.config", "l2tww.paths", "l2tww.stages.identity"} & (fm | l2t)
+    assert not {"l2tww.config", "l2tww.config.params", "l2tww.config.layout", "l2tww.stages.identity"} & (fm | l2t)
     report = set(identity.report_identity(params)["code"])
     assert {"l2tww.report.saliency", "l2tww.report.notebooks.l2tww_transfer", "l2tww.report.tables"} <= report
-    assert "l2tww.train" not in report
+    assert "l2tww.training.trainer" not in report
 
 
 def test_identity_changes_with_the_params_a_run_reads_and_only_those():
@@ -98,7 +98,7 @@ def test_identity_changes_with_the_params_a_run_reads_and_only_those():
 
 def _interrupted(params, run, monkeypatch):
     """Train `run` and leave its checkpoint behind, as a run killed after its last epoch would."""
-    from l2tww.train import Trainer
+    from l2tww.training.trainer import Trainer
 
     monkeypatch.setattr(Trainer, "discard_checkpoint", lambda self: None)
     first = train_run(params, run)

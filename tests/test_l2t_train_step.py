@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from l2tww.train import lr_at
+from l2tww.training.trainer import lr_at
 
 from .l2t_oracle import PAIRS, PAIRS_2SRC, Oracle, adam_step, build, rel_err
 

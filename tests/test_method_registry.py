@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from l2tww import config
-from l2tww.data.registry import BUILDERS
+from l2tww.catalog import BUILDERS
 from l2tww.methods import build_method
 from l2tww.models import build_model
-from l2tww.sources import freeze
+from l2tww.training.sources import freeze
 from l2tww.models import net_shapes
 
 PARAMS = config.load(Path(__file__).resolve().parents[1] / "params.yaml")

@@ -19,7 +19,7 @@ from l2tww.io import save_torch, write_json
 from l2tww.methods import build_method
 from l2tww.models import build_model, net_shapes
 from l2tww.report import paper_numbers as paper, saliency
-from l2tww.sources import load_source
+from l2tww.training.sources import load_source
 from l2tww.stages.inputs import source_inputs
 from l2tww.stages.report import make_report, report_context
 from l2tww.stages.split import make_split

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from l2tww import runtime
+from l2tww.training import runtime
 
 
 @pytest.fixture

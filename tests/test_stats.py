@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from l2tww import stats
+from l2tww.results import stats
 
 
 def test_t_quantiles_match_the_table():

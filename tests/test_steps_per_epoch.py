@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from l2tww.data.loader import TensorLoader, draw_batches
-from l2tww.train import epoch_generator
+from l2tww.data.batches import draw_batches
+from l2tww.data.loader import TensorLoader
+from l2tww.training.trainer import epoch_generator
 
 
 def _loader(n: int, batch: int) -> TensorLoader:

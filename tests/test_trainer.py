@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from l2tww import config, train
+from l2tww import config
+from l2tww.training import trainer as train
 from l2tww.config import Run
 from l2tww.io import load_torch, read_json
 from l2tww.stages.split import make_split

@@ -12,7 +12,7 @@ import torch
 from l2tww.models import feature_shapes
 from l2tww.models.cifar_resnet import CifarResNet
 from l2tww.models.tv_resnet import TorchvisionResNet
-from l2tww.weights import load_weights
+from l2tww.training.weights import load_weights
 
 from .test_download import serve
 
@@ -138,7 +138,7 @@ def _small_state(seed: int = 0) -> dict:
 
 
 def test_weights_compare_reports_the_max_difference_and_exits_by_verdict(tmp_path, capsys):
-    from l2tww.weights_compare import main
+    from l2tww.training.weights_diff import main
 
     state = _small_state()
     new = _named(tmp_path, "net", state)

@@ -192,7 +192,7 @@ def test_dvc_repro_and_snakemake_make_the_same_artifacts(snakemade: Path, tmp_pa
 def test_dvc_stage_deps_cover_the_code_of_their_jobs():
     """dvc.yaml lists directories; every module a stage's jobs execute must lie under one of them."""
     from l2tww import config
-    from l2tww.codehash import module_file
+    from l2tww.stages.codehash import module_file
     from l2tww.stages import identity
 
     params = config.load(REPO / "params.yaml")

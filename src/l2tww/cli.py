@@ -23,7 +23,7 @@ import sys
 
 
 def _n(value: str) -> int | None:
-    from .paths import parse_n
+    from .results.cells import parse_n
 
     try:
         n = parse_n(value)
@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--same-verdicts", action="store_true", help="exit 1 if a claim's verdict differs between the two")
     sub.add_parser("runs", help="print the run matrix")
     sub.add_parser("check", help="validate the params file and exit")
-    from .weights_compare import add_arguments  # torch is imported only when it runs
+    from .training.weights_diff import add_arguments  # torch is imported only when it runs
 
     weights = sub.add_parser("weights", help="released weight files: `l2tww weights compare A B`")
     add_arguments(weights.add_subparsers(dest="action", required=True).add_parser("compare", help="largest difference between two weight files' tensors"))
@@ -73,7 +73,7 @@ def _dispatch(args) -> int | None:
 
     params = config.load(args.params)
     if args.verb == "check":
-        from .runtime import check_device
+        from .training.runtime import check_device
 
         try:
             check_device(params["runtime"]["device"])
@@ -115,7 +115,7 @@ def _dispatch(args) -> int | None:
 
         summarize(params)
     elif args.verb == "compare":
-        from .compare import main_compare
+        from .results.compare import main_compare
 
         summary = params.layout.summary_dir()
         text, same = main_compare(args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json"))
@@ -140,7 +140,7 @@ def _known(params, section: str, name: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verb == "weights":  # needs no params file
-        from .weights_compare import run
+        from .training.weights_diff import run
 
         return run(args)
     try:

@@ -8,13 +8,13 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from l2tww.config import ConfigError, Run, from_mapping
-from l2tww.paths import n_tag, parse_n
+from l2tww.results.cells import n_tag, parse_n
 from l2tww.stages import identity
 
 # One schema for Snakemake and the CLI. Snakemake's validate checks the structure; l2tww's own
 # loader then fills the defaults (Snakemake's filler cannot walk the schema's if/then branches)
 # and checks cross-references, with one-line messages.
-validate(config, "../../src/l2tww/schema/params.schema.yaml", set_default=False)
+validate(config, "../../src/l2tww/config/params.schema.yaml", set_default=False)
 try:
     PARAMS = from_mapping(config, origin="config")
 except ConfigError as exc:

@@ -17,7 +17,7 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .loader import SplitData
+from .batches import SplitData
 
 
 class _Images(Dataset):

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..io import load_torch, read_json
+from .batches import SplitData
 
 
 def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
@@ -67,39 +68,6 @@ class TensorLoader:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[idx]
-
-
-def draw_batches(loader, generator: torch.Generator, steps: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One training epoch: one pass over `loader` (steps None), or exactly `steps` batches.
-
-    With `steps`, passes follow each other, each reshuffled and re-augmented by the same
-    generator, so a tiny low-data split (N = 5 per class: one batch per pass) trains for as many
-    steps as asked between two evaluations, and the batches still depend on (seed, epoch) alone.
-    """
-    if steps is None:
-        yield from loader.epoch(generator)
-        return
-    done = 0
-    while done < steps:
-        before = done
-        for batch in loader.epoch(generator):
-            yield batch
-            done += 1
-            if done == steps:
-                return
-        if done == before:
-            raise ValueError(f"steps_per_epoch: the train split ({len(loader)} images) yields no batch")
-
-
-@dataclass
-class SplitData:
-    """The three loaders of one split file, plus what model construction needs."""
-
-    train: TensorLoader
-    val: TensorLoader
-    test: TensorLoader
-    num_classes: int
-    image_shape: tuple[int, int, int]  # (C, H, W) fed to the networks
 
 
 def _select(tensors: dict, meta: dict, part: dict, path: Path) -> tuple[torch.Tensor, torch.Tensor]:

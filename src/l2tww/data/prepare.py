@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..io import save_torch, write_json
-from .registry import BUILDERS
+from ..catalog import BUILDERS
 
 
 def _builder(name: str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..spec import METHODS
+from ..catalog import METHODS
 from .base import MethodSpec, NetShapes, Pair, TransferMethod
 
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import FeatureNet, NetOutput
-from ..spec import MethodSpec, NetShapes, Pair
+from ..catalog import MethodSpec, NetShapes, Pair
 
 __all__ = ["MethodSpec", "NetShapes", "Pair", "TransferMethod"]
 

@@ -7,7 +7,7 @@ from .base import FeatureNet, NetOutput, feature_shapes, net_shapes
 from .cifar_resnet import CifarResNet
 from .tv_resnet import TorchvisionResNet
 from .vgg import VGGBN
-from ..archs import ARCHITECTURES, VGG9, num_taps
+from ..catalog import ARCHITECTURES, VGG9, num_taps
 
 __all__ = ["FeatureNet", "NetOutput", "feature_shapes", "net_shapes", "build_model", "num_taps", "ARCHITECTURES"]
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..spec import NetShapes
+from ..catalog import NetShapes
 
 
 class NetOutput(NamedTuple):

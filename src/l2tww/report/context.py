@@ -12,7 +12,7 @@ class ReportContext:
     targets: dict  # name -> {dataset, builder, arch, sources, source_builders, methods (in run-block order), primary_n}
     methods: dict  # name -> its params entry (kind, label, hyperparameters)
     runs: list  # each run's metrics.json, plus "dir" and "inputs" (stages.inputs.run_inputs)
-    claims: list  # the claims table's rows (l2tww.claims.ClaimRow as dicts)
+    claims: list  # the claims table's rows (l2tww.results.claims.ClaimRow as dicts)
 
     def label(self, method: str) -> str:
         return self.methods[method].get("label", method)

@@ -30,7 +30,7 @@ from ..methods import MethodSpec, build_method
 from ..methods.matching import pair_distances, pooled_source
 from ..methods.meta_nets import weighted_matching_loss
 from ..models import build_model, net_shapes
-from ..sources import load_source
+from ..training.sources import load_source
 
 DEFINITION = (
     "s(x) = max over input channels of |∂L_wfm(x)/∂x|, with L_wfm = Σ_pairs β Σ_c w_c(x) d_c(x) and λ = 1; "

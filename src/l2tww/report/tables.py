@@ -8,8 +8,8 @@ import math
 import statistics
 from pathlib import Path
 
-from .. import stats
-from ..claims import ClaimRow, to_markdown
+from ..results import stats
+from ..results.claims import ClaimRow, to_markdown
 from . import paper_numbers as paper
 from .context import ReportContext
 
@@ -147,7 +147,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 PEAK_MEMORY_NOTE = "Peak memory: CUDA max allocated on a GPU; on a CPU the peak resident set size during the run (data and Python included)."
 CLAIMS_NOTE = (
     "Each claim is a paired difference over the seeds both arms ran (same subset and target init per seed), "
-    "test top-1 in points, with its 95% t-interval. Verdict rule (fixed before the runs, `l2tww.stats`): "
+    "test top-1 in points, with its 95% t-interval. Verdict rule (fixed before the runs, `l2tww.results.stats`): "
     "supported if the interval lies above 0 (within ±margin for ≈), contradicted if it lies below (outside), "
     "else inconclusive; the best baseline / single source is chosen on validation accuracy."
 )

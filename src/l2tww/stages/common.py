@@ -7,11 +7,12 @@ from pathlib import Path
 import torch
 
 from ..data.download import file_hash
-from ..data.loader import SplitData, open_split
+from ..data.batches import SplitData
+from ..data.loader import open_split
 from ..io import write_json
 from ..models import FeatureNet
-from ..runtime import provenance, select_device, set_threads
-from ..train import Trainer
+from ..training.runtime import provenance, select_device, set_threads
+from ..training.trainer import Trainer
 
 
 def device_for(runtime: dict) -> torch.device:

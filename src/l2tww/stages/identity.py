@@ -17,12 +17,12 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..codehash import code_identity, text_hash
+from .codehash import code_identity, text_hash
 from ..config import Params, Run
 from ..report import NOTEBOOKS as NOTEBOOK_FILES
-from ..spec import METHODS
+from ..catalog import METHODS
 
-NOT_CODE = ("l2tww.config", "l2tww.paths", "l2tww.codehash", "l2tww.stages.identity")
+NOT_CODE = ("l2tww.config", "l2tww.config.params", "l2tww.config.layout", "l2tww.stages.codehash", "l2tww.stages.identity")
 
 
 def _code(*roots: str) -> dict[str, str]:

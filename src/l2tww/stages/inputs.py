@@ -3,7 +3,7 @@ library needs to build them. Training executes them; the report rebuilds finishe
 from __future__ import annotations
 
 from ..config import Params, Run
-from ..data.registry import BUILDERS
+from ..catalog import BUILDERS
 
 
 def data_inputs(params: Params, dataset: str, n_per_class: int | None, seed: int) -> dict:

@@ -5,8 +5,8 @@ from ..config import Params
 from ..methods import MethodSpec
 from ..methods.scratch import Scratch
 from ..models import build_model, net_shapes
-from ..runtime import seed_everything
-from ..train import Trainer
+from ..training.runtime import seed_everything
+from ..training.trainer import Trainer
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, source_identity
 from .inputs import data_inputs

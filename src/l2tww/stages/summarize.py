@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import claims
+from ..results import claims
 from ..config import Params
 from ..io import read_json
-from ..summarize import write_summary
+from ..results.summary import write_summary
 
 
 def collect_runs(params: Params) -> list[dict]:

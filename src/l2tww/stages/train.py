@@ -7,9 +7,9 @@ from ..config import Params, Run
 from ..io import read_json, write_json
 from ..methods import MethodSpec, build_method
 from ..models import build_model, net_shapes
-from ..runtime import seed_everything
-from ..sources import load_source
-from ..train import Trainer, evaluate
+from ..training.runtime import seed_everything
+from ..training.sources import load_source
+from ..training.trainer import Trainer, evaluate
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, run_identity
 from .inputs import run_inputs

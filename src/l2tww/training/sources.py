@@ -5,8 +5,8 @@ from pathlib import Path
 
 import torch
 
-from .io import load_torch
-from .models import FeatureNet, build_model
+from ..io import load_torch
+from ..models import FeatureNet, build_model
 
 
 def freeze(model: FeatureNet) -> FeatureNet:

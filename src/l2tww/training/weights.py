@@ -11,7 +11,7 @@
   the full sha256 in the lock file. Both ResNet34 files load (RESNET34_FILES): the authors' code
   loads the legacy `resnet34-333f7ec4.pth`, saved before PyTorch 0.4.1 added BatchNorm's
   `num_batches_tracked` counters; missing counters are filled in (eval-mode sources never read them).
-  `python -m l2tww.weights_compare A B` compares the two files' tensors.
+  `python -m l2tww.training.weights_diff A B` compares the two files' tensors.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .data.download import fetch
+from ..data.download import fetch
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")  # torchvision's convention: <name>-<sha256 prefix>.pth
 # The ImageNet ResNet34 files in use (spec §2): the same tensors is believed, not verified here.
@@ -55,7 +55,7 @@ def _local(cfg: dict, key: str) -> Path:
 
 
 def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:
-    from .models.cifar_resnet import CifarResNet
+    from ..models.cifar_resnet import CifarResNet
 
     if not isinstance(model, CifarResNet):
         raise ValueError(f"weights.format: official_checkpoint holds a CIFAR ResNet; the source arch builds {type(model).__name__}")
@@ -79,7 +79,7 @@ def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path)
 
 def verify_copy(path: Path, sha256: str) -> None:
     """Check a local file without quarantining it (a user's file is never moved)."""
-    from .data.download import file_hash
+    from ..data.download import file_hash
 
     actual = file_hash(path)
     if actual != sha256:
@@ -93,7 +93,7 @@ def torchvision_url(depth: int) -> str:
 
 
 def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:
-    from .models.tv_resnet import TorchvisionResNet
+    from ..models.tv_resnet import TorchvisionResNet
 
     if not isinstance(model, TorchvisionResNet):
         raise ValueError(f"weights.format: torchvision holds a torchvision ResNet; the source arch builds {type(model).__name__}")
@@ -125,7 +125,7 @@ def with_counters(model: torch.nn.Module, state: dict) -> dict:
 
 def verify_name_prefix(path: Path) -> None:
     """A file named <name>-<sha256 prefix>.pth must hash to that prefix (torch.hub's check)."""
-    from .data.download import file_hash
+    from ..data.download import file_hash
 
     prefix = HASH_IN_NAME.search(path.name)
     if prefix and not file_hash(path).startswith(prefix.group(1)):

@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .data.loader import SplitData, draw_batches
-from .io import load_torch, save_torch, write_json
-from .methods import TransferMethod
-from .models import FeatureNet
+from ..data.batches import SplitData, draw_batches
+from ..io import load_torch, save_torch, write_json
+from ..methods import TransferMethod
+from ..models import FeatureNet
 from .runtime import autocast, peak_memory_mb, reset_peak_memory
 
 SELECTION = "test top-1 at the best-val epoch (strict >, earliest epoch wins ties)"

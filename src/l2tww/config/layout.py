@@ -1,18 +1,9 @@
-"""The artifact layout (design.md), in one place for the CLI, the Snakefile and dvc.yaml's tests."""
+"""The artifact layout, in one place for the CLI, the Snakefile and dvc.yaml's tests."""
 from __future__ import annotations
 
 from pathlib import Path
 
-
-def n_tag(n_per_class: int | None) -> str:
-    """The one spelling of N per class in paths, run ids and rule wildcards: n25, or nall."""
-    return "nall" if n_per_class is None else f"n{n_per_class}"
-
-
-def parse_n(text: str) -> int | None:
-    """'n25' or '25' -> 25; 'nall' or 'all' -> None (the inverse of n_tag, and the CLI's --n)."""
-    text = text.removeprefix("n")
-    return None if text == "all" else int(text)
+from ..results.cells import n_tag
 
 
 class Layout:

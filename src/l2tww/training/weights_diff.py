@@ -1,7 +1,7 @@
 """Compare two weight files tensor by tensor (spec §2: are the authors' `resnet34-333f7ec4.pth` and
 torchvision's `resnet34-b627a593.pth` the same tensors?).
 
-    python -m l2tww.weights_compare data/raw/weights/resnet34-333f7ec4.pth data/raw/weights/resnet34-b627a593.pth
+    python -m l2tww.training.weights_diff data/raw/weights/resnet34-333f7ec4.pth data/raw/weights/resnet34-b627a593.pth
 
 Prints each file's sha256 and tensor count, the names only one file has, and the largest absolute
 difference over the shared tensors (and where). BatchNorm `num_batches_tracked` counters, absent
@@ -73,7 +73,7 @@ def compare(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> Compariso
 
 
 def report(path_a: Path, path_b: Path, atol: float = 0.0) -> tuple[str, bool]:
-    from .data.download import file_hash
+    from ..data.download import file_hash
 
     a, b = read_state(path_a), read_state(path_b)
     c = compare(a, b)
@@ -92,7 +92,7 @@ def report(path_a: Path, path_b: Path, atol: float = 0.0) -> tuple[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m l2tww.weights_compare", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m l2tww.training.weights_diff", description=__doc__.splitlines()[0])
     add_arguments(ap)
     return run(ap.parse_args(argv))
 

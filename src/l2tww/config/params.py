@@ -1,8 +1,9 @@
-"""Load, validate and resolve params.yaml (design.md principle 1).
+"""Load, validate and resolve params.yaml.
 
-params.yaml -> JSON Schema (defaults filled) -> cross-reference checks -> frozen dataclasses.
-Every problem is reported as one line naming the file, the key path, the value and what was
-expected (`ConfigError`); library code receives dataclasses and never reads params.yaml itself.
+params.yaml -> JSON Schema (defaults filled) -> cross-reference checks -> `Params`, a frozen view
+with the helpers that read it (the run matrix, method specs). Every problem is reported as one
+line naming the file, the key path, the value and what was expected (`ConfigError`). Only the
+stages layer and the CLI hold a `Params`; the library receives plain dicts and values from them.
 """
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from typing import Any, Iterator, Mapping
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from .paths import Layout, n_tag
-from .spec import MethodSpec, Pair
+from ..catalog import BUILDERS, MethodSpec, Pair, num_taps
+from ..results.cells import n_tag
+from .layout import Layout
 
-SCHEMA_PATH = Path(__file__).with_name("schema") / "params.schema.yaml"
+SCHEMA_PATH = Path(__file__).with_name("params.schema.yaml")
 
 
 class ConfigError(ValueError):
@@ -189,9 +191,6 @@ def expand_pairs(spec) -> list[tuple[int, int]]:
 
 def _walk_refs(p: dict) -> Iterator[str]:
     """Cross-reference checks, yielding one message per problem."""
-    from .data.registry import BUILDERS
-    from .archs import num_taps
-
     datasets, recipes, sources, methods = p["datasets"], p["recipes"], p["sources"], p["methods"]
     for name, src in sources.items():
         if src["dataset"] not in datasets:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import stats
-from .io import write_json, write_text
+from ..io import write_json, write_text
 
 RUN_FIELDS = ["run_id", "target", "method", "label", "n_per_class", "seed", "test_acc", "val_acc", "best_epoch", "last_epoch", "last_val_acc", "time_per_epoch_s", "peak_memory_mb"]
 SUMMARY_FIELDS = ["target", "method", "label", "n_per_class", "seeds", "test_acc_mean", "test_acc_std", "test_acc_ci95_low", "test_acc_ci95_high", "val_acc_mean", "time_per_epoch_s", "peak_memory_mb", "selection"]
