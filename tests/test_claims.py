@@ -114,7 +114,7 @@ def test_records_without_transfer_stats_say_so():
 
 def test_bad_records_fail_with_one_line_naming_the_cell():
     dup = records() + [records()[0]]
-    with pytest.raises(ValueError, match="two records for target=animal method=scratch n_per_class=5 seed=0"):
+    with pytest.raises(ValueError, match="two records for animal/scratch/n5 seed 0"):
         claims.claims_table(dup, SPEC)
     no_val = [{**r, "val_acc": None} if r["method"] == "lwf" else r for r in records()]
     with pytest.raises(ValueError, match="method=lwf n_per_class=5: val_acc missing"):

@@ -18,7 +18,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from ..catalog import BUILDERS, MethodSpec, Pair, num_taps
-from ..results.cells import n_tag
+from ..results.cells import group_cells, n_tag
 from .layout import Layout
 
 SCHEMA_PATH = Path(__file__).with_name("params.schema.yaml")
@@ -146,9 +146,7 @@ class Params:
         each, in matrix order. One process then trains them in turn, which spares every later run
         the interpreter's start (importing torch, warming its kernels: ~5 s on a CPU)."""
         size = self.data["runtime"]["runs_per_job"]
-        cells: dict[tuple, list[Run]] = {}
-        for run in self.runs():
-            cells.setdefault((run.target, run.method, run.n_per_class), []).append(run)
+        cells = group_cells(self.runs())
         return [tuple(runs[i : i + size]) for runs in cells.values() for i in range(0, len(runs), size)]
 
     def splits_needed(self) -> list[tuple[str, int | None, int]]:

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 
 from ..io import atomic_path
+from ..results.cells import group_cells
 from . import tables
 from .context import ReportContext
 
@@ -24,7 +25,7 @@ class Notebook:
     def __init__(self, context_path: str, figures_dir: str):
         self.ctx = ReportContext.load(context_path)
         self.runs = self.ctx.runs
-        self.groups = tables.group(self.runs)
+        self.groups = group_cells(self.runs)
         self.figures = Path(figures_dir)
         self.figures.mkdir(parents=True, exist_ok=True)
         for group, settings in STYLE.items():

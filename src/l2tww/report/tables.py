@@ -4,30 +4,14 @@ epoch, mean ± sample std over seeds, with n seeds stated.
 """
 from __future__ import annotations
 
-import math
 import statistics
 from pathlib import Path
 
 from ..results import stats
+from ..results.cells import group_cells, n_order, n_text
 from ..results.claims import ClaimRow, to_markdown
 from . import paper_numbers as paper
 from .context import ReportContext
-
-
-def group(runs: list[dict]) -> dict[tuple, list[dict]]:
-    """(target, method, N) -> the runs over seeds, in first-seen order."""
-    out: dict[tuple, list[dict]] = {}
-    for r in runs:
-        out.setdefault((r["target"], r["method"], r["n_per_class"]), []).append(r)
-    return out
-
-
-def n_text(n) -> str:
-    return "all" if n is None else str(n)
-
-
-def _n_key(n) -> float:
-    return math.inf if n is None else n
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -47,7 +31,7 @@ def epochs_text(members: list[dict]) -> str:
 # -- tables ------------------------------------------------------------------------------------------
 def table1(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
     """Every target x method at the target's primary N, with the paper's number and the delta."""
-    groups = group(runs)
+    groups = group_cells(runs)
     rows = []
     for target in ctx.targets:
         n = ctx.targets[target]["primary_n"]
@@ -67,7 +51,7 @@ TABLE1_HEADER = ["target", "N/class", "method", "seeds", "test top-1 % (mean ± 
 
 def lowdata(ctx: ReportContext, runs: list[dict]) -> dict[str, dict[str, list[tuple]]]:
     """target -> method -> [(N, mean, std, seeds, paper number or None)], for methods run at > 1 N."""
-    groups = group(runs)
+    groups = group_cells(runs)
     out: dict = {}
     for target in ctx.targets:
         for method in ctx.targets[target]["methods"]:
@@ -76,12 +60,12 @@ def lowdata(ctx: ReportContext, runs: list[dict]) -> dict[str, dict[str, list[tu
                 for (t, m, n), ms in groups.items() if (t, m) == (target, method)
             ]
             if len(points) > 1:
-                out.setdefault(target, {})[method] = sorted(points, key=lambda p: _n_key(p[0]))
+                out.setdefault(target, {})[method] = sorted(points, key=lambda p: n_order(p[0]))
     return out
 
 
 def lowdata_table(ctx: ReportContext, curves: dict) -> tuple[list[str], list[list[str]]]:
-    ns = sorted({p[0] for methods in curves.values() for points in methods.values() for p in points}, key=_n_key)
+    ns = sorted({p[0] for methods in curves.values() for points in methods.values() for p in points}, key=n_order)
     header = ["target", "method"] + [f"N={n_text(n)}: mean ± std (seeds)" for n in ns]
     rows = []
     for target, methods in curves.items():
@@ -93,7 +77,7 @@ def lowdata_table(ctx: ReportContext, curves: dict) -> tuple[list[str], list[lis
 
 def multisource(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
     """Targets with > 1 source, beside single-source targets on the same data, arch, method and N."""
-    groups = group(runs)
+    groups = group_cells(runs)
     targets = ctx.targets
     rows = []
     for name, t in targets.items():
@@ -116,7 +100,7 @@ MULTI_HEADER = ["target", "sources", "method", "N/class", "seeds", "test top-1 %
 
 def cost(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
     """Time per epoch and peak memory per method, at each target's primary N; ratio to scratch."""
-    groups = group(runs)
+    groups = group_cells(runs)
     rows = []
     for target in ctx.targets:
         n = ctx.targets[target]["primary_n"]

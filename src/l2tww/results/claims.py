@@ -22,10 +22,10 @@ Rules (stats.py has the verdict rule):
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from . import stats
+from .cells import n_order, n_text, seeds_by_cell
 
 Arm = tuple[str, str]  # (target, method)
 NOT_RUN = "not run"
@@ -61,23 +61,6 @@ class ClaimRow:
     reason: str
 
 
-def _n_key(n):
-    return float("inf") if n is None else n
-
-
-def _n_text(n) -> str:
-    return "all" if n is None else str(n)
-
-
-def index(records: list[dict]) -> dict[tuple, dict]:
-    """(target, method, n) -> {seed: record}; a repeated (cell, seed) is an error."""
-    cells: dict[tuple, dict] = defaultdict(dict)
-    for r in records:
-        key = (r["target"], r["method"], r.get("n_per_class"))
-        if r["seed"] in cells[key]:
-            raise ValueError(f"claims: two records for target={key[0]} method={key[1]} n_per_class={_n_text(key[2])} seed={r['seed']}")
-        cells[key][r["seed"]] = r
-    return dict(cells)
 
 
 def _ns(cells, arm: Arm) -> set:
@@ -94,7 +77,7 @@ def _best_on_val(cells, arms: tuple[Arm, ...], n) -> tuple[Arm, float] | None:
         vals = _field(cells, arm, n, "val_acc")
         if vals:
             if any(v is None for v in vals.values()):
-                raise ValueError(f"claims: target={arm[0]} method={arm[1]} n_per_class={_n_text(n)}: val_acc missing; the best arm is chosen on validation")
+                raise ValueError(f"claims: target={arm[0]} method={arm[1]} n_per_class={n_text(n)}: val_acc missing; the best arm is chosen on validation")
             scored.append((statistics.fmean(vals.values()), arm))
     if not scored:
         return None
@@ -117,14 +100,14 @@ def _unpaired(p: stats.Paired) -> str:
 
 def _arms_text(a: Arm, b: Arm, n) -> str:
     if a[0] == b[0]:
-        return f"{a[1]} − {b[1]} on {a[0]}, N={_n_text(n)}"
-    return f"{a[1]} on {a[0]} − {b[1]} on {b[0]}, N={_n_text(n)}"
+        return f"{a[1]} − {b[1]} on {a[0]}, N={n_text(n)}"
+    return f"{a[1]} on {a[0]} − {b[1]} on {b[0]}, N={n_text(n)}"
 
 
 def _paired_rows(cells, spec, claim, a: Arm, b_of_n, rule) -> list[ClaimRow]:
     """One row per N that arm a has; b_of_n(n) -> (arm b, note) or None; rule(ci) -> Verdict."""
     rows = []
-    for n in sorted(_ns(cells, a), key=_n_key):
+    for n in sorted(_ns(cells, a), key=n_order):
         picked = b_of_n(n)
         if picked is None:
             continue
@@ -197,7 +180,7 @@ def _meta_rows(records, spec) -> list[ClaimRow]:
 
 def _gain_rows(cells, spec) -> list[ClaimRow]:
     claim = "the gain over scratch grows as N shrinks"
-    ns = sorted(_ns(cells, spec.l2t) & _ns(cells, spec.scratch), key=_n_key)
+    ns = sorted(_ns(cells, spec.l2t) & _ns(cells, spec.scratch), key=n_order)
     comparison = f"({spec.l2t[1]} − {spec.scratch[1]}) at smallest N − at largest N"
     if len(ns) < 2:
         return [_not_run(claim, comparison, "needs both arms at two or more N")]
@@ -207,7 +190,7 @@ def _gain_rows(cells, spec) -> list[ClaimRow]:
         return {s: a[s] - b[s] for s in set(a) & set(b)}
 
     small, large = gain(ns[0]), gain(ns[-1])
-    comparison = f"({spec.l2t[1]} − {spec.scratch[1]}) at N={_n_text(ns[0])} − at N={_n_text(ns[-1])}, on {spec.l2t[0]}"
+    comparison = f"({spec.l2t[1]} − {spec.scratch[1]}) at N={n_text(ns[0])} − at N={n_text(ns[-1])}, on {spec.l2t[0]}"
     if not set(small) & set(large):
         return [_not_run(claim, comparison, "no seed shared by all four cells")]
     p = stats.paired_difference(small, large, spec.level)
@@ -217,7 +200,7 @@ def _gain_rows(cells, spec) -> list[ClaimRow]:
 def claims_table(records: list[dict], spec: ClaimsSpec) -> list[ClaimRow]:
     """The rows in the paper's order; a claim whose arms have no runs gets one "not run" row, a claim
     whose roles the spec leaves empty gets none."""
-    cells = index(records)
+    cells = seeds_by_cell(records, "claims")
     present = {(t, m) for (t, m, _) in cells}
     rows: list[ClaimRow] = []
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from . import stats
+from .cells import Cell, n_text, parse_n, seeds_by_cell
 
-Cell = tuple  # (target, method, n_per_class); n None = all
 
 
 @dataclass(frozen=True)
@@ -56,17 +56,13 @@ class Comparison:
     only_b: list[Cell]
 
 
-def _n(value):
-    return None if value in (None, "", "all") else int(value)
-
-
 def _record(raw: dict, where: str) -> dict:
     out = dict(raw)
     for key in ("target", "method", "seed", "test_acc"):
         if raw.get(key) in (None, ""):
             raise ValueError(f"{where}: key {key} missing")
     try:
-        out["n_per_class"], out["seed"], out["test_acc"] = _n(raw.get("n_per_class")), int(raw["seed"]), float(raw["test_acc"])
+        out["n_per_class"], out["seed"], out["test_acc"] = parse_n(raw.get("n_per_class")), int(raw["seed"]), float(raw["test_acc"])
     except (TypeError, ValueError):
         raise ValueError(f"{where}: n_per_class={raw.get('n_per_class')!r} seed={raw['seed']!r} test_acc={raw['test_acc']!r}: expected integers and a number") from None
     return out
@@ -118,17 +114,7 @@ def load_claims(path: str, rev: str | None = None, repo: str | Path = ".") -> di
 
 
 def _cells(records: list[dict]) -> dict[Cell, dict]:
-    cells: dict[Cell, dict] = {}
-    for r in records:
-        seeds = cells.setdefault((r["target"], r["method"], _n(r.get("n_per_class"))), {})
-        if r["seed"] in seeds:
-            raise ValueError(f"compare: two records for {r['target']}/{r['method']} n={r['n_per_class']} seed={r['seed']}")
-        seeds[r["seed"]] = r["test_acc"]
-    return cells
-
-
-def _order(cell: Cell):
-    return (cell[0], cell[1], float("inf") if cell[2] is None else cell[2])
+    return {cell: {s: r["test_acc"] for s, r in seeds.items()} for cell, seeds in seeds_by_cell(records, "compare").items()}
 
 
 def _mean(by_seed: dict, seeds) -> float:
@@ -138,7 +124,7 @@ def _mean(by_seed: dict, seeds) -> float:
 def compare(a: list[dict], b: list[dict], level: float = stats.LEVEL) -> Comparison:
     ca, cb = _cells(a), _cells(b)
     changed, unchanged, only_a, only_b = [], 0, [], []
-    for cell in sorted(set(ca) | set(cb), key=_order):
+    for cell in sorted(set(ca) | set(cb), key=Cell.order):
         sa, sb = ca.get(cell, {}), cb.get(cell, {})
         if not set(sa) & set(sb):  # nothing to pair: list the cell on each side that has it
             if sa:
@@ -159,10 +145,6 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
 
 
-def _cell_text(cell: Cell) -> str:
-    return f"{cell[0]}/{cell[1]}/n{'all' if cell[2] is None else cell[2]}"
-
-
 def format_comparison(cmp: Comparison, label_a: str = "A", label_b: str = "B") -> str:
     lines = [f"per-seed test accuracy, B = {label_b} vs A = {label_a}, paired by seed (diff = B − A, 95% t-interval)"]
     if cmp.changed:
@@ -172,7 +154,7 @@ def format_comparison(cmp: Comparison, label_a: str = "A", label_b: str = "B") -
             unpaired = f" (+{d.b_only} B-only, {d.a_only} A-only seeds ignored)" if d.a_only or d.b_only else ""
             interval = "no interval" if ci.low is None else f"[{ci.low:+.2f}, {ci.high:+.2f}]"
             verdict = "yes" if d.beyond_noise else ("n/a" if ci.low is None else "no")
-            rows.append([d.cell[0], d.cell[1], "all" if d.cell[2] is None else str(d.cell[2]), f"{ci.n}{unpaired}",
+            rows.append([d.cell[0], d.cell[1], n_text(d.cell.n_per_class), f"{ci.n}{unpaired}",
                          f"{d.mean_a:.2f}", f"{d.mean_b:.2f}", f"{ci.mean:+.2f}", interval, verdict])
         lines += _table(["target", "method", "N", "seeds", "A", "B", "B−A", "95% CI", "beyond noise"], rows)
     else:
@@ -180,7 +162,7 @@ def format_comparison(cmp: Comparison, label_a: str = "A", label_b: str = "B") -
     lines.append(f"unchanged cells: {cmp.unchanged}")
     for label, cells in ((f"only in A ({label_a})", cmp.only_a), (f"only in B ({label_b})", cmp.only_b)):
         if cells:
-            lines.append(f"{label}: " + ", ".join(_cell_text(c) for c in cells))
+            lines.append(f"{label}: " + ", ".join(c.text() for c in cells))
     return "\n".join(lines) + "\n"
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from collections import defaultdict
 from pathlib import Path
 
 from . import stats
+from .cells import group_cells, n_tag, n_text, parse_n
 from ..io import write_json, write_text
 
 RUN_FIELDS = ["run_id", "target", "method", "label", "n_per_class", "seed", "test_acc", "val_acc", "best_epoch", "last_epoch", "last_val_acc", "time_per_epoch_s", "peak_memory_mb"]
@@ -31,16 +31,13 @@ def _csv(rows: list[dict], fields: list[str]) -> str:
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for r in runs:
-        groups[(r["target"], r["method"], r["n_per_class"])].append(r)
     rows = []
-    for (target, method, n), members in groups.items():
+    for (target, method, n), members in group_cells(runs).items():
         tests = [m["test_acc"] for m in members]
         ci = stats.mean_ci(tests)
         rows.append({
             "target": target, "method": method, "label": members[0]["label"],
-            "n_per_class": "all" if n is None else n, "seeds": len(members),
+            "n_per_class": n_text(n), "seeds": len(members),
             "test_acc_mean": round(statistics.fmean(tests), 4), "test_acc_std": round(ci.std, 4),
             "test_acc_ci95_low": None if ci.low is None else round(ci.low, 4), "test_acc_ci95_high": None if ci.high is None else round(ci.high, 4),
             "val_acc_mean": round(statistics.fmean(m["val_acc"] for m in members), 4),
@@ -56,13 +53,13 @@ def write_summary(runs: list[dict], out: Path, claims: dict | None = None) -> Pa
     rows = aggregate(runs)
     for r in runs:
         r.setdefault("n_per_class", None)
-    write_text(out / "runs.csv", _csv([{**r, "n_per_class": "all" if r["n_per_class"] is None else r["n_per_class"]} for r in runs], RUN_FIELDS))
+    write_text(out / "runs.csv", _csv([{**r, "n_per_class": n_text(r["n_per_class"])} for r in runs], RUN_FIELDS))
     write_text(out / "summary.csv", _csv(rows, SUMMARY_FIELDS))
     write_text(out / "lowdata.csv", _csv([r for r in rows if r["n_per_class"] != "all"], ["target", "method", "n_per_class", "test_acc_mean", "test_acc_std"]))
     nested: dict = {}
     for r in rows:
         cell = nested.setdefault(r["target"], {}).setdefault(r["method"], {})
-        cell[f"n{r['n_per_class']}"] = {"test_acc": r["test_acc_mean"], "test_acc_std": r["test_acc_std"], "test_acc_ci95": [r["test_acc_ci95_low"], r["test_acc_ci95_high"]], "seeds": r["seeds"]}
+        cell[n_tag(parse_n(r["n_per_class"]))] = {"test_acc": r["test_acc_mean"], "test_acc_std": r["test_acc_std"], "test_acc_ci95": [r["test_acc_ci95_low"], r["test_acc_ci95_high"]], "seeds": r["seeds"]}
     if claims:
         nested["claims"] = claims
     write_json(out / "metrics.json", nested)

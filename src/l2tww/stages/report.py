@@ -1,12 +1,12 @@
 """`l2tww report`: resolve the params into a plain ReportContext and render it."""
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
 
 from ..config import Params
 from ..report.context import ReportContext
+from ..results.cells import n_order
 from ..report.render import render
 from .inputs import run_inputs
 from .summarize import claim_rows, collect_runs
@@ -24,7 +24,7 @@ def primary_n(params: Params, target: str) -> int | None:
     for block in params["targets"][target]["runs"]:
         for n in block["n_per_class"]:
             count.setdefault(n, set()).update(block["methods"])
-    return max(count, key=lambda n: (len(count[n]), math.inf if n is None else n))
+    return max(count, key=lambda n: (len(count[n]), n_order(n)))
 
 
 def report_context(params: Params) -> ReportContext:

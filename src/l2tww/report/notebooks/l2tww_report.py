@@ -34,6 +34,7 @@ from matplotlib.ticker import MaxNLocator
 from l2tww.report import paper_numbers as paper, tables
 from l2tww.report.notebook import Notebook
 from l2tww.io import read_json, write_text
+from l2tww.results.cells import n_text
 
 nb = Notebook(context_path, figures_dir)
 ctx, runs, groups = nb.ctx, nb.runs, nb.groups
@@ -141,7 +142,7 @@ for target in ctx.targets:
     a.set_xlabel("time per epoch (s), mean ± std over seeds")
     b.barh(ys, [max(r["peak_memory_mb"] for r in ms) for _, ms in sel], color="tab:green")
     b.set_xlabel("peak memory (MB), max over seeds")
-    fig.suptitle(f"Cost: {target}, N={tables.n_text(ctx.targets[target]['primary_n'])}")
+    fig.suptitle(f"Cost: {target}, N={n_text(ctx.targets[target]['primary_n'])}")
     save(fig, f"cost-{target}")
 
 # %% [markdown]
@@ -163,11 +164,11 @@ for target in ctx.targets:
         best = [r["best_epoch"] for r in members]
         ax.scatter(best, [mean[min(b, len(mean) - 1)] for b in best], color=cmap(i % 10), s=18, zorder=4)
         csv = "epoch,val_acc,val_acc_std,seeds\n" + "".join(f"{e},{m:.4f},{s:.4f},{len(members)}\n" for e, m, s in zip(epochs, mean, std))
-        write_text(PLOTS / "learning_curves" / f"{target}-n{tables.n_text(n)}-{method}.csv", csv)
+        write_text(PLOTS / "learning_curves" / f"{target}-n{n_text(n)}-{method}.csv", csv)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("validation top-1 accuracy (%)")
-    ax.set_title(f"Learning curves: {target}, N={tables.n_text(ctx.targets[target]['primary_n'])}")
+    ax.set_title(f"Learning curves: {target}, N={n_text(ctx.targets[target]['primary_n'])}")
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     save(fig, f"curves-{target}")

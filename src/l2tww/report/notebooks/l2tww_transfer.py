@@ -32,6 +32,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 from l2tww.report import tables
 from l2tww.report.notebook import Notebook, seeds
 from l2tww.io import read_json
+from l2tww.results.cells import n_text
 
 nb = Notebook(context_path, figures_dir)
 ctx, runs, groups = nb.ctx, nb.runs, nb.groups
@@ -132,7 +133,7 @@ for target, method, n, members, logs in transfer_runs("lambda"):
     d.set_title("learned change: λ(best epoch) − λ(before training)")
     evolution(b, logs, "lambda", pairs, ylabel="λ (mean over val images and seeds)")
     b.set_title("λ per pair over training")
-    fig.suptitle(f"Where to transfer: {target}, {ctx.label(method)}, N={tables.n_text(n)}", y=1 + 0.3 / fig.get_figheight())
+    fig.suptitle(f"Where to transfer: {target}, {ctx.label(method)}, N={n_text(n)}", y=1 + 0.3 / fig.get_figheight())
     save(fig, f"where-{target}-{method}")
     shown += 1
 if not shown:
@@ -151,7 +152,7 @@ from l2tww.results.claims import meta_movement, transfer_at
 rows = []
 for target, method, n, members, logs in transfer_runs("lambda"):
     moves = [meta_movement(transfer_at(log, r["best_epoch"])) for r, log in zip(members, logs)]
-    rows.append([target, ctx.label(method), tables.n_text(n), str(len(moves)),
+    rows.append([target, ctx.label(method), n_text(n), str(len(moves)),
                  f"{np.mean([m['max_entropy_deficit'] for m in moves]):.2e}",
                  f"{np.mean([m['max_lambda_change'] for m in moves]):.1%}",
                  f"{sum(m['dead_lambda'] for m in moves)} / {len(moves) * len(logs[0]['pairs'])}"])
@@ -198,7 +199,7 @@ for target, method, n, members, logs in transfer_runs("entropy_deficit"):
     c.set_ylabel("weight × C")
     c.set_title(f"channel weights, seed {members[0]['seed']}, 10 test images")
     c.grid(alpha=0.3)
-    fig.suptitle(f"What to transfer: {target}, {ctx.label(method)}, N={tables.n_text(n)}", y=1 + 0.3 / fig.get_figheight())  # 0.3 in above the axes
+    fig.suptitle(f"What to transfer: {target}, {ctx.label(method)}, N={n_text(n)}", y=1 + 0.3 / fig.get_figheight())  # 0.3 in above the axes
     save(fig, f"what-{target}-{method}")
     shown += 1
 if not shown:
