@@ -23,7 +23,7 @@ def test_checked_in_params_validate_and_expand_the_run_matrix():
 
 def test_defaults_are_filled_from_the_schema():
     params = config.from_mapping(tiny_raw())
-    assert params["runtime"]["amp_bf16"] is False
+    assert params["runtime"]["precision"] == "fp32" and params["runtime"]["deterministic"] is False
     assert params["recipes"]["target"]["momentum"] == 0.9
     assert params["recipes"]["target"]["schedule"] == {"name": "cosine", "milestones": [0.5, 0.75], "gamma": 0.1}
     assert params["methods"]["fm_single"]["beta"] == 0.5

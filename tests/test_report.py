@@ -7,6 +7,7 @@ method classes (random weights), so the saliency and channel-weight sections exe
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from html import unescape
 import random
@@ -24,7 +25,7 @@ from l2tww.stages.inputs import source_inputs
 from l2tww.stages.report import make_report, report_context
 from l2tww.stages.split import make_split
 
-SECTIONS = ["Table 1", "Low-data regime", "Multi-source transfer", "Where to transfer", "What to transfer", "Saliency maps", "Cost", "Learning curves"]
+SECTIONS = ["Table 1", "Low-data regime", "Multi-source transfer", "Where to transfer", "What to transfer", "Saliency maps", "Learning curves"]
 EPOCHS = 4
 
 
@@ -69,7 +70,7 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
     out = layout.run_dir(run.relpath)
     history, transfer = [], {"pairs": [p.key for p in spec.pairs], "epochs": [], "lambda": [], "entropy": [], "entropy_deficit": []}
     for e in range(EPOCHS):
-        row = {"epoch": e, "lr": 0.05, "train_loss": 2.3 - 0.2 * e, "val_acc": 20 + 10 * e + rng.random(), "val_loss": 2.0, "test_acc": None, "time_s": 0.1}
+        row = {"epoch": e, "lr": 0.05, "train_loss": 2.3 - 0.2 * e, "val_acc": 20 + 10 * e + rng.random(), "val_loss": 2.0, "test_acc": None}
         if spec.kind == "l2t":
             entropy = [math.log(8) - 0.01 * e for _ in spec.pairs]
             row["transfer"] = {"lambda": [1.0 + 0.1 * e * (i % 3) for i in range(len(spec.pairs))], "entropy": entropy, "entropy_deficit": [1 - h / math.log(8) for h in entropy]}
@@ -84,10 +85,11 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
         "n_per_class": run.n_per_class, "seed": run.seed, "dataset": tcfg["dataset"], "sources": tcfg["sources"],
         "pairs": [p.key for p in spec.pairs], "hparams": spec.hparams, "test_acc": history[best]["test_acc"],
         "val_acc": history[best]["val_acc"], "best_epoch": best, "selection": "fixture", "last_epoch": best,
-        "last_val_acc": history[best]["val_acc"], "epochs": EPOCHS, "time_per_epoch_s": 0.1 + rng.random(),
-        "train_time_s": 1.0, "peak_memory_mb": 500 + 100 * rng.random(), "student_params": 10, "meta_params": 5,
-        "provenance": {"git_sha": "fixture", "torch": torch.__version__, "device": "cpu", "threads": 1},
+        "last_val_acc": history[best]["val_acc"], "epochs": EPOCHS, "student_params": 10, "meta_params": 5,
+        "execution": {"torch": torch.__version__, "python": "3", "device": "cpu", "device_name": "fixture", "precision": "fp32", "deterministic": False},
     }
+    write_json(out / "timing.json", {"time_per_epoch_s": 0.1 + rng.random(), "train_time_s": 1.0, "epoch_times_s": [0.1] * EPOCHS,
+                                     "peak_memory_mb": 500 + 100 * rng.random(), "machine": {"git_sha": "fixture", "device": "cpu", "threads": 1}})
     save_torch(out / "model.pt", {"target": target.state_dict(), "method": method.state_dict(), "best_epoch": best})
     write_json(out / "history.json", history)
     if spec.kind == "l2t":
@@ -122,7 +124,8 @@ def test_report_renders_every_section(fixture_results, tmp_path):
     assert "No paper numbers apply" in html  # animal_mnist is not a paper dataset
     assert "def save(" not in html  # code hidden
     figures = {p.name for p in (out / "figures").glob("*.png")}
-    assert {"saliency.png", "lowdata-animal.png", "where-animal-l2tww.png", "where-animal_multi-l2tww.png", "what-animal-l2tww.png", "curves-animal.png", "cost-animal.png"} <= figures
+    assert {"saliency.png", "lowdata-animal.png", "where-animal-l2tww.png", "where-animal_multi-l2tww.png", "what-animal-l2tww.png", "curves-animal.png"} <= figures
+    assert (out / "cost" / "cost-animal.png").exists() and "s / epoch" in (out / "cost" / "cost.md").read_text()
     assert (out / "plots" / "lowdata" / "animal-l2tww.csv").read_text().startswith("n_per_class,test_acc_mean")
     assert (out / "plots" / "learning_curves" / "animal-n5-l2tww.csv").exists()
     summary = (out / "summary.md").read_text()
@@ -135,6 +138,17 @@ def test_report_renders_every_section(fixture_results, tmp_path):
     assert "Did the meta-networks learn?" in html
     assert "animal_multi" in summary and "± " in summary
     assert not list(out.glob(".render-*"))  # the temp folder is gone
+
+
+def test_a_second_render_writes_the_same_bytes_except_the_timings(fixture_results, tmp_path):
+    """The report is a DVC-hashed artifact: papermill metadata, figure metadata or temp names that
+    leaked into it would change dvc.lock at every rerun. Only cost/ (timings) may differ."""
+    def digest(folder):
+        return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file() and p.parts[len(folder.parts)] != "cost"}
+
+    first = digest(make_report(fixture_results, tmp_path / "a"))
+    second = digest(make_report(fixture_results, tmp_path / "b"))
+    assert first == second and "l2tww-report.html" in first
 
 
 def test_saliency_fm_loss_is_the_fm_method_loss(fixture_results):
@@ -161,8 +175,8 @@ def test_saliency_fm_loss_is_the_fm_method_loss(fixture_results):
 
 def test_paper_numbers_map_by_kind_and_mark():
     l2tww = {"kind": "l2t", "pairs": "all_to_all"}
-    assert paper.table1_number("cub200", l2tww).value == 65.05 and paper.table1_number("cub200", l2tww).verified
-    assert not paper.table1_number("cifar100", l2tww).verified
+    assert paper.table1_number("cub200", l2tww).value == 65.05 and paper.table1_number("cub200", l2tww).mark == "V"
+    assert paper.table1_number("cifar100", l2tww).mark == "R"
     assert paper.table1_number("cub200", {"kind": "l2t", "pairs": "all_to_all", "where": False}) is None  # L2T-w: not recalled
     assert paper.table1_number("cub200", {"kind": "fm", "pairs": "single"}) is None
     assert paper.lowdata_number("cifar10", l2tww, 50).text() == "64.91 [V]"

@@ -1,7 +1,9 @@
 """The CUDA-only branches of runtime.py, reached on the CPU (issue 14): device choice, autocast,
-synchronisation and peak memory. torch.cuda's queries are replaced by recorders; no GPU is needed."""
+peak memory, precision and determinism switches. torch.cuda's queries are replaced by recorders;
+no GPU is needed."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -37,25 +39,23 @@ def test_cuda_requested_without_cuda_is_a_clear_error(monkeypatch):
         runtime.select_device("cuda:1")
 
 
-def test_synchronize_and_peak_memory_act_on_cuda_only(fake_cuda):
+def test_peak_memory_acts_on_cuda_only(fake_cuda):
     cuda = torch.device("cuda:1")
-    runtime.synchronize(cuda)
     runtime.reset_peak_memory(cuda)
     assert runtime.peak_memory_mb(cuda) == 3.0
-    runtime.synchronize(torch.device("cpu"))
     runtime.reset_peak_memory(torch.device("cpu"))
-    assert fake_cuda == [("synchronize", "cuda:1"), ("reset", "cuda:1")]
+    assert fake_cuda == [("reset", "cuda:1")]
     assert runtime.peak_memory_mb(torch.device("cpu")) > 10  # this process's max RSS, MB
 
 
 def test_bf16_autocast_runs_on_cpu_only_when_forced():
     a, b = torch.randn(4, 4), torch.randn(4, 4)
     cpu = torch.device("cpu")
-    with runtime.autocast(cpu, True):
+    with runtime.autocast(cpu, "bf16"):
         assert (a @ b).dtype == torch.float32  # runs keep the paper's fp32 on the CPU
-    with runtime.autocast(cpu, True, cpu=True):
+    with runtime.autocast(cpu, "bf16", cpu=True):
         assert (a @ b).dtype == torch.bfloat16  # the smoke run's CPU form: the GPU's code path
-    with runtime.autocast(cpu, False, cpu=True):
+    with runtime.autocast(cpu, "fp32", cpu=True):
         assert (a @ b).dtype == torch.float32
 
 
@@ -72,3 +72,38 @@ def test_each_run_of_a_process_gets_its_own_cpu_peak_memory():
     runtime.reset_peak_memory(cpu)
     after = runtime.peak_memory_mb(cpu)
     assert after < before - 300, (before, after)
+
+
+@pytest.fixture
+def restore_numerics():
+    yield
+    runtime.set_precision("fp32")
+    runtime.set_deterministic(False)
+
+
+def test_fp32_turns_tf32_off_for_matmuls_and_convolutions_and_tf32_turns_it_on(restore_numerics):
+    """torch's default lets cuDNN convolutions use TF32 (issue 21): "fp32" must say ieee for both."""
+    runtime.set_precision("tf32")
+    assert runtime.tf32_state() == {"matmul": "tf32", "conv": "tf32", "float32_matmul_precision": "high"}
+    runtime.set_precision("fp32")
+    assert runtime.tf32_state() == {"matmul": "ieee", "conv": "ieee", "float32_matmul_precision": "highest"}
+    runtime.set_precision("bf16")  # autocast does the bf16 part; what is left in fp32 stays IEEE
+    assert runtime.tf32_state()["conv"] == "ieee"
+    with pytest.raises(ValueError, match="runtime.precision: 'fp16'"):
+        runtime.set_precision("fp16")
+
+
+def test_deterministic_mode_sets_kernels_autotuning_and_the_cublas_workspace(restore_numerics, monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    runtime.set_deterministic(True)
+    assert torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.benchmark
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    runtime.set_deterministic(False)
+    assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.benchmark
+
+
+def test_check_warns_that_precision_does_nothing_on_the_cpu():
+    base = {"device": "cpu", "precision": "tf32", "channels_last": False}
+    assert any("runtime.precision: tf32 has no effect on the CPU" in w for w in runtime.runtime_warnings(base, "cpu"))
+    assert runtime.runtime_warnings({**base, "precision": "fp32"}, "cpu") == []
+    assert runtime.runtime_warnings(base, "cuda") == []

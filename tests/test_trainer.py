@@ -14,7 +14,6 @@ from l2tww.io import load_torch, read_json
 from l2tww.stages.split import make_split
 from l2tww.stages.train import train_run
 
-TIMING = {"time_per_epoch_s", "train_time_s", "peak_memory_mb", "provenance"}
 
 
 def test_cosine_schedule_is_stepped_after_each_epoch():
@@ -33,10 +32,6 @@ def _prepare_run(params, run: Run):
     dataset = params["targets"][run.target]["dataset"]
     make_split(params, dataset)
     make_split(params, dataset, run.n_per_class, run.seed)
-
-
-def _without_timing(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if k not in TIMING}
 
 
 def _with_epochs(params, epochs):
@@ -72,7 +67,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(tiny, monkeypa
     monkeypatch.setattr(train, "evaluate", real_evaluate)
 
     resumed = train_run(params, run)
-    assert _without_timing(resumed) == _without_timing(reference)
+    assert resumed == reference
     resumed_model = load_torch(f"{run_dir}/model.pt")
     for key, tensor in reference_model["target"].items():
         assert torch.equal(tensor, resumed_model["target"][key]), key
@@ -85,11 +80,11 @@ def test_same_seed_same_metrics_other_seed_differs(tiny):
     a, b = Run("animal", "scratch", 5, 0), Run("animal", "scratch", 5, 1)
     for run in (a, b):
         _prepare_run(params, run)
-    first = _without_timing(train_run(params, a))
+    first = train_run(params, a)
     import shutil
 
     shutil.rmtree(params["results_root"] + "/runs/" + a.relpath)
-    assert _without_timing(train_run(params, a)) == first
+    assert train_run(params, a) == first
     train_run(params, b)
     # The seed drives the init, the split and the batch order, so the training itself must differ
     # (the run ids always do; accuracies on 50 images may tie).
@@ -106,7 +101,11 @@ def test_metrics_name_the_epoch_and_carry_their_evidence(tiny):
     history = read_json(tiny["results_root"] + "/runs/" + run.relpath + "/history.json")
     assert max(row["val_acc"] for row in history) == metrics["val_acc"]
     assert history[metrics["best_epoch"]]["test_acc"] == metrics["test_acc"]
-    assert {"git_sha", "torch", "device"} <= set(metrics["provenance"])
+    assert metrics["execution"] == {**metrics["execution"], "device": "cpu", "precision": "fp32", "deterministic": False}
+    assert {"torch", "python", "device_name"} <= set(metrics["execution"])
+    timing = read_json(tiny["results_root"] + "/runs/" + run.relpath + "/timing.json")  # this execution's facts, outside metrics.json
+    assert {"git_sha", "host", "pid"} <= set(timing["machine"]) and len(timing["epoch_times_s"]) == 2 and timing["peak_memory_mb"] > 0
+    assert not {"time_per_epoch_s", "peak_memory_mb", "machine"} & set(metrics) and all("time_s" not in row for row in history)
 
 
 def test_non_finite_loss_stops_with_the_epoch_and_keeps_the_last_checkpoint(tiny, monkeypatch):

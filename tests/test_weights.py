@@ -121,7 +121,7 @@ def test_a_legacy_file_without_batchnorm_counters_loads_and_its_name_hash_is_che
     assert int(loaded["bn1.num_batches_tracked"]) == 0
     wrong = tmp_path / "resnet18-00000000.pth"
     wrong.write_bytes(path.read_bytes())
-    with pytest.raises(ValueError, match="the name says sha256 prefix 00000000"):
+    with pytest.raises(ValueError, match="checksum mismatch: expected sha256 prefix 00000000, got "):
         load_weights(TorchvisionResNet(18, 1000), {"format": "torchvision", "path": str(wrong)}, tmp_path)
     # Any other missing tensor is still an error.
     partial = _legacy(state)

@@ -73,12 +73,14 @@ def _dispatch(args) -> int | None:
 
     params = config.load(args.params)
     if args.verb == "check":
-        from .training.runtime import check_device
+        from .training.runtime import check_device, runtime_warnings
 
         try:
-            check_device(params["runtime"]["device"])
+            device = check_device(params["runtime"]["device"])
         except RuntimeError as exc:
             raise config.ConfigError(f"{params.origin}: {exc}") from None
+        for warning in runtime_warnings(params["runtime"], device):
+            print(f"l2tww: warning: {params.origin}: {warning}", file=sys.stderr)
         print(f"{args.params}: ok ({len(params.runs())} runs)")
     elif args.verb == "runs":
         for run in params.runs():

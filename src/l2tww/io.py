@@ -1,6 +1,9 @@
-"""Atomic artifact writes (design.md principle 6): temp file in the same folder, fsync, rename.
+"""Atomic artifact writes: a temp file in the same folder, fsync, rename.
 
-A killed process leaves either the previous file or none, never a truncated one.
+A killed process leaves either the previous file or none, never a truncated one. The temp file
+has the artifact's own name, inside a private temp folder beside it: `torch.save` names its zip
+archive's root folder after the file's stem, so a randomly named temp file would give every save
+other bytes (and DVC a new hash for identical tensors).
 """
 from __future__ import annotations
 
@@ -20,17 +23,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; on success it is renamed onto `path`, on error removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp_path = tmp_dir / path.name
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp creates 0600; artifacts are ordinary files
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # artifacts are ordinary files, whatever the temp folder's mode
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+        tmp_dir.rmdir()
 
 
 def write_json(path: str | Path, obj: Any) -> None:

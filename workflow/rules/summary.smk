@@ -7,6 +7,7 @@ rule summarize:
     output:
         f"{RESULTS}/summary/summary.csv",
         f"{RESULTS}/summary/runs.csv",
+        f"{RESULTS}/summary/cost.csv",
         f"{RESULTS}/summary/lowdata.csv",
         f"{RESULTS}/summary/metrics.json",
     params:

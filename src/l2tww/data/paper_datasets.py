@@ -102,7 +102,7 @@ def _tensor_result(dataset, train_x, train_y, test_x, test_y, classes, archives,
     return {
         "train_x": train_x, "train_y": np.asarray(train_y, dtype=np.int64),
         "test_x": test_x, "test_y": np.asarray(test_y, dtype=np.int64), "classes": list(classes),
-        "provenance": {"archives": {a.name: str(a) for a in archives}, "counts": counts, **extra},
+        "provenance": {"archives": sorted(a.name for a in archives), "counts": counts, **extra},  # names, not paths: the same bytes on any machine
     }
 
 

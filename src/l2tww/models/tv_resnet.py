@@ -34,5 +34,7 @@ class TorchvisionResNet(FeatureNet):
         for layer in (n.layer1, n.layer2, n.layer3, n.layer4):
             x = layer(x)
             features.append(x)
-        embedding = torch.flatten(n.avgpool(x), 1)
+        # torchvision's avgpool (adaptive, to 1x1) as a mean: the same numbers on the CPU, and a
+        # deterministic CUDA backward (adaptive_avg_pool2d's has none: runtime.deterministic).
+        embedding = x.mean(dim=(2, 3))
         return NetOutput(n.fc(embedding), features, embedding)

@@ -22,10 +22,6 @@ class PaperNumber:
     mark: str  # "V" verified | "R" recalled, unverified
     note: str = ""
 
-    @property
-    def verified(self) -> bool:
-        return self.mark == "V"
-
     def text(self) -> str:
         approx = "≈" if "approx" in self.note else ""
         return f"{approx}{self.value:.2f} [{self.mark}]"

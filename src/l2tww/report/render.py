@@ -17,6 +17,7 @@ from pathlib import Path
 from ..io import write_text
 from . import NOTEBOOKS
 from .context import ReportContext
+from .cost import write_cost
 from .tables import markdown_summary
 
 TEMPLATES = Path(__file__).with_name("notebooks")
@@ -55,10 +56,14 @@ def _execute(template: Path, workdir: Path, parameters: dict) -> "object":
 
 
 def _join(notebooks: list):
-    """One notebook holding every executed notebook's cells, in order (one HTML page)."""
+    """One notebook holding every executed notebook's cells, in order (one HTML page). Cell ids are
+    renumbered: nbformat and papermill draw them at random, and the HTML carries them, so the page
+    would differ at every render."""
     joined = notebooks[0]
     for nb in notebooks[1:]:
         joined.cells.extend(nb.cells)
+    for i, cell in enumerate(joined.cells):
+        cell.id = f"cell-{i}"
     return joined
 
 
@@ -84,7 +89,8 @@ def _publish(produced: Path, dest: Path) -> list[str]:
 
 
 def render(ctx: ReportContext, out_dir: str | Path, templates: Path = TEMPLATES) -> Path:
-    """Execute every template; write out_dir/*.html, figures/*.png, plots/ (for dvc plots), summary.md."""
+    """Execute every template; write out_dir/*.html, figures/*.png, plots/ (for dvc plots),
+    summary.md, and cost/ (timings, apart)."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".render-", dir=out_dir) as tmp:
@@ -97,4 +103,5 @@ def render(ctx: ReportContext, out_dir: str | Path, templates: Path = TEMPLATES)
         _publish(work / "plots", out_dir / "plots")
     write_text(out_dir / HTML_NAME, page)
     write_text(out_dir / "summary.md", markdown_summary(ctx, ctx.runs, figures, HTML_NAME))
+    write_cost(ctx, out_dir)
     return out_dir

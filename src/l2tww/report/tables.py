@@ -98,37 +98,12 @@ def multisource(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
 MULTI_HEADER = ["target", "sources", "method", "N/class", "seeds", "test top-1 % (mean ± 95% CI)"]
 
 
-def cost(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
-    """Time per epoch and peak memory per method, at each target's primary N; ratio to scratch."""
-    groups = group_cells(runs)
-    rows = []
-    for target in ctx.targets:
-        n = ctx.targets[target]["primary_n"]
-        # scratch of this target, else of a target on the same data and architecture (multi-source)
-        peers = [target] + [o for o, c in ctx.targets.items() if (c["dataset"], c["arch"]) == (ctx.targets[target]["dataset"], ctx.targets[target]["arch"])]
-        base = next((groups[(t, m, n)] for t in peers for m, cfg in ctx.methods.items() if cfg["kind"] == "scratch" and (t, m, n) in groups), None)
-        base_t = mean_std([r["time_per_epoch_s"] for r in base])[0] if base else None
-        for method in ctx.targets[target]["methods"]:
-            members = groups.get((target, method, n))
-            if not members:
-                continue
-            t, s = mean_std([r["time_per_epoch_s"] for r in members])
-            prov = members[0].get("provenance", {})
-            ratio = f"{t / base_t:.1f}×" if base_t else "–"
-            rows.append([target, n_text(n), ctx.label(method), str(len(members)), f"{t:.2f} ± {s:.2f}", ratio, f"{max(r['peak_memory_mb'] for r in members):.0f}", f"{members[0].get('student_params', 0):,} / {members[0].get('meta_params', 0):,}", f"{prov.get('device', '?')} ({prov.get('threads', '?')} threads)"])
-    return rows
-
-
-COST_HEADER = ["target", "N/class", "method", "seeds", "s / epoch (mean ± std)", "vs scratch", "peak memory MB (max)", "student / meta params", "device"]
-
-
 def md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-PEAK_MEMORY_NOTE = "Peak memory: CUDA max allocated on a GPU; on a CPU the peak resident set size during the run (data and Python included)."
 CLAIMS_NOTE = (
     "Each claim is a paired difference over the seeds both arms ran (same subset and target init per seed), "
     "test top-1 in points, with its 95% t-interval. Verdict rule (fixed before the runs, `l2tww.results.stats`): "
@@ -162,8 +137,7 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
     multi = multisource(ctx, runs)
     if multi:
         out += ["## Multi-source", "", md_table(MULTI_HEADER, multi), ""]
-    out += ["## Cost", "", md_table(COST_HEADER, cost(ctx, runs)), "",
-            PEAK_MEMORY_NOTE, ""]
+    out += ["## Cost", "", "Time per epoch and peak memory: [cost/cost.md](cost/cost.md) (apart, since they differ at every execution).", ""]
     if figures:
         out += ["## Figures", ""] + [f"- [{Path(f).stem}]({f})" for f in figures] + [""]
     return "\n".join(out)

@@ -6,6 +6,9 @@
 - lowdata.csv: test accuracy vs N per method (for `dvc plots`).
 - metrics.json: the same means, nested, and the claims table; git-tracked, so `dvc metrics diff`
   works on any clone.
+- cost.csv: time per epoch and peak memory per cell, from the runs' timing.json. The only file
+  here that differs at every execution: the others are the same bytes at every rerun (DVC hashes
+  them), so timings stay out of them.
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from . import stats
 from .cells import group_cells, n_tag, n_text, parse_n
 from ..io import write_json, write_text
 
-RUN_FIELDS = ["run_id", "target", "method", "label", "n_per_class", "seed", "test_acc", "val_acc", "best_epoch", "last_epoch", "last_val_acc", "time_per_epoch_s", "peak_memory_mb"]
-SUMMARY_FIELDS = ["target", "method", "label", "n_per_class", "seeds", "test_acc_mean", "test_acc_std", "test_acc_ci95_low", "test_acc_ci95_high", "val_acc_mean", "time_per_epoch_s", "peak_memory_mb", "selection"]
+RUN_FIELDS = ["run_id", "target", "method", "label", "n_per_class", "seed", "test_acc", "val_acc", "best_epoch", "last_epoch", "last_val_acc"]
+SUMMARY_FIELDS = ["target", "method", "label", "n_per_class", "seeds", "test_acc_mean", "test_acc_std", "test_acc_ci95_low", "test_acc_ci95_high", "val_acc_mean", "selection"]
+COST_FIELDS = ["target", "method", "n_per_class", "seeds_timed", "time_per_epoch_s", "peak_memory_mb"]
 
 
 def _csv(rows: list[dict], fields: list[str]) -> str:
@@ -41,9 +45,20 @@ def aggregate(runs: list[dict]) -> list[dict]:
             "test_acc_mean": round(statistics.fmean(tests), 4), "test_acc_std": round(ci.std, 4),
             "test_acc_ci95_low": None if ci.low is None else round(ci.low, 4), "test_acc_ci95_high": None if ci.high is None else round(ci.high, 4),
             "val_acc_mean": round(statistics.fmean(m["val_acc"] for m in members), 4),
-            "time_per_epoch_s": round(statistics.fmean(m["time_per_epoch_s"] for m in members), 4),
-            "peak_memory_mb": round(max(m["peak_memory_mb"] for m in members), 1),
             "selection": members[0]["selection"],
+        })
+    return rows
+
+
+def cost(runs: list[dict]) -> list[dict]:
+    """Per cell: mean time per epoch and max peak memory over the runs timed on this machine."""
+    rows = []
+    for (target, method, n), members in group_cells(runs).items():
+        timed = [m["timing"] for m in members if m.get("timing")]
+        rows.append({
+            "target": target, "method": method, "n_per_class": n_text(n), "seeds_timed": len(timed),
+            "time_per_epoch_s": round(statistics.fmean(t["time_per_epoch_s"] for t in timed), 4) if timed else None,
+            "peak_memory_mb": round(max(t["peak_memory_mb"] for t in timed), 1) if timed else None,
         })
     return rows
 
@@ -55,6 +70,7 @@ def write_summary(runs: list[dict], out: Path, claims: dict | None = None) -> Pa
         r.setdefault("n_per_class", None)
     write_text(out / "runs.csv", _csv([{**r, "n_per_class": n_text(r["n_per_class"])} for r in runs], RUN_FIELDS))
     write_text(out / "summary.csv", _csv(rows, SUMMARY_FIELDS))
+    write_text(out / "cost.csv", _csv(cost(runs), COST_FIELDS))
     write_text(out / "lowdata.csv", _csv([r for r in rows if r["n_per_class"] != "all"], ["target", "method", "n_per_class", "test_acc_mean", "test_acc_std"]))
     nested: dict = {}
     for r in rows:

@@ -1,5 +1,7 @@
-"""What pretraining and training share: the device, the data, the network's placement, and how a
-finished job is recorded (metrics.json with the identity and provenance, checkpoint discarded)."""
+"""What pretraining and training share: the device and its numerics, the data, the network's
+placement, and how a finished job is recorded: metrics.json (the identity and how the numbers were
+computed: the same bytes at every rerun on one machine kind) and timing.json (seconds, memory,
+host and git state of this execution; kept out of every hash), then the checkpoint discarded."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,12 +13,17 @@ from ..data.batches import SplitData
 from ..data.loader import open_split
 from ..io import write_json
 from ..models import FeatureNet
-from ..training.runtime import provenance, select_device, set_threads
+from ..training.runtime import execution_record, machine_record, select_device, set_deterministic, set_precision, set_threads
 from ..training.trainer import Trainer
+
+TIMING = "timing.json"
 
 
 def device_for(runtime: dict) -> torch.device:
+    """The device, with the configured precision and determinism set before CUDA is first used."""
     set_threads(runtime["threads"])
+    set_deterministic(runtime["deterministic"])
+    set_precision(runtime["precision"])
     return select_device(runtime["device"])
 
 
@@ -40,11 +47,15 @@ def input_hashes(paths: list[str]) -> dict[str, str]:
     return {p: file_hash(Path(p)) for p in paths if Path(p).is_file()}
 
 
-def finish(trainer: Trainer, out_dir: Path, identity_digest: str, device: torch.device, also_write=None) -> dict:
-    """Fit, write what `also_write()` adds, then metrics.json: the file that marks the job done."""
-    metrics = {**trainer.fit(), "identity": identity_digest, "provenance": provenance(device)}
+def finish(trainer: Trainer, out_dir: Path, identity_digest: str, runtime: dict, also_write=None) -> dict:
+    """Fit, write what `also_write()` adds and timing.json, then metrics.json: the file that marks
+    the job done."""
+    result = trainer.fit()
+    device = trainer.device
+    metrics = {**result.metrics, "identity": identity_digest, "execution": execution_record(device, runtime)}
     if also_write is not None:
         also_write()
+    write_json(out_dir / TIMING, {**result.timing, "machine": machine_record(device)})
     write_json(out_dir / "metrics.json", metrics)
     trainer.discard_checkpoint()
     return metrics

@@ -9,7 +9,7 @@ code it executes (`codehash`). Every consumer takes it from here:
 Values resolved by the stages layer (method specs, pair lists) are part of the identity, so the
 modules that resolve them (config, paths, this one) are not hashed as code: editing a message in
 config.py re-runs nothing. Runtime knobs that do not change numbers (threads, workers, device
-choice) are left out; bf16 and channels_last change them and are in.
+choice) are left out; precision, determinism and channels_last change them on a GPU and are in.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def digest(identity: dict) -> str:
 
 
 def _numeric_runtime(params: Params) -> dict:
-    return {k: params["runtime"][k] for k in ("amp_bf16", "channels_last")}
+    return {k: params["runtime"][k] for k in ("precision", "deterministic", "channels_last")}
 
 
 def prepare_identity(params: Params, dataset: str) -> dict:

@@ -6,7 +6,7 @@ from ..methods import MethodSpec
 from ..methods.scratch import Scratch
 from ..models import build_model, net_shapes
 from ..training.runtime import seed_everything
-from ..training.trainer import Trainer
+from ..training.trainer import FitConfig, Trainer
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, source_identity
 from .inputs import data_inputs
@@ -25,8 +25,8 @@ def pretrain_source(params: Params, name: str, progress: bool = False) -> dict:
     identity = digest(source_identity(params, name))
     record = {"run_id": f"source-{name}", "source": name, "dataset": cfg["dataset"], "arch": cfg["arch"], "n_per_class": cfg.get("n_per_class"), "seed": cfg["seed"], "recipe": recipe}
     out_dir = params.layout.source_dir(name)
-    trainer = Trainer(
-        model, method, [], data, recipe, out_dir, cfg["seed"], device, runtime["amp_bf16"], record,
+    fit = FitConfig(
+        recipe, out_dir, cfg["seed"], device, runtime["precision"], record,
         fingerprint=digest({"identity": identity, "inputs": input_hashes([data_in["split"]])}), progress=progress,
     )
-    return finish(trainer, out_dir, identity, device)
+    return finish(Trainer(model, method, [], data, fit), out_dir, identity, runtime)

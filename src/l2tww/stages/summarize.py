@@ -7,15 +7,18 @@ from ..results import claims
 from ..config import Params
 from ..io import read_json
 from ..results.summary import write_summary
+from .common import TIMING
 
 
 def collect_runs(params: Params) -> list[dict]:
-    """metrics.json of every run of the matrix, in params order, with its folder and current label."""
+    """metrics.json of every run of the matrix, in params order, with its folder, current label
+    and this machine's timing.json (None for a run made elsewhere, e.g. pulled from a remote)."""
     runs = []
     for run in params.runs():
         folder = params.layout.run_dir(run.relpath)
         metrics = read_json(folder / "metrics.json", f"metrics of {run.run_id}")
-        runs.append({**metrics, "label": params.label(run.method), "dir": str(folder)})
+        timing = read_json(folder / TIMING, f"timing of {run.run_id}") if (folder / TIMING).exists() else None
+        runs.append({**metrics, "label": params.label(run.method), "dir": str(folder), "timing": timing})
     return runs
 
 

@@ -9,7 +9,7 @@ from ..methods import MethodSpec, build_method
 from ..models import build_model, net_shapes
 from ..training.runtime import seed_everything
 from ..training.sources import load_source
-from ..training.trainer import Trainer, evaluate
+from ..training.trainer import FitConfig, Trainer, evaluate
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, run_identity
 from .inputs import run_inputs
@@ -40,11 +40,12 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
     }
     files = [inputs["data"]["split"]] + [s["model"] for s in inputs["sources"] if not s.get("weights")]
     out_dir = Path(inputs["dir"])
-    trainer = Trainer(
-        target, method, sources, data, recipe, out_dir, inputs["seed"], device, runtime["amp_bf16"], record,
+    fit = FitConfig(
+        recipe, out_dir, inputs["seed"], device, runtime["precision"], record,
         fingerprint=digest({"identity": identity, "inputs": input_hashes(files)}), progress=progress,
     )
-    return finish(trainer, out_dir, identity, device, also_write=lambda: _write_transfer(out_dir, spec, initial))
+    trainer = Trainer(target, method, sources, data, fit)
+    return finish(trainer, out_dir, identity, runtime, also_write=lambda: _write_transfer(out_dir, spec, initial))
 
 
 def _write_transfer(out_dir: Path, spec: MethodSpec, initial: dict | None) -> None:

@@ -1,4 +1,16 @@
-"""Device selection, threads, seeding and provenance: the facts every result carries."""
+"""Device, precision, determinism, threads, seeding, and what a run records about where it ran.
+
+- `precision` (runtime.precision): fp32 = IEEE float32 matmuls and cuDNN convolutions, the paper's
+  numbers (torch's default lets cuDNN convolutions use TF32 on Ampere and later GPUs, so it is
+  turned off explicitly); tf32 = TF32 allowed (10-bit mantissa in the products, faster); bf16 =
+  bf16 autocast of the forward passes on CUDA, fp32 elsewhere. No effect on the CPU.
+- `deterministic` (runtime.deterministic): deterministic kernels only, cuDNN autotuning off, cuBLAS
+  with a fixed workspace: the same GPU gives bit-identical reruns (and a resumed run equals an
+  uninterrupted one); off, cuDNN autotunes (faster, not bit-repeatable).
+- `execution_record` is what metrics.json carries (a function of the run's identity and the
+  machine kind); `machine_record` what timing.json carries (host, pid, git state: facts of one
+  execution that must not enter hashed artifacts).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -25,18 +37,72 @@ def select_device(spec: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def check_device(spec: str) -> None:
-    """Fail at `l2tww check` time, not deep in a job, when the configured device is absent."""
+def check_device(spec: str) -> str:
+    """Fail at `l2tww check` time, not deep in a job, when the configured device is absent.
+    Returns the device type a job would use here ("cuda" or "cpu")."""
     if spec.startswith("cuda"):
         if not torch.cuda.is_available():
             raise RuntimeError(f"runtime.device: {spec!r} requested but CUDA is not available on this machine (use auto or cpu)")
         index = int(spec.split(":")[1]) if ":" in spec else 0
         if index >= torch.cuda.device_count():
             raise RuntimeError(f"runtime.device: {spec!r} requested but this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return "cuda"
+    return "cuda" if spec == "auto" and torch.cuda.is_available() else "cpu"
+
+
+def runtime_warnings(runtime: dict, device_type: str) -> list[str]:
+    """Settings that are valid but do nothing on this device (still part of the runs' identity)."""
+    out = []
+    if device_type == "cpu" and runtime["precision"] != "fp32":
+        out.append(f"runtime.precision: {runtime['precision']} has no effect on the CPU (runtime.device: {runtime['device']}); runs compute in fp32")
+    if device_type == "cpu" and runtime["channels_last"]:
+        out.append(f"runtime.channels_last: has no effect on the CPU (runtime.device: {runtime['device']})")
+    return out
 
 
 def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
+
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def set_precision(precision: str) -> None:
+    """Float32 matmul and convolution precision (see the module doc). torch >= 2.9 has per-backend
+    `fp32_precision` switches ("ieee" | "tf32") and refuses a mix with the legacy allow_tf32 flags,
+    so the new switches are set where they exist and the legacy ones only on an older torch."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"runtime.precision: {precision!r}; expected one of {PRECISIONS}")
+    tf32 = precision == "tf32"
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        mode = "tf32" if tf32 else "ieee"
+        torch.backends.cuda.matmul.fp32_precision = mode
+        torch.backends.cudnn.conv.fp32_precision = mode
+        torch.backends.cudnn.rnn.fp32_precision = mode
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+
+
+def tf32_state() -> dict[str, str]:
+    """What the matmul and cuDNN convolution switches say now (for tests and the GPU check)."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        return {"matmul": torch.backends.cuda.matmul.fp32_precision, "conv": conv.fp32_precision, "float32_matmul_precision": torch.get_float32_matmul_precision()}
+    return {"matmul": "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee", "conv": "tf32" if torch.backends.cudnn.allow_tf32 else "ieee",
+            "float32_matmul_precision": torch.get_float32_matmul_precision()}
+
+
+def set_deterministic(deterministic: bool) -> None:
+    """Deterministic kernels (an op without one raises), no cuDNN autotuning, and the cuBLAS
+    workspace setting cuBLAS needs for repeatable results: call before CUDA is first used."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
 
 
 def seed_everything(seed: int) -> None:
@@ -45,19 +111,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def autocast(device: torch.device, bf16: bool, cpu: bool = False):
-    """bf16 autocast on CUDA when asked; fp32 otherwise (the paper's precision). Runs never
-    autocast on the CPU (slow there); `cpu=True` does, so the smoke run's CPU form and the tests
-    reach the same autocast code path a GPU run takes."""
-    if bf16 and (device.type == "cuda" or (cpu and device.type == "cpu")):
+def autocast(device: torch.device, precision: str, cpu: bool = False):
+    """bf16 autocast on CUDA for precision "bf16"; none otherwise. Runs never autocast on the CPU
+    (slow there); `cpu=True` does, so the GPU check's CPU form and the tests reach the same
+    autocast code path a GPU run takes."""
+    if precision == "bf16" and (device.type == "cuda" or (cpu and device.type == "cpu")):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued CUDA kernels, so wall-clock timings cover the work (no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def reset_peak_memory(device: torch.device) -> None:
@@ -107,15 +167,18 @@ def git_dirty() -> bool | None:
     return None if status is None else bool(status)
 
 
-def provenance(device: torch.device) -> dict:
+def execution_record(device: torch.device, runtime: dict) -> dict:
+    """How the numbers were computed: the same for every rerun of a run on the same machine kind."""
     return {
-        "git_sha": git_sha(),
-        "git_dirty": git_dirty(),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "device": str(device),
+        "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "host": platform.node(),
-        "pid": os.getpid(),
+        "precision": runtime["precision"],
+        "deterministic": runtime["deterministic"],
     }
+
+
+def machine_record(device: torch.device) -> dict:
+    """Where and when this execution ran: facts kept out of hashed artifacts (timing.json)."""
+    return {"git_sha": git_sha(), "git_dirty": git_dirty(), "host": platform.node(), "pid": os.getpid(), "device": str(device), "threads": torch.get_num_threads()}

@@ -16,12 +16,16 @@
   layer); any other starts afresh and says so.
 - Per-epoch metrics are logged with dvclive under `live/`, rebuilt from the checkpoint's history on
   resume so the log never holds an epoch twice.
+- What a fit returns is split in two: `metrics` (and history.json, model.pt) are a function of the
+  run's identity on one machine kind, so a rerun writes the same bytes; `timing` (seconds, peak
+  memory) differs at every execution and goes to timing.json, which no hash covers.
 """
 from __future__ import annotations
 
 import copy
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -84,37 +88,41 @@ def evaluate(target: FeatureNet, loader, method: TransferMethod | None = None, s
     return result
 
 
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything about one fit besides its networks and data."""
+
+    recipe: dict  # epochs, lr, momentum, weight_decay, schedule, steps_per_epoch, test_every_epoch
+    run_dir: Path
+    seed: int  # seeds the batches and augmentation of every epoch
+    device: torch.device
+    precision: str = "fp32"  # runtime.precision: "bf16" autocasts the forward passes on CUDA
+    record: dict = field(default_factory=dict)  # what the run is, copied into its metrics
+    fingerprint: str = ""  # identity + input files: a checkpoint of another fingerprint is not resumed
+    progress: bool = False  # a progress bar instead of one line per epoch
+
+
+@dataclass(frozen=True)
+class FitResult:
+    metrics: dict  # deterministic: metrics.json
+    timing: dict  # this execution's seconds and memory: timing.json
+
+
 class Trainer:
-    def __init__(
-        self,
-        target: FeatureNet,
-        method: TransferMethod,
-        sources: list[FeatureNet],
-        data: SplitData,
-        recipe: dict,
-        run_dir: Path,
-        seed: int,
-        device: torch.device,
-        bf16: bool = False,
-        record: dict | None = None,
-        fingerprint: str = "",
-        progress: bool = True,
-    ):
-        self.target, self.method, self.sources, self.data = target, method, sources, data
-        self.recipe, self.run_dir, self.seed, self.device, self.bf16 = recipe, Path(run_dir), seed, device, bf16
-        self.record = record or {}  # what the run is, copied into its metrics
-        self.progress = progress
+    def __init__(self, target: FeatureNet, method: TransferMethod, sources: list[FeatureNet], data: SplitData, config: FitConfig):
+        self.target, self.method, self.sources, self.data, self.config = target, method, sources, data, config
+        self.recipe, self.device = config.recipe, config.device
+        self.run_dir = Path(config.run_dir)
         self.optimizer = torch.optim.SGD(
             list(target.parameters()) + list(method.student_parameters()),
-            lr=recipe["lr"], momentum=recipe["momentum"], weight_decay=recipe["weight_decay"], nesterov=False,
+            lr=self.recipe["lr"], momentum=self.recipe["momentum"], weight_decay=self.recipe["weight_decay"], nesterov=False,
         )
         self.ckpt_path = self.run_dir / "checkpoint.pt"
-        self.fingerprint = fingerprint
 
     # -- checkpointing ---------------------------------------------------------------------
-    def _state(self, epoch: int, best: dict, history: list) -> dict:
+    def _state(self, epoch: int, best: dict, history: list, times: list) -> dict:
         return {
-            "fingerprint": self.fingerprint,
+            "fingerprint": self.config.fingerprint,
             "epoch": epoch,
             "target": self.target.state_dict(),
             "method": self.method.state_dict(),
@@ -122,14 +130,15 @@ class Trainer:
             "method_extra": self.method.extra_state(),
             "best": best,
             "history": history,
+            "epoch_times_s": times,
         }
 
-    def _resume(self) -> tuple[int, dict, list]:
-        fresh = (0, {"val_acc": -1.0, "epoch": None, "test_acc": None, "state": None}, [])
+    def _resume(self) -> tuple[int, dict, list, list]:
+        fresh = (0, {"val_acc": -1.0, "epoch": None, "test_acc": None, "state": None}, [], [])
         if not self.ckpt_path.exists():
             return fresh
         ckpt = load_torch(self.ckpt_path, "checkpoint")
-        if ckpt.get("fingerprint") != self.fingerprint:
+        if ckpt.get("fingerprint") != self.config.fingerprint:
             print(f"[l2tww] {self.ckpt_path}: made by a run of another identity (params, inputs or code changed); starting afresh", flush=True)
             return fresh
         self.target.load_state_dict(ckpt["target"])
@@ -137,7 +146,7 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.method.load_extra_state(ckpt["method_extra"])
         print(f"[l2tww] resuming {self.ckpt_path} after epoch {ckpt['epoch']}", flush=True)
-        return ckpt["epoch"], ckpt["best"], ckpt["history"]
+        return ckpt["epoch"], ckpt["best"], ckpt["history"], ckpt["epoch_times_s"]
 
     def _live(self, history: list):
         from dvclive import Live
@@ -156,30 +165,31 @@ class Trainer:
         live.next_step()
 
     # -- the loop --------------------------------------------------------------------------
-    def fit(self) -> dict:
+    def fit(self) -> FitResult:
         reset_peak_memory(self.device)
-        start_epoch, best, history = self._resume()
+        start_epoch, best, history, times = self._resume()
         epochs = self.recipe["epochs"]
         live = self._live(history)
         needs_sources = self.method.needs_sources
         observe = self.method.observes
-        bar = tqdm(range(start_epoch, epochs), desc=self.record.get("run_id", "train"), disable=not self.progress, initial=start_epoch, total=epochs)
+        record, precision, progress = self.config.record, self.config.precision, self.config.progress
+        bar = tqdm(range(start_epoch, epochs), desc=record.get("run_id", "train"), disable=not progress, initial=start_epoch, total=epochs)
         for epoch in bar:
             t0 = time.perf_counter()
             lr = lr_at(epoch, self.recipe)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             self.target.train()
-            gen = epoch_generator(self.seed, epoch)
+            gen = epoch_generator(self.config.seed, epoch)
             loss_sum = torch.zeros((), device=self.device)
             first_bad = torch.full((), -1, device=self.device, dtype=torch.long)
             steps = 0
             for x, y in draw_batches(self.data.train, gen, self.recipe.get("steps_per_epoch")):
                 src = []
                 if needs_sources:
-                    with torch.no_grad(), autocast(self.device, self.bf16):
+                    with torch.no_grad(), autocast(self.device, precision):
                         src = [s(x) for s in self.sources]
-                with autocast(self.device, self.bf16):
+                with autocast(self.device, precision):
                     terms = self.method.train_step(self.target, x, y, src, self.optimizer)
                 loss = terms["loss"].float()
                 finite = torch.isfinite(loss)
@@ -188,7 +198,7 @@ class Trainer:
                 steps += 1
             if int(first_bad) >= 0:  # one sync per epoch, not per step
                 raise NonFiniteLoss(
-                    f"{self.record.get('run_id', 'run')}: non-finite loss at epoch {epoch} step {int(first_bad)}; "
+                    f"{record.get('run_id', 'run')}: non-finite loss at epoch {epoch} step {int(first_bad)}; "
                     f"the last good checkpoint (after epoch {epoch - 1}) is kept at {self.ckpt_path}"
                 )
             val = evaluate(self.target, self.data.val, self.method, self.sources, observe=observe)
@@ -203,18 +213,18 @@ class Trainer:
                 }
             if "transfer" in val:
                 row["transfer"] = val["transfer"]
-            row["time_s"] = time.perf_counter() - t0
             history.append(row)
-            save_torch(self.ckpt_path, self._state(epoch + 1, best, history))
+            times.append(time.perf_counter() - t0)
+            save_torch(self.ckpt_path, self._state(epoch + 1, best, history, times))
             self._log_live(live, row)
             bar.set_postfix(val=f"{val['acc']:.1f}", best=f"{best['val_acc']:.1f}@{best['epoch']}")
-            if not self.progress:
+            if not progress:
                 print(f"[l2tww] epoch {epoch}: lr {lr:.4g} loss {row['train_loss']:.4f} val {val['acc']:.2f} best {best['val_acc']:.2f}@{best['epoch']}", flush=True)
         if best["test_acc"] is None:  # test once, on the best-val weights
             best["test_acc"] = self._test_best(best)
             history[best["epoch"]]["test_acc"] = best["test_acc"]
         live.end()
-        return self._finish(best, history)
+        return self._finish(best, history, times)
 
     def _test_best(self, best: dict) -> float:
         last = copy.deepcopy(self.target.state_dict())
@@ -227,11 +237,10 @@ class Trainer:
         """Called once the run's metrics are written: model.pt and history.json keep what matters."""
         self.ckpt_path.unlink(missing_ok=True)
 
-    def _finish(self, best: dict, history: list) -> dict:
+    def _finish(self, best: dict, history: list, times: list) -> FitResult:
         last = history[-1]
-        times = [row["time_s"] for row in history]
         metrics = {
-            **self.record,
+            **self.config.record,
             "test_acc": best["test_acc"],
             "val_acc": best["val_acc"],
             "best_epoch": best["epoch"],
@@ -239,13 +248,16 @@ class Trainer:
             "last_epoch": last["epoch"],
             "last_val_acc": last["val_acc"],
             "epochs": self.recipe["epochs"],
-            "time_per_epoch_s": sum(times) / len(times),
-            "train_time_s": sum(times),
-            "peak_memory_mb": peak_memory_mb(self.device),
             "student_params": sum(p.numel() for p in self.method.student_parameters()),
             "steps_per_epoch": self.recipe.get("steps_per_epoch"),
             "meta_params": sum(p.numel() for p in getattr(self.method, "meta_parameters", lambda: [])()),
         }
+        timing = {
+            "time_per_epoch_s": sum(times) / len(times),
+            "train_time_s": sum(times),
+            "epoch_times_s": times,
+            "peak_memory_mb": peak_memory_mb(self.device),
+        }
         save_torch(self.run_dir / "model.pt", {"target": best["state"]["target"], "method": best["state"]["method"], "best_epoch": best["epoch"]})
         write_json(self.run_dir / "history.json", history)
-        return metrics
+        return FitResult(metrics, timing)

@@ -50,9 +50,10 @@ def mean_curve(members, key):
     return arr.mean(0), arr.std(0, ddof=1) if len(series) > 1 else np.zeros(length)
 
 
-prov = runs[0].get("provenance", {})
-note(f"**Made from** `{ctx.origin}`: {len(ctx.targets)} target(s), {len(runs)} runs. "
-     f"Code version {prov.get('git_sha', '?')}, torch {prov.get('torch', '?')}, device {prov.get('device', '?')} ({prov.get('device_name', '?')}).")
+exe = runs[0].get("execution", {})
+note(f"**Made from** `{ctx.origin}`: {len(ctx.targets)} target(s), {len(runs)} runs, each identified by the hash of its params, "
+     f"inputs and code (metrics.json `identity`). torch {exe.get('torch', '?')}, device {exe.get('device', '?')} ({exe.get('device_name', '?')}), "
+     f"precision {exe.get('precision', '?')}. Time and memory are in [cost/cost.md](cost/cost.md), apart: they differ at every execution.")
 
 # %% [markdown]
 # ## Table 1: every target × method
@@ -118,32 +119,6 @@ for target, methods in curves.items():
 # %%
 multi = tables.multisource(ctx, runs)
 table(tables.MULTI_HEADER, multi, empty="No target has more than one source: no multi-source runs.")
-
-# %% [markdown]
-# ## Cost: time per epoch and peak memory
-# Measured in the runs themselves (train + val pass per epoch); the device and threads are the
-# runs' own. The meta-step of L2T (look-ahead + hypergradient) dominates its cost.
-
-# %%
-cost_rows = tables.cost(ctx, runs)
-table(tables.COST_HEADER, cost_rows)
-note(tables.PEAK_MEMORY_NOTE)
-for target in ctx.targets:
-    sel = [(m, ms) for t, m, n, ms in primary_groups() if t == target]
-    if len(sel) < 2:
-        continue
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 0.35 * len(sel) + 1.8), sharey=True)
-    ys = range(len(sel))
-    t = [np.mean([r["time_per_epoch_s"] for r in ms]) for _, ms in sel]
-    te = [np.std([r["time_per_epoch_s"] for r in ms], ddof=1) if len(ms) > 1 else 0 for _, ms in sel]
-    a.barh(ys, t, xerr=te, color="tab:orange", capsize=2)
-    a.set_yticks(ys, [ctx.label(m) for m, _ in sel])
-    a.invert_yaxis()
-    a.set_xlabel("time per epoch (s), mean ± std over seeds")
-    b.barh(ys, [max(r["peak_memory_mb"] for r in ms) for _, ms in sel], color="tab:green")
-    b.set_xlabel("peak memory (MB), max over seeds")
-    fig.suptitle(f"Cost: {target}, N={n_text(ctx.targets[target]['primary_n'])}")
-    save(fig, f"cost-{target}")
 
 # %% [markdown]
 # ## Learning curves
