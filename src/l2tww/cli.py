@@ -6,6 +6,7 @@
     l2tww pretrain fashion                    # results/sources/fashion/
     l2tww train fashion l2tww --n 5 --seed 0  # results/runs/fashion/l2tww/n5-s0/
     l2tww train fashion l2tww --n 5 --seed 0 1 2  # three runs in turn, one process
+    l2tww train --job fashion/l2tww/n5-s0-4   # a training job of the matrix (what Snakemake runs)
     l2tww summarize                           # results/summary/
     l2tww compare [REV_A] [REV_B]             # per-seed paired differences (default HEAD vs workspace)
                                               # and the claims' verdicts; a REV may be another checkout
@@ -47,11 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed of the N-per-class draw; omit for the base split")
     p = sub.add_parser("pretrain", help="pretrain a source network")
     p.add_argument("source")
-    p = sub.add_parser("train", help="train target runs: one per seed, in turn")
-    p.add_argument("target")
-    p.add_argument("method")
-    p.add_argument("--n", type=_n, required=True, help="images per class, or 'all'")
-    p.add_argument("--seed", type=int, nargs="+", required=True)
+    p = sub.add_parser("train", help="train target runs: one per seed, in turn (runs finished under their current identity are kept)")
+    p.add_argument("target", nargs="?")
+    p.add_argument("method", nargs="?")
+    p.add_argument("--n", type=_n, default=argparse.SUPPRESS, help="images per class, or 'all'")
+    p.add_argument("--seed", type=int, nargs="+", help="one or more seeds")
+    p.add_argument("--job", help="a training job of the run matrix, e.g. fashion/l2tww/n5-s0-4 (`l2tww runs --jobs`); writes its record")
     sub.add_parser("summarize", help="aggregate run metrics into results/summary/")
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
@@ -59,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("rev_a", nargs="?", default="HEAD", help="git revision, or another checkout's directory (default HEAD)")
     p.add_argument("rev_b", nargs="?", default=None, help="git revision, or another checkout's directory (default: the working tree)")
     p.add_argument("--same-verdicts", action="store_true", help="exit 1 if a claim's verdict differs between the two")
-    sub.add_parser("runs", help="print the run matrix")
+    p = sub.add_parser("runs", help="print the run matrix, one run id per line")
+    p.add_argument("--jobs", action="store_true", help="print the training jobs instead (runtime.runs_per_job seeds each)")
     sub.add_parser("check", help="validate the params file and exit")
     from .training.weights_diff import add_arguments  # torch is imported only when it runs
 
@@ -83,8 +86,8 @@ def _dispatch(args) -> int | None:
             print(f"l2tww: warning: {params.origin}: {warning}", file=sys.stderr)
         print(f"{args.params}: ok ({len(params.runs())} runs)")
     elif args.verb == "runs":
-        for run in params.runs():
-            print(run.run_id)
+        for line in [job.tag for job in params.run_jobs()] if args.jobs else [run.run_id for run in params.runs()]:
+            print(line)
     elif args.verb == "prepare":
         _known(params, "datasets", args.dataset)
         from .stages.prepare import prepare_dataset  # imports torch: only the verbs that need it pay
@@ -103,15 +106,17 @@ def _dispatch(args) -> int | None:
 
         pretrain_source(params, args.source, args.progress)
     elif args.verb == "train":
-        _known(params, "targets", args.target)
-        _known(params, "methods", args.method)
-        from .stages.train import train_run
+        from .stages.train import train_runs
 
-        for seed in args.seed:
-            run = config.Run(args.target, args.method, args.n, seed)
-            if len(args.seed) > 1:
-                print(f"[l2tww] {run.run_id}", flush=True)
-            train_run(params, run, args.progress)
+        if args.job:
+            job = params.job(args.job)
+            train_runs(params, list(job.runs), args.progress, job)
+        else:
+            if not (args.target and args.method and args.seed) or "n" not in vars(args):  # --n has no default: "all" is spelled out
+                raise config.ConfigError("train: give TARGET METHOD --n N --seed S [S ...], or --job TAG")
+            _known(params, "targets", args.target)
+            _known(params, "methods", args.method)
+            train_runs(params, [config.Run(args.target, args.method, args.n, seed) for seed in args.seed], args.progress)
     elif args.verb == "summarize":
         from .stages.summarize import summarize
 

@@ -8,7 +8,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from l2tww.config import ConfigError, Run, from_mapping
-from l2tww.results.cells import n_tag, parse_n
+from l2tww.config.layout import SEEDS_PATTERN
+from l2tww.results.cells import parse_n
 from l2tww.stages import identity
 
 # One schema for Snakemake and the CLI. Snakemake's validate checks the structure; l2tww's own
@@ -21,9 +22,7 @@ except ConfigError as exc:
     raise WorkflowError(str(exc))
 
 LAYOUT = PARAMS.layout
-DATA = str(LAYOUT.data)
-RESULTS = str(LAYOUT.results)
-REPORTS = str(LAYOUT.reports)
+PATTERN = LAYOUT.patterns()  # every rule's output, as the one Layout spells it
 
 
 def _write_effective_params(path: Path) -> None:
@@ -53,7 +52,8 @@ THREADS = PARAMS["runtime"]["threads"]
 GATE_PRIORITY = 100
 
 RUNS = PARAMS.runs()
-RUN_JOBS = PARAMS.run_jobs()
+JOBS = PARAMS.run_jobs()
+JOB_RECORDS = [LAYOUT.job_record(**job.wildcards) for job in JOBS]
 
 
 def dvc_should_commit() -> bool:
@@ -76,6 +76,7 @@ wildcard_constraints:
     method=r"[a-z][a-z0-9_]*",
     ntag=r"n(all|[0-9]+)",
     seed=r"[0-9]+",
+    seeds=SEEDS_PATTERN,
 
 
 # -- inputs and identities of the jobs ------------------------------------------------------------
@@ -84,8 +85,9 @@ wildcard_constraints:
 # one of those changes; a comment-only edit changes no hash.
 
 
-def run_of(w) -> Run:
-    return Run(w.target, w.method, parse_n(w.ntag), int(w.seed))
+def job_of(w):
+    """The training job of a rule's wildcards (one place decides the grouping: Params.run_jobs)."""
+    return PARAMS.job(f"{w.target}/{w.method}/{w.ntag}-s{w.seeds}")
 
 
 def source_inputs(w):
@@ -100,12 +102,23 @@ def run_inputs(run: Run) -> list:
     target = PARAMS["targets"][run.target]
     inputs = [LAYOUT.prepared_marker(target["dataset"]), LAYOUT.split(target["dataset"], run.n_per_class, run.seed)]
     if PARAMS["methods"][run.method]["kind"] != "scratch":  # scratch runs need no source: they start at once
-        inputs += [LAYOUT.source_dir(s) / "model.pt" for s in target["sources"] if s in PARAMS.pretrained_sources()]
+        inputs += [LAYOUT.source_dir(s) / "model.pt" for s in target["sources"] if PARAMS.is_pretrained(s)]
     return inputs
 
 
-def train_inputs(w):
-    return run_inputs(run_of(w))
+def job_inputs(w):
+    return sorted({str(f) for run in job_of(w).runs for f in run_inputs(run)})
+
+
+def job_identity(w):
+    """The identities of the job's runs: the job re-runs when one changes (and keeps the others)."""
+    return [run_identity(run) for run in job_of(w).runs]
+
+
+def job_priority(w):
+    """Costlier jobs first (L2T's meta-steps scale with its pairs), so cheap ones fill the end."""
+    spec = PARAMS.method_spec(w.target, w.method)
+    return len(spec.pairs) if spec.kind == "l2t" else 0
 
 
 def prepare_id(w):
@@ -124,10 +137,6 @@ def source_id(w):
 
 def run_identity(run: Run) -> str:
     return identity.digest(identity.run_identity(PARAMS, run))
-
-
-def run_id(w):
-    return run_identity(run_of(w))
 
 
 SUMMARY_ID = identity.digest(identity.summary_identity(PARAMS))

@@ -3,7 +3,7 @@
 
 rule prepare:
     output:
-        f"{DATA}/prepared/{{dataset}}/meta.json",
+        PATTERN["prepared"],
     params:
         identity=prepare_id,
     log:
@@ -16,9 +16,9 @@ rule prepare:
 
 rule split_base:
     input:
-        f"{DATA}/prepared/{{dataset}}/meta.json",
+        PATTERN["prepared"],
     output:
-        f"{DATA}/splits/{{dataset}}/base.json",
+        PATTERN["base_split"],
     params:
         identity=split_id,
     log:
@@ -31,9 +31,9 @@ rule split_base:
 
 rule split:
     input:
-        f"{DATA}/splits/{{dataset}}/base.json",
+        PATTERN["base_split"],
     output:
-        f"{DATA}/splits/{{dataset}}/{{ntag}}-s{{seed}}.json",
+        PATTERN["split"],
     params:
         identity=split_id,
         n=lambda w: w.ntag[1:],

@@ -7,10 +7,9 @@
 
 rule report:
     input:
-        f"{RESULTS}/summary/summary.csv",
+        str(LAYOUT.summary_dir() / "summary.csv"),
     output:
-        f"{REPORTS}/l2tww-report.html",
-        f"{REPORTS}/summary.md",
+        [str(f) for f in LAYOUT.report_files()],
     params:
         identity=REPORT_ID,
     log:

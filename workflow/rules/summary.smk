@@ -3,13 +3,9 @@
 
 rule summarize:
     input:
-        [LAYOUT.run_dir(r.relpath) / "metrics.json" for r in RUNS],
+        JOB_RECORDS,
     output:
-        f"{RESULTS}/summary/summary.csv",
-        f"{RESULTS}/summary/runs.csv",
-        f"{RESULTS}/summary/cost.csv",
-        f"{RESULTS}/summary/lowdata.csv",
-        f"{RESULTS}/summary/metrics.json",
+        [str(f) for f in LAYOUT.summary_files()],
     params:
         identity=SUMMARY_ID,
     log:

@@ -2,6 +2,6 @@
 filled, cross-references checked) and where every artifact lives. Only the stages layer and the
 CLI read them; the library below receives plain values."""
 from .layout import Layout
-from .params import SCHEMA_PATH, ConfigError, Params, Run, from_mapping, load, validate
+from .params import SCHEMA_PATH, ConfigError, Job, Params, Run, from_mapping, load, validate
 
-__all__ = ["SCHEMA_PATH", "ConfigError", "Layout", "Params", "Run", "from_mapping", "load", "validate"]
+__all__ = ["SCHEMA_PATH", "ConfigError", "Job", "Layout", "Params", "Run", "from_mapping", "load", "validate"]

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator, validators
 
 from ..catalog import BUILDERS, MethodSpec, Pair, num_taps
 from ..results.cells import group_cells, n_tag
-from .layout import Layout
+from .layout import Layout, seeds_tag
 
 SCHEMA_PATH = Path(__file__).with_name("params.schema.yaml")
 
@@ -119,6 +119,24 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Job:
+    """A training job: seeds of one (target, method, N), trained in turn by one process."""
+
+    runs: tuple[Run, ...]
+
+    @property
+    def wildcards(self) -> dict[str, str]:
+        first = self.runs[0]
+        return {"target": first.target, "method": first.method, "ntag": n_tag(first.n_per_class), "seeds": seeds_tag(r.seed for r in self.runs)}
+
+    @property
+    def tag(self) -> str:
+        """target/method/n<N>-s<seeds>, e.g. fashion/l2tww/n5-s0-4: what `l2tww train --job` takes."""
+        w = self.wildcards
+        return f"{w['target']}/{w['method']}/{w['ntag']}-s{w['seeds']}"
+
+
+@dataclass(frozen=True)
 class Params:
     """The validated params plus the helpers that read them. `data` is the defaults-filled dict."""
 
@@ -141,26 +159,38 @@ class Params:
                     seen[Run(tname, method, n, seed)] = None
         return list(seen)
 
-    def run_jobs(self) -> list[tuple[Run, ...]]:
+    def run_jobs(self) -> list[Job]:
         """The runs as training jobs: up to `runtime.runs_per_job` seeds of one (target, method, N)
         each, in matrix order. One process then trains them in turn, which spares every later run
         the interpreter's start (importing torch, warming its kernels: ~5 s on a CPU)."""
         size = self.data["runtime"]["runs_per_job"]
         cells = group_cells(self.runs())
-        return [tuple(runs[i : i + size]) for runs in cells.values() for i in range(0, len(runs), size)]
+        return [Job(tuple(runs[i : i + size])) for runs in cells.values() for i in range(0, len(runs), size)]
+
+    def job(self, tag: str) -> Job:
+        """The job of a tag (Job.tag), or a one-line error naming the tags there are."""
+        jobs = {job.tag: job for job in self.run_jobs()}
+        if tag not in jobs:
+            shown = ", ".join(list(jobs)[:3]) + (", ..." if len(jobs) > 3 else "")
+            raise ConfigError(f"{self.origin}: no training job {tag!r} in the run matrix with runtime.runs_per_job {self.data['runtime']['runs_per_job']} (jobs: {shown})")
+        return jobs[tag]
 
     def splits_needed(self) -> list[tuple[str, int | None, int]]:
         """(dataset, N, seed) of every split file a run or a source pretraining reads."""
         out: dict[tuple, None] = {}
-        for name, src in self.data["sources"].items():
-            if "weights" not in src:
-                out[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
+        for name in self.pretrained_sources():
+            src = self.data["sources"][name]
+            out[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
         for run in self.runs():
             out[(self.data["targets"][run.target]["dataset"], run.n_per_class, run.seed)] = None
         return list(out)
 
+    def is_pretrained(self, source: str) -> bool:
+        """Pretrained here (`l2tww pretrain`), or loaded from released weights (`weights:`)."""
+        return "weights" not in self.data["sources"][source]
+
     def pretrained_sources(self) -> list[str]:
-        return [name for name, src in self.data["sources"].items() if "weights" not in src]
+        return [name for name in self.data["sources"] if self.is_pretrained(name)]
 
     # -- resolution --------------------------------------------------------------------------
     def method_spec(self, target: str, method: str) -> MethodSpec:

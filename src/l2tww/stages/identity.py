@@ -56,7 +56,7 @@ def split_identity(params: Params, dataset: str, n_per_class: int | None = None,
 
 def source_identity(params: Params, name: str) -> dict:
     src = params["sources"][name]
-    if "weights" in src:  # released weights: the file is fixed by its checksum
+    if not params.is_pretrained(name):  # released weights: the file is fixed by its checksum
         return {"weights": src["weights"], "arch": src["arch"], "dataset": params["datasets"][src["dataset"]]["builder"]}
     return {
         "source": src,

@@ -16,7 +16,7 @@ def source_inputs(params: Params, name: str) -> dict:
     info = BUILDERS[params["datasets"][cfg["dataset"]]["builder"]]
     return {
         "name": name, "arch": cfg["arch"], "num_classes": info.num_classes, "channels": info.channels,
-        "weights": cfg.get("weights"), "weights_cache": str(params.layout.raw(f"weights-{name}")),
+        "pretrained": params.is_pretrained(name), "weights": cfg.get("weights"), "weights_cache": str(params.layout.raw(f"weights-{name}")),
         "model": str(params.layout.source_dir(name) / "model.pt"),
     }
 

@@ -1,9 +1,13 @@
-"""`l2tww train <target> <method> --n N --seed S`: one target run of the matrix (spec §5)."""
+"""`l2tww train`: target runs of the matrix (spec §5), one or several in turn (a training job).
+
+A run whose metrics.json already records its current identity is kept, not trained again: a job
+killed during its third run, rerun, trains only the third (resuming its checkpoint) and the rest.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Params, Run
+from ..config import Job, Params, Run
 from ..io import read_json, write_json
 from ..methods import MethodSpec, build_method
 from ..models import build_model, net_shapes
@@ -17,6 +21,32 @@ from .inputs import run_inputs
 
 def train_run(params: Params, run: Run, progress: bool = False) -> dict:
     return execute_run(run_inputs(params, run), digest(run_identity(params, run)), params["runtime"], progress)
+
+
+def finished(params: Params, run: Run) -> bool:
+    """Whether the run's folder holds a finished run of its current identity."""
+    folder = params.layout.run_dir(run.relpath)
+    if not (folder / "model.pt").exists() or not (folder / "metrics.json").exists():
+        return False
+    try:
+        return read_json(folder / "metrics.json").get("identity") == digest(run_identity(params, run))
+    except ValueError:  # a damaged metrics.json is not a finished run
+        return False
+
+
+def train_runs(params: Params, runs: list[Run], progress: bool = False, job: Job | None = None) -> None:
+    """Train `runs` in turn, keeping those finished under their current identity; for a job,
+    then write its record (the rule's output): the runs and the identities they were made with."""
+    for run in runs:
+        if len(runs) > 1:
+            print(f"[l2tww] {run.run_id}", flush=True)
+        if finished(params, run):
+            print(f"[l2tww] {run.run_id}: finished earlier with this identity, kept (delete {params.layout.run_dir(run.relpath)} to train it again)", flush=True)
+            continue
+        train_run(params, run, progress)
+    if job is not None:
+        record = {"job": job.tag, "runs": {r.run_id: digest(run_identity(params, r)) for r in job.runs}}
+        write_json(params.layout.job_record(**job.wildcards), record)
 
 
 def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = False) -> dict:
@@ -38,7 +68,7 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
         "sources": inputs["source_names"], "pairs": [p.key for p in spec.pairs], "hparams": spec.hparams,
         "arch": inputs["arch"], "recipe": recipe,
     }
-    files = [inputs["data"]["split"]] + [s["model"] for s in inputs["sources"] if not s.get("weights")]
+    files = [inputs["data"]["split"]] + [s["model"] for s in inputs["sources"] if s["pretrained"]]
     out_dir = Path(inputs["dir"])
     fit = FitConfig(
         recipe, out_dir, inputs["seed"], device, runtime["precision"], record,
