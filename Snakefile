@@ -1,4 +1,6 @@
-# l2tww workflow. Rules are wiring: each calls the `l2tww` CLI; all logic lives in src/l2tww.
+# l2tww workflow. Rules are wiring: each calls the `l2tww` CLI; paths (config/layout.py), training
+# jobs (Params.run_jobs) and identities (stages/identity.py) come from the package; common.smk only
+# adapts them to wildcards (and orders jobs: data first, costly training jobs early).
 #
 #   snakemake --cores 8 all                                   # the embedded default (params.yaml)
 #   snakemake --cores 8 all --configfile workflow/presets/paper.yaml

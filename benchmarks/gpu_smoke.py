@@ -49,10 +49,10 @@ from l2tww.data.loader import TensorLoader  # noqa: E402
 from l2tww.catalog import BUILDERS  # noqa: E402
 from l2tww.methods import MethodSpec, build_method  # noqa: E402
 from l2tww.models import VGG9, build_model  # noqa: E402
-from l2tww.training.runtime import autocast, peak_memory_mb, reset_peak_memory, seed_everything, select_device, synchronize  # noqa: E402
+from l2tww.training.runtime import autocast, peak_memory_mb, reset_peak_memory, seed_everything, select_device  # noqa: E402
 from l2tww.models import net_shapes  # noqa: E402
 from l2tww.training.sources import freeze  # noqa: E402
-from l2tww.training.trainer import Trainer, epoch_generator  # noqa: E402
+from l2tww.training.trainer import FitConfig, Trainer, epoch_generator  # noqa: E402
 
 MODES = ("scratch", "exact", "fast")
 # --ci: seconds on a CPU. The target's widths / 8 (the source stays the released ResNet32): the
@@ -176,20 +176,23 @@ def timed_row(params, target, mode, bf16, sources, train: TensorLoader, device, 
             epoch += 1
 
     stream = batches()
-    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     reset_peak_memory(device)
     ces, start = [], None
     for i in range(args.iters):
         if i == args.warmup:
-            synchronize(device)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             start = time.perf_counter()
         x, y = next(stream)
-        with torch.no_grad(), autocast(device, bf16, cpu=True):
+        with torch.no_grad(), autocast(device, "bf16" if bf16 else "fp32", cpu=True):
             outs = [s(x) for s in srcs]
-        with autocast(device, bf16, cpu=True):
+        with autocast(device, "bf16" if bf16 else "fp32", cpu=True):
             terms = method.train_step(model, x, y, outs, opt)
         ces.append(terms["ce"].detach().float())  # no sync per step: stacked at the end
-    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     per_iter = (time.perf_counter() - start) / (args.iters - args.warmup)
     ce = torch.stack(ces).cpu()
     q = max(1, args.iters // 4)
@@ -205,10 +208,10 @@ def resume_check(params, target, sources, data: SplitData, device, args, folder:
 
     def trainer(name: str) -> Trainer:
         model, method = fresh(params, target, "exact", sources, device, args.channels_last, args.narrow)
-        return Trainer(model, method, sources, data, recipe, folder / name, 0, device, False, {"run_id": f"smoke-{name}"}, progress=False)
+        return Trainer(model, method, sources, data, FitConfig(recipe, folder / name, 0, device, "fp32", {"run_id": f"smoke-{name}"}))
 
     reference = trainer("uninterrupted")
-    ref_metrics = reference.fit()
+    ref_metrics = reference.fit().metrics
     real_epoch = data.train.epoch
     calls = {"n": 0}
 
@@ -228,7 +231,7 @@ def resume_check(params, target, sources, data: SplitData, device, args, folder:
         calls["n"] = 0
         data.train.epoch = lambda generator=None: counted(generator)
         resumed = trainer("resumed")
-        metrics = resumed.fit()
+        metrics = resumed.fit().metrics
     finally:
         del data.train.epoch  # back to the class's method
     pairs = [(a, b) for m_ref, m_res in ((reference.target, resumed.target), (reference.method, resumed.method))

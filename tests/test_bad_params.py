@@ -59,6 +59,11 @@ CASES = [
     ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.7], "part": 0}, ["datasets.animal_mnist.partition.fractions", "[0.5, 0.7]", "at most 1"]),
     ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.5], "part": 2}, ["datasets.animal_mnist.partition.part", "2 out of range"]),
     ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.5]}, ["datasets.animal_mnist.partition", "'part'"]),
+    ("targets.animal.runs.0.seeds", [0, 0, 1], ["targets.animal.runs[0].seeds", "0 is listed twice"]),
+    ("targets.animal.runs.0.methods", ["scratch", "fm_single", "scratch"], ["targets.animal.runs[0].methods", "'scratch' is listed twice"]),
+    ("targets.animal.runs", [{"methods": ["scratch"], "n_per_class": [5], "seeds": [0]}, {"methods": ["scratch", "fm_single"], "n_per_class": [5], "seeds": [0]}],
+     ["targets.animal.runs[1]", "animal-scratch-n5-s0 is already in runs[0]"]),
+    ("sources.digits.dataset", "animal_mnist", ["targets.animal", "source 'digits'", "the same dataset", "overlap: allowed"]),
 ]
 if not torch.cuda.is_available():  # `check` must catch a device this machine lacks, not a job
     CASES.append(("runtime.device", "cuda", ["runtime.device", "'cuda'", "CUDA is not available"]))

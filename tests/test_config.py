@@ -102,3 +102,23 @@ def test_presets_write_results_and_reports_apart_from_the_checked_in_embedded_on
         layout = config.load(preset).layout
         assert layout.results != embedded.results and layout.results.is_relative_to(embedded.results), preset.name
         assert layout.reports.is_relative_to(layout.results), preset.name
+
+
+def _partitioned(source_part: int, target_part: int, **target_extra) -> dict:
+    """The tiny params with the source pretrained on one part of Animal-MNIST and the target on another."""
+    raw = tiny_raw()
+    base = raw["datasets"]["animal_mnist"]
+    raw["datasets"]["animal_src"] = {**base, "partition": {"seed": 0, "fractions": [0.5, 0.5], "part": source_part}}
+    raw["datasets"]["animal_mnist"] = {**base, "partition": {"seed": 0, "fractions": [0.5, 0.5], "part": target_part}}
+    raw["sources"]["digits"]["dataset"] = "animal_src"
+    raw["targets"]["animal"].update(target_extra)
+    return raw
+
+
+def test_a_target_on_its_sources_partition_part_is_refused_unless_overlap_is_allowed():
+    """The "share no image" guarantee of a partition cut: the same part twice would train the
+    target on the source's own images and pass silently."""
+    config.from_mapping(_partitioned(0, 1))  # disjoint parts: fine
+    with pytest.raises(config.ConfigError, match=r"targets.animal: .*source 'digits'.*same partition part \(0\).*overlap: allowed"):
+        config.from_mapping(_partitioned(0, 0))
+    config.from_mapping(_partitioned(0, 0, overlap="allowed"))

@@ -2,7 +2,7 @@
 
 A contract test: dvc.yaml must declare the params sections the runs read and the git-tracked
 results/summary/metrics.json (cache: false) as metrics, so any clone can diff two revisions
-without a DVC remote (design.md principle 2). Runs in a throw-away git repo; no stage is run.
+without a DVC remote. Runs in a throw-away git repo; no stage is run.
 """
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ def test_multi_source_runs_are_planned_beside_single_source_arms_and_baselines(p
     runs = defaultdict(set)  # (target, method) -> {(N tag, seed)}
     for job in _train(jobs):
         w = job["wildcards"]
-        runs[(w["target"], w["method"])].add((w["ntag"], w["seed"]))
+        runs[(w["target"], w["method"])].add((w["ntag"], w["seeds"]))  # a job per run in the paper presets
     multi = params["targets"]["stl10_multi"]
     assert multi["sources"] == ["tinyimagenet_r32_official", "cifar10_r32"]
     three_seeds = {("nall", s) for s in "012"}

@@ -89,17 +89,3 @@ def test_equivalence_rule():
 def test_seeds_needed_inverts_the_half_width():
     n = stats.seeds_needed(2.0, 1.0)
     assert stats.t_quantile(n) * 2.0 / math.sqrt(n) <= 1.0 < stats.t_quantile(n - 1) * 2.0 / math.sqrt(n - 1)
-
-
-def test_bootstrap_is_deterministic_and_narrower_than_t_at_five_seeds():
-    # the reason t is the default: at n = 5 the percentile bootstrap half-width is ~1.96*sqrt(4/5)/2.776 of t's
-    values = [1, 2, 3, 4, 5]
-    assert stats.bootstrap_interval(values, seed=3) == stats.bootstrap_interval(values, seed=3)
-    boot = stats.mean_ci(values, method="bootstrap")
-    assert boot.method == "bootstrap"
-    assert boot.half_width < 0.75 * stats.mean_ci(values).half_width
-
-
-def test_unknown_interval_method_is_rejected():
-    with pytest.raises(ValueError, match="method must be"):
-        stats.mean_ci([1, 2], method="z")

@@ -138,7 +138,10 @@ def _small_state(seed: int = 0) -> dict:
 
 
 def test_weights_compare_reports_the_max_difference_and_exits_by_verdict(tmp_path, capsys):
-    from l2tww.training.weights_diff import main
+    from l2tww.cli import main as cli
+
+    def main(args):  # the user's path: `l2tww weights compare A B [--atol X]`
+        return cli(["weights", "compare", *args])
 
     state = _small_state()
     new = _named(tmp_path, "net", state)

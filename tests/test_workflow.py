@@ -124,10 +124,10 @@ def _edit(project: Path, module: str, text: str) -> None:
 # module and what depends on their outputs; a comment edit re-runs nothing.
 CODE_EDITS = [
     ("methods/fm.py", "\nEDITED = True\n", {"train": 1, "summarize": 1, "report": 1, "all": 1}),
-    ("train.py", "\nEDITED = True\n", {"pretrain": 1, "train": 2, "summarize": 1, "report": 1, "all": 1}),
+    ("training/trainer.py", "\nEDITED = True\n", {"pretrain": 1, "train": 2, "summarize": 1, "report": 1, "all": 1}),
     ("report/tables.py", "\nEDITED = True\n", {"report": 1, "all": 1}),
     ("methods/fm.py", "\n# a comment only\n", {}),
-    ("train.py", "\n# a comment only\n", {}),
+    ("training/trainer.py", "\n# a comment only\n", {}),
 ]
 
 

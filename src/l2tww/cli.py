@@ -13,8 +13,8 @@
     l2tww runs                                # the run matrix, one run id per line
     l2tww weights compare A.pth B.pth         # largest tensor difference of two weight files
 
-Every verb validates the params file first; bad input exits 2 with one line on stderr
-(L2TWW_DEBUG=1 shows the traceback).
+Every verb but `weights` (which reads only its two files) validates the params file first; bad
+input exits 2 with one line on stderr (L2TWW_DEBUG=1 shows the traceback).
 """
 from __future__ import annotations
 

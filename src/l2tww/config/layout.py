@@ -11,6 +11,9 @@ from pathlib import Path
 from ..results.cells import n_tag
 
 SEEDS_PATTERN = r"[0-9]+(-[0-9]+)?(\+[0-9]+(-[0-9]+)?)*"  # seeds_tag's output, as a rule wildcard
+# Beside each run's and source's metrics.json: the seconds, memory, host and git state of the
+# execution that made it. Never hashed (.dvcignore), never part of a result's identity.
+TIMING_FILE = "timing.json"
 
 
 def seeds_tag(seeds) -> str:

@@ -270,7 +270,19 @@ def _walk_refs(p: dict) -> Iterator[str]:
             yield f"datasets.{t['dataset']}: val + test hold out {held} images per class, but the smallest class of {ds['builder']!r} has {class_size}"
             continue
         capacity = class_size - held
+        for src_name in t["sources"]:
+            if t.get("overlap") != "allowed" and (shared := _shared_images(datasets, t["dataset"], sources[src_name])):
+                yield f"{where}: its dataset {t['dataset']!r} and source {src_name!r}'s dataset {sources[src_name]['dataset']!r} {shared}; give each a different `partition.part` of one cut, or set {where}.overlap: allowed"
+        seen_runs: dict[tuple, int] = {}
         for i, block in enumerate(t["runs"]):
+            for key in ("methods", "n_per_class", "seeds"):
+                twice = sorted({x for x in block[key] if block[key].count(x) > 1}, key=str)
+                if twice:
+                    yield f"{where}.runs[{i}].{key}: {twice[0]!r} is listed twice"
+            for run in itertools.product(block["methods"], block["n_per_class"], block["seeds"]):
+                if seen_runs.setdefault(run, i) != i:
+                    method, n, seed = run
+                    yield f"{where}.runs[{i}]: the run {tname}-{method}-{n_tag(n)}-s{seed} is already in runs[{seen_runs[run]}]"
             for m in block["methods"]:
                 if m not in methods:
                     yield f"{where}.runs[{i}].methods: unknown method {m!r}; expected one of {sorted(methods)}"
@@ -283,6 +295,24 @@ def _walk_refs(p: dict) -> Iterator[str]:
     for key, (target, method) in _claim_arms(p.get("claims", {})):
         if (target, method) not in run_arms:
             yield f"{key}: [{target}, {method}] is not in the run matrix (targets.<t>.runs)"
+
+
+def _shared_images(datasets: dict, target_ds: str, source: dict) -> str | None:
+    """How a target's train images can be a pretrained source's training images, or None. Two
+    datasets on one builder share none only as different parts of the same partition cut."""
+    if "weights" in source:  # released weights: their training data is not ours to compare
+        return None
+    a, b = datasets[target_ds], datasets[source["dataset"]]
+    if a["builder"] != b["builder"]:
+        return None
+    pa, pb = a.get("partition"), b.get("partition")
+    if pa and pb and (pa["seed"], pa["fractions"]) == (pb["seed"], pb["fractions"]) and pa["part"] != pb["part"]:
+        return None
+    if source["dataset"] == target_ds:
+        return "are the same dataset: the target would train on the source's images"
+    if pa and pb and (pa["seed"], pa["fractions"], pa["part"]) == (pb["seed"], pb["fractions"], pb["part"]):
+        return f"take the same partition part ({pa['part']}) of {a['builder']!r}: the target would train on the source's images"
+    return f"draw from the same {a['builder']!r} train images without disjoint parts of one partition"
 
 
 def _claim_arms(claims: dict) -> Iterator[tuple[str, list]]:

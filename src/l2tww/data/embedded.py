@@ -1,4 +1,4 @@
-"""The embedded datasets: real images that install with the project (design.md).
+"""The embedded datasets: real images that install with the project.
 
 - Fashion-MNIST: Debian's `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist), else the
   canonical download. Debian recompresses the .gz files, so checksums are of the *decompressed* idx

@@ -1,4 +1,4 @@
-"""The prepare stage: builder -> `data/prepared/<dataset>/` (design.md artifact layout).
+"""The prepare stage: builder -> `data/prepared/<dataset>/` (the artifact layout: config/layout.py).
 
 Every dataset gets `meta.json` (classes, labels of each pool, provenance), written last so its
 presence means the stage finished. Tensor datasets also get `data.pt` (uint8 images (N, C, H, W)).

@@ -1,4 +1,4 @@
-"""The shared interface of transfer methods (design.md principle 4).
+"""The shared interface of transfer methods.
 
 A method owns its extra modules and its loss terms; the trainer knows no method by name. It calls:
 - `student_parameters()`: extra parameters trained jointly with the target by the target's SGD

@@ -1,5 +1,5 @@
-"""The report's tables, built once (pure Python, no torch, no pandas) so the notebooks and the
-markdown summary print the same numbers. Every accuracy is the test top-1 at each run's best-val
+"""The report's tables, built once (no torch, no pandas; intervals from results.stats) so the
+notebooks and the markdown summary print the same numbers. Every accuracy is the test top-1 at each run's best-val
 epoch, mean ± sample std over seeds, with n seeds stated.
 """
 from __future__ import annotations

@@ -9,15 +9,13 @@ from pathlib import Path
 import torch
 
 from ..data.download import file_hash
+from ..config.layout import TIMING_FILE
 from ..data.batches import SplitData
 from ..data.loader import open_split
 from ..io import write_json
 from ..models import FeatureNet
 from ..training.runtime import execution_record, machine_record, select_device, set_deterministic, set_precision, set_threads
 from ..training.trainer import Trainer
-
-TIMING = "timing.json"
-
 
 def device_for(runtime: dict) -> torch.device:
     """The device, with the configured precision and determinism set before CUDA is first used."""
@@ -55,7 +53,7 @@ def finish(trainer: Trainer, out_dir: Path, identity_digest: str, runtime: dict,
     metrics = {**result.metrics, "identity": identity_digest, "execution": execution_record(device, runtime)}
     if also_write is not None:
         also_write()
-    write_json(out_dir / TIMING, {**result.timing, "machine": machine_record(device)})
+    write_json(out_dir / TIMING_FILE, {**result.timing, "machine": machine_record(device)})
     write_json(out_dir / "metrics.json", metrics)
     trainer.discard_checkpoint()
     return metrics

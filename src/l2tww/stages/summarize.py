@@ -5,9 +5,9 @@ from pathlib import Path
 
 from ..results import claims
 from ..config import Params
+from ..config.layout import TIMING_FILE
 from ..io import read_json
 from ..results.summary import write_summary
-from .common import TIMING
 
 
 def collect_runs(params: Params) -> list[dict]:
@@ -17,7 +17,7 @@ def collect_runs(params: Params) -> list[dict]:
     for run in params.runs():
         folder = params.layout.run_dir(run.relpath)
         metrics = read_json(folder / "metrics.json", f"metrics of {run.run_id}")
-        timing = read_json(folder / TIMING, f"timing of {run.run_id}") if (folder / TIMING).exists() else None
+        timing = read_json(folder / TIMING_FILE, f"timing of {run.run_id}") if (folder / TIMING_FILE).exists() else None
         runs.append({**metrics, "label": params.label(run.method), "dir": str(folder), "timing": timing})
     return runs
 

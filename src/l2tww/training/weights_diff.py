@@ -1,7 +1,7 @@
 """Compare two weight files tensor by tensor (spec §2: are the authors' `resnet34-333f7ec4.pth` and
 torchvision's `resnet34-b627a593.pth` the same tensors?).
 
-    python -m l2tww.training.weights_diff data/raw/weights/resnet34-333f7ec4.pth data/raw/weights/resnet34-b627a593.pth
+    l2tww weights compare data/raw/weights/resnet34-333f7ec4.pth data/raw/weights/resnet34-b627a593.pth
 
 Prints each file's sha256 and tensor count, the names only one file has, and the largest absolute
 difference over the shared tensors (and where). BatchNorm `num_batches_tracked` counters, absent
@@ -22,9 +22,8 @@ if TYPE_CHECKING:
     import torch
 
 
-
 @dataclass
-class Comparison:
+class WeightsDiff:
     shared: int
     only_a: list[str]
     only_b: list[str]
@@ -53,7 +52,7 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def compare(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> Comparison:
+def diff_states(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> WeightsDiff:
     from .weights import COUNTER
 
     names_a, names_b = set(a), set(b)
@@ -69,14 +68,14 @@ def compare(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> Compariso
         diff = (a[k].double() - b[k].double()).abs().max().item()
         if diff > worst or diff != diff:  # NaN never passes as equal
             worst, where = diff, k
-    return Comparison(len(shared), only_a, only_b, mismatch, worst, where, counters)
+    return WeightsDiff(len(shared), only_a, only_b, mismatch, worst, where, counters)
 
 
 def report(path_a: Path, path_b: Path, atol: float = 0.0) -> tuple[str, bool]:
     from ..data.download import file_hash
 
     a, b = read_state(path_a), read_state(path_b)
-    c = compare(a, b)
+    c = diff_states(a, b)
     lines = [f"A: {path_a} (sha256 {file_hash(path_a)}, {len(a)} tensors)",
              f"B: {path_b} (sha256 {file_hash(path_b)}, {len(b)} tensors)",
              f"shared tensors: {c.shared}; only in A: {len(c.only_a)}; only in B: {len(c.only_b)}; shape mismatches: {len(c.shape_mismatch)}"]
@@ -89,12 +88,6 @@ def report(path_a: Path, path_b: Path, atol: float = 0.0) -> tuple[str, bool]:
     same = c.same(atol)
     lines.append("verdict: " + ("the same tensors" if same else "different") + (f" (atol {atol:g})" if atol else " (exact)"))
     return "\n".join(lines), same
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m l2tww.training.weights_diff", description=__doc__.splitlines()[0])
-    add_arguments(ap)
-    return run(ap.parse_args(argv))
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -112,6 +105,3 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     return 0 if same else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
