@@ -12,6 +12,7 @@ top of about five first-order passes. This prints, measured in one run on the pa
 - the HVP by forward-over-reverse (torch.func.jvp of torch.func.grad), the usual alternative,
   with its relative difference from the first (both are exact up to rounding).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,7 +73,10 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, VGG9-BN batch {args.batch} 3x32x32, fastest of 3")
     print(f"{'pass':<34} {'s':>7} {'x gradient':>11}")
     print(f"{'plain gradient':<34} {base:>7.3f} {1.0:>11.1f}")
-    for name, fn in (("HVP reverse-over-reverse (engine)", reverse_over_reverse), ("HVP forward-over-reverse", forward_over_reverse)):
+    for name, fn in (
+        ("HVP reverse-over-reverse (engine)", reverse_over_reverse),
+        ("HVP forward-over-reverse", forward_over_reverse),
+    ):
         seconds = fastest(fn)
         print(f"{name:<34} {seconds:>7.3f} {seconds / base:>11.1f}")
     print(f"relative difference of the two HVPs (whole vector): {diff:.1e}")

@@ -12,6 +12,7 @@ blocks of k batches, one meta-step each, and reported per batch). Each (setting,
 its own process so its peak memory (max RSS) is its own; timing starts after two warm-up blocks.
 Reported: the fastest block (a shared machine adds only positive noise) and the median.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,7 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
 
     from l2tww import config
     from l2tww.methods import MethodSpec, Pair, build_method
-    from l2tww.models import VGG9, build_model
-    from l2tww.models import net_shapes
+    from l2tww.models import VGG9, build_model, net_shapes
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -40,8 +40,20 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
         target = build_model({"name": "vgg_bn", "cfg": VGG9}, 100, 3)
         shape, classes, batch = (3, 32, 32), 100, 128
         pairs = tuple(Pair(0, s, t) for s in (4, 9, 14) for t in range(5))
-        hparams = {"beta": 0.5, "what": True, "where": True, "where_activation": "relu6", "where_bias_init": 1.0, "lookahead": 2,
-                   "meta_lr": 1e-4, "meta_weight_decay": 1e-4, "hypergradient": "exact", "meta_every": 1, "bn_replay_update": True, "frozen": False}
+        hparams = {
+            "beta": 0.5,
+            "what": True,
+            "where": True,
+            "where_activation": "relu6",
+            "where_bias_init": 1.0,
+            "lookahead": 2,
+            "meta_lr": 1e-4,
+            "meta_weight_decay": 1e-4,
+            "hypergradient": "exact",
+            "meta_every": 1,
+            "bn_replay_update": True,
+            "frozen": False,
+        }
         spec = MethodSpec("l2tww", "l2t", pairs, hparams)
     else:
         params = config.load(REPO / "params.yaml")
@@ -58,7 +70,9 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
         spec = MethodSpec(spec.name, spec.kind, spec.pairs, {**spec.hparams, "hypergradient": mode, "meta_every": 1})
     # "configured": the method exactly as params.yaml sets it (embedded: meta_every 2)
     method = build_method(spec, net_shapes(target, [source], shape))
-    optimizer = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    optimizer = torch.optim.SGD(
+        list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4
+    )
     x, y = torch.randn(batch, *shape), torch.randint(0, classes, (batch,))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -78,39 +92,69 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
         times.append((time.perf_counter() - start) / block)
     per_iter = min(times)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"setting": setting, "mode": mode, "method": spec.name, "hparams": {k: spec.hparams.get(k) for k in ("hypergradient", "meta_every")},
-            "s_per_iter": per_iter, "s_per_iter_median": sorted(times)[len(times) // 2], "peak_rss_mb": peak_mb, "rss_growth_mb": (peak_mb * 1024 - rss_before) / 1024}
+    return {
+        "setting": setting,
+        "mode": mode,
+        "method": spec.name,
+        "hparams": {k: spec.hparams.get(k) for k in ("hypergradient", "meta_every")},
+        "s_per_iter": per_iter,
+        "s_per_iter_median": sorted(times)[len(times) // 2],
+        "peak_rss_mb": peak_mb,
+        "rss_growth_mb": (peak_mb * 1024 - rss_before) / 1024,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", choices=["paper32", "embedded", "both"], default="both")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--iters", type=int, default=5, help="timed iterations (blocks) per (setting, mode); embedded: 5x as many")
+    parser.add_argument(
+        "--iters", type=int, default=5, help="timed iterations (blocks) per (setting, mode); embedded: 5x as many"
+    )
     parser.add_argument("--one", nargs=2, metavar=("SETTING", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one[0], args.one[1], args.threads, args.iters)))
         return
     settings = ["paper32", "embedded"] if args.setting == "both" else [args.setting]
-    import torch
-
     import platform
 
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} threads, {args.iters} timed iterations (embedded: {5 * args.iters}), fastest and median")
+    import torch
+
+    print(
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} threads, "
+        f"{args.iters} timed iterations (embedded: {5 * args.iters}), fastest and median"
+    )
     print(f"{'setting':<10} {'mode':<10} {'s/iter':>8} {'x scratch':>10} {'median':>8} {'peak RSS MB':>12}")
     for setting in settings:
         rows = {}
         modes = ("scratch", "exact", "fast") + (("configured",) if setting == "embedded" else ())
         for mode in modes:
             iters = args.iters * (5 if setting == "embedded" else 1)  # embedded steps are short: more of them
-            out = subprocess.run([sys.executable, __file__, "--one", setting, mode, "--threads", str(args.threads), "--iters", str(iters)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    setting,
+                    mode,
+                    "--threads",
+                    str(args.threads),
+                    "--iters",
+                    str(iters),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             rows[mode] = json.loads(out.stdout.strip().splitlines()[-1])
         for mode, row in rows.items():
             ratio = row["s_per_iter"] / rows["scratch"]["s_per_iter"]
             note = "" if mode == "scratch" else f"  (meta_every {row['hparams']['meta_every']})"
-            print(f"{setting:<10} {mode:<10} {row['s_per_iter']:>8.3f} {ratio:>10.1f} {row['s_per_iter_median']:>8.3f} {row['peak_rss_mb']:>12.0f}{note}")
+            print(
+                f"{setting:<10} {mode:<10} {row['s_per_iter']:>8.3f} {ratio:>10.1f} {row['s_per_iter_median']:>8.3f} "
+                f"{row['peak_rss_mb']:>12.0f}{note}"
+            )
 
 
 if __name__ == "__main__":

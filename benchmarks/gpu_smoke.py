@@ -25,6 +25,7 @@ bit-exact on the CPU; within --resume-atol on CUDA, whose kernels are not bit-de
 --channels-last puts the target and the batches in channels_last (the runtime switch).
 Exit status 1 when a check fails; --json writes the rows and checks for the record.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,13 +45,16 @@ if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
 from l2tww import config  # noqa: E402
+from l2tww.catalog import BUILDERS  # noqa: E402
 from l2tww.data.batches import SplitData  # noqa: E402
 from l2tww.data.loader import TensorLoader  # noqa: E402
-from l2tww.catalog import BUILDERS  # noqa: E402
 from l2tww.methods import MethodSpec, build_method  # noqa: E402
-from l2tww.models import VGG9, build_model  # noqa: E402
+from l2tww.models import (  # noqa: E402
+    VGG9,
+    build_model,
+    net_shapes,  # noqa: E402
+)
 from l2tww.training.runtime import autocast, peak_memory_mb, reset_peak_memory, seed_everything, select_device  # noqa: E402
-from l2tww.models import net_shapes  # noqa: E402
 from l2tww.training.sources import freeze  # noqa: E402
 from l2tww.training.trainer import FitConfig, Trainer, epoch_generator  # noqa: E402
 
@@ -67,7 +71,9 @@ class Interrupted(Exception):
 
 
 # -- setting ------------------------------------------------------------------------------------
-def load_sources(params: config.Params, target: str, device: torch.device, override: str | None, calibration: list[torch.Tensor]) -> tuple[list, list[str]]:
+def load_sources(
+    params: config.Params, target: str, device: torch.device, override: str | None, calibration: list[torch.Tensor]
+) -> tuple[list, list[str]]:
     """The target's sources: released weights where configured and present, else random init
     with BatchNorm statistics from the `calibration` batches."""
     from l2tww.training.weights import load_weights
@@ -83,11 +89,19 @@ def load_sources(params: config.Params, target: str, device: torch.device, overr
         path = _resolve(weights.get("path"))
         if weights and path is not None and path.is_file():
             info = load_weights(model, {**weights, "path": str(path)}, Path(tempfile.gettempdir()))
-            notes.append(f"source {name}: released weights {path} (epoch {info.get('epoch')}, val {info.get('best_val')}, test {info.get('test')})")
+            notes.append(
+                f"source {name}: released weights {path} (epoch {info.get('epoch')}, val {info.get('best_val')}, test "
+                f"{info.get('test')})"
+            )
         else:
-            where = f"{weights['path']} not found" if weights.get("path") else "pretrained by the workflow, not loaded here"
-            notes.append(f"source {name}: random-init {cfg['arch']['name']}, BatchNorm statistics of the synthetic data ({where}): "
-                         "s/iter and memory hold, the losses are not the real ones")
+            where = (
+                f"{weights['path']} not found" if weights.get("path") else "pretrained by the workflow, not loaded here"
+            )
+            notes.append(
+                f"source {name}: random-init {cfg['arch']['name']}, BatchNorm statistics of the synthetic data "
+                f"({where}): "
+                "s/iter and memory hold, the losses are not the real ones"
+            )
             model = calibrate(model.to(device), calibration)
         sources.append(freeze(model.to(device)))
     return sources, notes
@@ -118,18 +132,31 @@ def synthetic(classes: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Tens
     """(n, 3, 32, 32) uint8 images and (n,) labels: a smooth random pattern per class + noise,
     learnable in a few steps and robust to the 4 px crops."""
     gen = torch.Generator().manual_seed(seed)
-    patterns = F.interpolate(torch.rand(classes, 3, 4, 4, generator=gen), size=(32, 32), mode="bilinear", align_corners=False)
+    patterns = F.interpolate(
+        torch.rand(classes, 3, 4, 4, generator=gen), size=(32, 32), mode="bilinear", align_corners=False
+    )
     labels = torch.randperm(n, generator=gen) % classes
     noisy = patterns[labels] * 200 + 28 + torch.randn(n, 3, 32, 32, generator=gen) * 20
     return noisy.clamp(0, 255).to(torch.uint8), labels
 
 
-def loader(images, labels, batch: int, ds: dict, device: torch.device, train: bool, channels_last: bool) -> TensorLoader:
+def loader(
+    images, labels, batch: int, ds: dict, device: torch.device, train: bool, channels_last: bool
+) -> TensorLoader:
     mean = torch.tensor(ds["normalize"]["mean"], device=device).view(1, -1, 1, 1)
     std = torch.tensor(ds["normalize"]["std"], device=device).view(1, -1, 1, 1)
     aug = ds.get("augment", {})
-    return TensorLoader(images.to(device), labels.to(device), batch, mean, std, train=train,
-                        crop_padding=aug.get("crop_padding", 0), hflip=aug.get("hflip", False), channels_last=channels_last)
+    return TensorLoader(
+        images.to(device),
+        labels.to(device),
+        batch,
+        mean,
+        std,
+        train=train,
+        crop_padding=aug.get("crop_padding", 0),
+        hflip=aug.get("hflip", False),
+        channels_last=channels_last,
+    )
 
 
 def method_spec(params: config.Params, target: str, mode: str) -> MethodSpec:
@@ -165,8 +192,13 @@ def fresh(params, target: str, mode: str, sources, device, channels_last: bool, 
 def timed_row(params, target, mode, bf16, sources, train: TensorLoader, device, args) -> dict:
     recipe = params["recipes"][params["targets"][target]["recipe"]]
     model, method = fresh(params, target, mode, sources, device, args.channels_last, args.narrow)
-    opt = torch.optim.SGD(list(model.parameters()) + list(method.student_parameters()), lr=recipe["lr"],
-                          momentum=recipe["momentum"], weight_decay=recipe["weight_decay"], nesterov=False)
+    opt = torch.optim.SGD(
+        list(model.parameters()) + list(method.student_parameters()),
+        lr=recipe["lr"],
+        momentum=recipe["momentum"],
+        weight_decay=recipe["weight_decay"],
+        nesterov=False,
+    )
     srcs = sources if method.needs_sources else []
 
     def batches():
@@ -197,8 +229,15 @@ def timed_row(params, target, mode, bf16, sources, train: TensorLoader, device, 
     ce = torch.stack(ces).cpu()
     q = max(1, args.iters // 4)
     first, last = ce[:q].mean().item(), ce[-q:].mean().item()
-    return {"mode": mode, "bf16": bf16, "s_per_iter": per_iter, "peak_mb": peak_memory_mb(device),
-            "ce_first": first, "ce_last": last, "loss_decreases": bool(torch.isfinite(ce).all()) and last < first}
+    return {
+        "mode": mode,
+        "bf16": bf16,
+        "s_per_iter": per_iter,
+        "peak_mb": peak_memory_mb(device),
+        "ce_first": first,
+        "ce_last": last,
+        "loss_decreases": bool(torch.isfinite(ce).all()) and last < first,
+    }
 
 
 # -- resume ----------------------------------------------------------------------------------------
@@ -208,7 +247,13 @@ def resume_check(params, target, sources, data: SplitData, device, args, folder:
 
     def trainer(name: str) -> Trainer:
         model, method = fresh(params, target, "exact", sources, device, args.channels_last, args.narrow)
-        return Trainer(model, method, sources, data, FitConfig(recipe, folder / name, 0, device, "fp32", {"run_id": f"smoke-{name}"}))
+        return Trainer(
+            model,
+            method,
+            sources,
+            data,
+            FitConfig(recipe, folder / name, 0, device, "fp32", {"run_id": f"smoke-{name}"}),
+        )
 
     reference = trainer("uninterrupted")
     ref_metrics = reference.fit().metrics
@@ -234,12 +279,21 @@ def resume_check(params, target, sources, data: SplitData, device, args, folder:
         metrics = resumed.fit().metrics
     finally:
         del data.train.epoch  # back to the class's method
-    pairs = [(a, b) for m_ref, m_res in ((reference.target, resumed.target), (reference.method, resumed.method))
-             for a, b in zip(m_ref.state_dict().values(), m_res.state_dict().values())]
-    diff = max(((a.double() - b.double()).abs().max().item() for a, b in pairs if a.is_floating_point() and a.numel()), default=0.0)
+    pairs = [
+        (a, b)
+        for m_ref, m_res in ((reference.target, resumed.target), (reference.method, resumed.method))
+        for a, b in zip(m_ref.state_dict().values(), m_res.state_dict().values())
+    ]
+    diff = max(
+        ((a.double() - b.double()).abs().max().item() for a, b in pairs if a.is_floating_point() and a.numel()),
+        default=0.0,
+    )
     atol = 0.0 if device.type == "cpu" else args.resume_atol
     # On the CPU the resumed run must also select the same epoch with the same val accuracy.
-    same_selection = device.type != "cpu" or (metrics["best_epoch"], metrics["val_acc"]) == (ref_metrics["best_epoch"], ref_metrics["val_acc"])
+    same_selection = device.type != "cpu" or (metrics["best_epoch"], metrics["val_acc"]) == (
+        ref_metrics["best_epoch"],
+        ref_metrics["val_acc"],
+    )
     ok = calls["n"] == 1 and diff <= atol and same_selection and math.isfinite(metrics["test_acc"])
     return {"epochs_after_resume": calls["n"], "max_abs_diff": diff, "atol": atol, "ok": ok}
 
@@ -261,7 +315,9 @@ def _run(args, device: torch.device) -> dict:
     classes = BUILDERS[ds["builder"]].num_classes
     images, labels = synthetic(classes, args.batches * args.batch_size, seed=0)
     train = loader(images, labels, args.batch_size, ds, device, True, args.channels_last)
-    sources, notes = load_sources(params, args.target, device, args.source_weights, [x for x, _ in train.epoch(epoch_generator(0, 0))])
+    sources, notes = load_sources(
+        params, args.target, device, args.source_weights, [x for x, _ in train.epoch(epoch_generator(0, 0))]
+    )
     rows = []
     for bf16 in (False, True):
         for mode in MODES:
@@ -270,18 +326,38 @@ def _run(args, device: torch.device) -> dict:
             except Exception as exc:  # a smoke run reports every broken row, not just the first
                 rows.append({"mode": mode, "bf16": bf16, "error": one_line(exc)})
     val_x, val_y = synthetic(classes, args.batch_size, seed=1)
-    data = SplitData(train, *(loader(val_x, val_y, args.batch_size, ds, device, False, args.channels_last) for _ in range(2)), classes, (3, 32, 32))
+    data = SplitData(
+        train,
+        *(loader(val_x, val_y, args.batch_size, ds, device, False, args.channels_last) for _ in range(2)),
+        classes,
+        (3, 32, 32),
+    )
     with tempfile.TemporaryDirectory(prefix="l2tww-smoke-") as tmp:
         try:
             resume = resume_check(params, args.target, sources, data, device, args, Path(tmp))
         except Exception as exc:
             resume = {"ok": False, "error": one_line(exc)}
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
-    return {"date": time.strftime("%Y-%m-%d"), "device": str(device), "device_name": name, "torch": torch.__version__,
-            "cuda": torch.version.cuda if device.type == "cuda" else None, "threads": torch.get_num_threads(),
-            "params": str(args.params), "target": args.target, "batch_size": args.batch_size, "batches": args.batches,
-            "iters": args.iters, "warmup": args.warmup, "narrow": args.narrow, "channels_last": args.channels_last, "notes": notes,
-            "rows": rows, "resume": resume, "ok": all(r.get("loss_decreases") for r in rows) and resume["ok"]}
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "device": str(device),
+        "device_name": name,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "threads": torch.get_num_threads(),
+        "params": str(args.params),
+        "target": args.target,
+        "batch_size": args.batch_size,
+        "batches": args.batches,
+        "iters": args.iters,
+        "warmup": args.warmup,
+        "narrow": args.narrow,
+        "channels_last": args.channels_last,
+        "notes": notes,
+        "rows": rows,
+        "resume": resume,
+        "ok": all(r.get("loss_decreases") for r in rows) and resume["ok"],
+    }
 
 
 def one_line(exc: Exception) -> str:
@@ -293,27 +369,41 @@ def table(result: dict) -> str:
     scratch = {r["bf16"]: r["s_per_iter"] for r in result["rows"] if r["mode"] == "scratch" and "error" not in r}
     memory = "CUDA max allocated" if result["device"].startswith("cuda") else "process max RSS so far"
     lines = [
-        f"{result['date']}  {result['device']} ({result['device_name']}), torch {result['torch']}" + (f", CUDA {result['cuda']}" if result["cuda"] else "") + f", {result['threads']} threads",
-        f"{result['params']} target {result['target']}: batch {result['batch_size']} x {result['batches']} synthetic batches, "
-        f"{result['iters']} iterations per row ({result['warmup']} warm-up), channels_last {'on' if result['channels_last'] else 'off'}"
+        f"{result['date']}  {result['device']} ({result['device_name']}), torch {result['torch']}"
+        + (f", CUDA {result['cuda']}" if result["cuda"] else "")
+        + f", {result['threads']} threads",
+        f"{result['params']} target {result['target']}: batch {result['batch_size']} x {result['batches']} synthetic "
+        "batches, "
+        f"{result['iters']} iterations per row ({result['warmup']} warm-up), channels_last "
+        f"{'on' if result['channels_last'] else 'off'}"
         + (f", target widths / {result['narrow']} (CI form: not the paper's costs)" if result["narrow"] != 1 else ""),
         *result["notes"],
-        f"{'mode':<8} {'bf16':<5} {'s/iter':>9} {'x scratch':>10} {'peak MB':>9}   {'CE first -> last':<17} loss decreases",
+        f"{'mode':<8} {'bf16':<5} {'s/iter':>9} {'x scratch':>10} {'peak MB':>9}   {'CE first -> last':<17} loss "
+        "decreases",
     ]
     for r in result["rows"]:
         if "error" in r:
             lines.append(f"{r['mode']:<8} {'on' if r['bf16'] else 'off':<5} FAILED: {r['error']}")
             continue
         ratio = f"{r['s_per_iter'] / scratch[r['bf16']]:>10.1f}" if r["bf16"] in scratch else f"{'-':>10}"
-        lines.append(f"{r['mode']:<8} {'on' if r['bf16'] else 'off':<5} {r['s_per_iter']:>9.4f} {ratio} "
-                     f"{r['peak_mb']:>9.0f}   {r['ce_first']:>6.3f} -> {r['ce_last']:<6.3f}  {'ok' if r['loss_decreases'] else 'FAILED'}")
+        lines.append(
+            f"{r['mode']:<8} {'on' if r['bf16'] else 'off':<5} {r['s_per_iter']:>9.4f} {ratio} "
+            f"{r['peak_mb']:>9.0f}   {r['ce_first']:>6.3f} -> {r['ce_last']:<6.3f}  "
+            f"{'ok' if r['loss_decreases'] else 'FAILED'}"
+        )
     res = result["resume"]
-    resume = (f"FAILED: {res['error']}" if "error" in res else
-              f"{'ok' if res['ok'] else 'FAILED'}; {res['epochs_after_resume']} epoch(s) trained after resuming (1 expected); "
-              f"final weights max |diff| vs uninterrupted {res['max_abs_diff']:.3g} (allowed {res['atol']:g})")
-    lines += [f"peak MB: {memory}",
-              f"resume (L2T-ww exact, 2 epochs, interrupted after epoch 0): {resume}",
-              "checks: " + ("all passed" if result["ok"] else "FAILED")]
+    resume = (
+        f"FAILED: {res['error']}"
+        if "error" in res
+        else f"{'ok' if res['ok'] else 'FAILED'}; {res['epochs_after_resume']} epoch(s) trained after resuming (1 "
+        "expected); "
+        f"final weights max |diff| vs uninterrupted {res['max_abs_diff']:.3g} (allowed {res['atol']:g})"
+    )
+    lines += [
+        f"peak MB: {memory}",
+        f"resume (L2T-ww exact, 2 epochs, interrupted after epoch 0): {resume}",
+        "checks: " + ("all passed" if result["ok"] else "FAILED"),
+    ]
     return "\n".join(lines)
 
 
@@ -331,7 +421,12 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: the preset's runtime.threads; --ci: 1)")
     ap.add_argument("--source-weights", help="the released source file, if not at the preset's path")
-    ap.add_argument("--resume-atol", type=float, default=1e-4, help="CUDA only: allowed max |diff| of resumed vs uninterrupted weights")
+    ap.add_argument(
+        "--resume-atol",
+        type=float,
+        default=1e-4,
+        help="CUDA only: allowed max |diff| of resumed vs uninterrupted weights",
+    )
     ap.add_argument("--json", type=Path, help="also write the result here")
     args = ap.parse_args(argv)
     sizes = {**GPU, **(CI if args.ci else {})}

@@ -15,6 +15,7 @@ Wall time on the project's 2-core machine, and the equivalent mutants: docs/muta
 Limits of mutmut 3: module-level code and decorated functions (other than @staticmethod and
 @classmethod) are not mutated.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,15 @@ DOC = REPO / "docs" / "mutation-testing.md"
 SCOPES = {
     "methods": (
         ["src/l2tww/methods/*"],
-        ["tests/test_hypergradient.py", "tests/test_l2t_train_step.py", "tests/test_l2t.py", "tests/test_l2t_loss.py",
-         "tests/test_baselines.py", "tests/test_method_registry.py", "tests/test_finetune.py"],
+        [
+            "tests/test_hypergradient.py",
+            "tests/test_l2t_train_step.py",
+            "tests/test_l2t.py",
+            "tests/test_l2t_loss.py",
+            "tests/test_baselines.py",
+            "tests/test_method_registry.py",
+            "tests/test_finetune.py",
+        ],
     ),
     "train": (["src/l2tww/training/trainer.py"], ["tests/test_trainer.py", "tests/test_reliability.py"]),
     "config": (["src/l2tww/config/params.py"], ["tests/test_config.py", "tests/test_bad_params.py"]),
@@ -93,13 +101,21 @@ def run_mutmut(work: Path, jobs: int) -> subprocess.CompletedProcess:
 
 
 def results(work: Path) -> dict[str, str]:
-    text = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=work, env=environment(),
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=work,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return dict(re.findall(r"^\s+(\S+): (.+)$", text, flags=re.M))
 
 
 def show(work: Path, name: str) -> str:
-    return subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work, env=environment(), capture_output=True, text=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", "show", name], cwd=work, env=environment(), capture_output=True, text=True
+    ).stdout
 
 
 def equivalents() -> set[str]:
@@ -121,8 +137,11 @@ def report(scope: str, status: dict[str, str], work: Path, seconds: float | None
     print(f"\n== mutation testing, scope {scope}: {len(status)} mutants{took}")
     print("   " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(f"   score: {caught}/{considered} = {100 * caught / max(considered, 1):.1f}% killed")
-    print(f"   non-equivalent: {caught}/{considered - len(equivalent)} = {100 * caught / max(considered - len(equivalent), 1):.1f}% killed"
-          f" ({len(equivalent)} survivors are equivalent mutants, see docs/mutation-testing.md)")
+    print(
+        f"   non-equivalent: {caught}/{considered - len(equivalent)} = "
+        f"{100 * caught / max(considered - len(equivalent), 1):.1f}% killed"
+        f" ({len(equivalent)} survivors are equivalent mutants, see docs/mutation-testing.md)"
+    )
     for name in open_:
         print(f"\n-- survivor ({status[name]}): {name}\n{show(work, name).strip()}")
     return len(open_)
@@ -130,9 +149,15 @@ def report(scope: str, status: dict[str, str], work: Path, seconds: float | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scope", action="append", choices=sorted(SCOPES), help="what to mutate (repeatable; default: methods)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="mutants tested in parallel (default: all cores)")
-    parser.add_argument("--only", action="append", help="mutate only these files of the scope (glob, e.g. src/l2tww/methods/lwf.py)")
+    parser.add_argument(
+        "--scope", action="append", choices=sorted(SCOPES), help="what to mutate (repeatable; default: methods)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 2, help="mutants tested in parallel (default: all cores)"
+    )
+    parser.add_argument(
+        "--only", action="append", help="mutate only these files of the scope (glob, e.g. src/l2tww/methods/lwf.py)"
+    )
     parser.add_argument("--report-only", action="store_true", help="print the last run's results again")
     args = parser.parse_args(argv)
     try:

@@ -19,6 +19,7 @@ Method (a measurement plus one stated assumption):
    Only conv/matmul FLOPs are counted (FlopCounterMode's set); elementwise work, data loading and
    the meta-step's many small kernels are not, so read the L2T hours as a lower bound.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from l2tww import config  # noqa: E402
-from l2tww.data.paper_datasets import COUNTS  # noqa: E402
 from l2tww.catalog import BUILDERS  # noqa: E402
+from l2tww.data.paper_datasets import COUNTS  # noqa: E402
 from l2tww.methods import MethodSpec, build_method  # noqa: E402
-from l2tww.models import build_model  # noqa: E402
-from l2tww.models import net_shapes  # noqa: E402
+from l2tww.models import (
+    build_model,  # noqa: E402
+    net_shapes,  # noqa: E402
+)
 
 PROBE_BATCH = 2  # small enough for 224px L2T on a laptop CPU; FLOPs scale linearly with it
 
@@ -61,10 +64,16 @@ def iteration_flops(params: config.Params, target: str, method: str) -> tuple[fl
     if spec.kind != "scratch":
         for s in tcfg["sources"]:
             scfg = params["sources"][s]
-            sources.append(build_model(scfg["arch"], BUILDERS[params["datasets"][scfg["dataset"]]["builder"]].num_classes, 3).eval())
+            sources.append(
+                build_model(
+                    scfg["arch"], BUILDERS[params["datasets"][scfg["dataset"]]["builder"]].num_classes, 3
+                ).eval()
+            )
     model = build_model(tcfg["arch"], BUILDERS[ds["builder"]].num_classes, 3)
     meth = build_method(spec, net_shapes(model, sources, (3, size, size)))
-    opt = torch.optim.SGD(list(model.parameters()) + list(meth.student_parameters()), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    opt = torch.optim.SGD(
+        list(model.parameters()) + list(meth.student_parameters()), lr=0.1, momentum=0.9, weight_decay=1e-4
+    )
     x = torch.randn(PROBE_BATCH, 3, size, size)  # (B, C, H, W)
     y = torch.randint(0, BUILDERS[ds["builder"]].num_classes, (PROBE_BATCH,))
 
@@ -90,7 +99,10 @@ def split_sizes(params: config.Params, dataset: str, n: int | None) -> tuple[int
     classes = counts["classes"]
     if "official_splits" in ds:
         prefix = "dog" if ds["builder"] == "dogs" else ds["builder"]
-        sizes = [len(json.loads((REPO / ds["official_splits"] / f"{prefix}-{p}.json").read_text())["indices"]) for p in ("train", "val", "test")]
+        sizes = [
+            len(json.loads((REPO / ds["official_splits"] / f"{prefix}-{p}.json").read_text())["indices"])
+            for p in ("train", "val", "test")
+        ]
         train, val, test = sizes
     else:
         held = ds["val"].get("per_class") or round(ds["val"]["fraction"] * counts["train"] / classes)
@@ -117,12 +129,19 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     params = config.load(args.params)
     cache: dict[tuple, tuple[float, float]] = {}
-    rows: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0.0, 0.0])  # (scale, method) -> runs, GFLOP/img-iter, FLOPs
+    rows: dict[tuple[str, str], list] = defaultdict(
+        lambda: [0, 0.0, 0.0]
+    )  # (scale, method) -> runs, GFLOP/img-iter, FLOPs
 
     def measured(target, method):
         t = params["targets"][target]
-        key = (json.dumps(t["arch"], sort_keys=True), tuple(t["sources"]), json.dumps(params["methods"].get(method), sort_keys=True),
-               params["datasets"][t["dataset"]]["image_size"], json.dumps(t["pairs"], sort_keys=True))
+        key = (
+            json.dumps(t["arch"], sort_keys=True),
+            tuple(t["sources"]),
+            json.dumps(params["methods"].get(method), sort_keys=True),
+            params["datasets"][t["dataset"]]["image_size"],
+            json.dumps(t["pairs"], sort_keys=True),
+        )
         if key not in cache:
             cache[key] = iteration_flops(params, target, method)
         return cache[key]
@@ -134,25 +153,48 @@ def main(argv=None) -> int:
         row = rows[(scale, run.method)]
         row[0] += 1
         row[1] = max(row[1], per_iter / 1e9)  # the costliest variant (e.g. two sources)
-        row[2] += run_flops(params["recipes"][t["recipe"]], per_iter, per_eval, split_sizes(params, t["dataset"], run.n_per_class))
+        row[2] += run_flops(
+            params["recipes"][t["recipe"]], per_iter, per_eval, split_sizes(params, t["dataset"], run.n_per_class)
+        )
     for name in params.pretrained_sources():  # source pretraining: a scratch run of the source arch
         s = params["sources"][name]
         ds = params["datasets"][s["dataset"]]
-        probe = config.from_mapping({**params.data, "targets": {"probe": {"dataset": s["dataset"], "arch": s["arch"], "recipe": s["recipe"], "sources": [name], "runs": [{"methods": ["scratch"], "seeds": [0]}]}}})
+        probe = config.from_mapping(
+            {
+                **params.data,
+                "targets": {
+                    "probe": {
+                        "dataset": s["dataset"],
+                        "arch": s["arch"],
+                        "recipe": s["recipe"],
+                        "sources": [name],
+                        "runs": [{"methods": ["scratch"], "seeds": [0]}],
+                    }
+                },
+            }
+        )
         per_iter, per_eval = iteration_flops(probe, "probe", "scratch")
         row = rows[(f"{ds['image_size']}px", f"pretrain {name}")]
         row[0] += 1
         row[1] = per_iter / 1e9
-        row[2] += run_flops(params["recipes"][s["recipe"]], per_iter, per_eval, split_sizes(params, s["dataset"], s.get("n_per_class")))
+        row[2] += run_flops(
+            params["recipes"][s["recipe"]], per_iter, per_eval, split_sizes(params, s["dataset"], s.get("n_per_class"))
+        )
     rate = args.tflops * 1e12 * 3600
     print(f"preset: {args.params}   assumed sustained throughput: {args.tflops:g} TFLOP/s   torch {torch.__version__}")
-    print(f"{'scale':6} {'method':32} {'runs':>5} {'GFLOP/img/iter':>15} {'PFLOP total':>12} {'GPU h/run':>10} {'GPU h':>9}")
+    print(
+        f"{'scale':6} {'method':32} {'runs':>5} {'GFLOP/img/iter':>15} {'PFLOP total':>12} {'GPU h/run':>10} "
+        f"{'GPU h':>9}"
+    )
     total = 0.0
     for (scale, method), (runs, g, flops) in sorted(rows.items()):
         hours = flops / rate
         total += hours
         print(f"{scale:6} {method:32} {runs:5d} {g:15.2f} {flops / 1e15:12.1f} {hours / runs:10.2f} {hours:9.1f}")
-    print(f"{'total':6} {'':32} {sum(r[0] for r in rows.values()):5d} {'':15} {sum(r[2] for r in rows.values()) / 1e15:12.1f} {'':10} {total:9.1f}")
+    print(
+        f"{'total':6} {'':32} {sum(r[0] for r in rows.values()):5d} {'':15} "
+        f"{sum(r[2] for r in rows.values()) / 1e15:12.1f} {'':10} {total:9.1f}"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: the tiny config, and embedded datasets prepared once per test session."""
+
 from __future__ import annotations
 
 import copy

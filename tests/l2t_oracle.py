@@ -9,6 +9,7 @@ autograd. The tiny nets: a target conv-(BN)-ReLU (tap 0) -> conv-ReLU (tap 1) ->
 and fixed random sources with other channel counts and resolutions, so the resize runs both ways.
 BN runs in train mode (batch statistics) in every pass, as the target does in the meta-step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,16 +19,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from l2tww.methods import MethodSpec, Pair, TransferMethod, build_method
-from l2tww.models import FeatureNet, NetOutput
-from l2tww.models import net_shapes
+from l2tww.models import FeatureNet, NetOutput, net_shapes
 
 DT = torch.float64
 PAIRS = (Pair(0, 0, 1), Pair(0, 1, 0))  # source taps 8x8 and 4x4 -> target taps 6x6 (resize both ways)
 # Two sources; target tap 0 is shared by two pairs, so the Student's grouped regressor conv runs.
 PAIRS_2SRC = (Pair(0, 0, 1), Pair(1, 1, 0), Pair(1, 0, 0))
 
-HP = {"beta": 0.5, "what": True, "where": True, "where_activation": "relu6", "where_bias_init": 1.0, "lookahead": 2,
-      "meta_lr": 1e-4, "meta_weight_decay": 1e-4, "hypergradient": "exact", "meta_every": 1, "bn_replay_update": True, "frozen": False}
+HP = {
+    "beta": 0.5,
+    "what": True,
+    "where": True,
+    "where_activation": "relu6",
+    "where_bias_init": 1.0,
+    "lookahead": 2,
+    "meta_lr": 1e-4,
+    "meta_weight_decay": 1e-4,
+    "hypergradient": "exact",
+    "meta_every": 1,
+    "bn_replay_update": True,
+    "frozen": False,
+}
 
 
 class TinyTarget(FeatureNet):
@@ -90,8 +102,17 @@ class Case:
             return x, y, [s(x) for s in self.sources]
 
 
-def build(steps: int = 2, momentum: float = 0.9, wd: float = 1e-2, random_v0: bool | None = True, bn: bool = False, seed: int = 0,
-          pairs: tuple[Pair, ...] = PAIRS, lr: float = 0.1, **hp) -> Case:
+def build(
+    steps: int = 2,
+    momentum: float = 0.9,
+    wd: float = 1e-2,
+    random_v0: bool | None = True,
+    bn: bool = False,
+    seed: int = 0,
+    pairs: tuple[Pair, ...] = PAIRS,
+    lr: float = 0.1,
+    **hp,
+) -> Case:
     """The tiny float64 setting: target, method (L2T, `hp` over HP), SGD with momentum buffers, one batch."""
     torch.manual_seed(seed)
     target = TinyTarget(bn).to(DT)
@@ -105,7 +126,9 @@ def build(steps: int = 2, momentum: float = 0.9, wd: float = 1e-2, random_v0: bo
     with torch.no_grad():  # non-uniform what-nets, so every meta-parameter matters
         for p in method.meta_parameters():
             p.add_(0.3 * torch.randn_like(p))
-    opt = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=lr, momentum=momentum, weight_decay=wd)
+    opt = torch.optim.SGD(
+        list(target.parameters()) + method.student_parameters(), lr=lr, momentum=momentum, weight_decay=wd
+    )
     if random_v0 is not None:  # None: a fresh optimizer, buffers made by its own first step
         for p in opt.param_groups[0]["params"]:
             opt.state[p]["momentum_buffer"] = 0.5 * torch.randn_like(p) if random_v0 else torch.zeros_like(p)
@@ -133,15 +156,27 @@ class Oracle:
         self.x, self.y, self.beta, self.pairs = x, y, method.beta, method.spec.pairs
         self.bn_eps = None if target.bn is None else target.bn.eps
         bn = [] if target.bn is None else [target.bn.weight, target.bn.bias]
-        self.params = [target.conv1.weight, target.conv1.bias, *bn, target.conv2.weight, target.conv2.bias,
-                       target.fc.weight, target.fc.bias, *[t for r in method.regressors for t in (r.weight, r.bias)]]
+        self.params = [
+            target.conv1.weight,
+            target.conv1.bias,
+            *bn,
+            target.conv2.weight,
+            target.conv2.bias,
+            target.fc.weight,
+            target.fc.bias,
+            *[t for r in method.regressors for t in (r.weight, r.bias)],
+        ]
         self.n_target = 6 + len(bn)
         self.src = [source_outs[p.source].features[p.source_layer] for p in self.pairs]
         self.pooled = [s.mean(dim=(2, 3)) for s in self.src]
         self.phi_params = method.meta_parameters()
         index = {id(p): i for i, p in enumerate(self.phi_params)}
-        self.what = None if method.meta.what is None else [(index[id(n.weight)], index[id(n.bias)]) for n in method.meta.what]
-        self.where = None if method.meta.where is None else [(index[id(n.weight)], index[id(n.bias)]) for n in method.meta.where]
+        self.what = (
+            None if method.meta.what is None else [(index[id(n.weight)], index[id(n.bias)]) for n in method.meta.what]
+        )
+        self.where = (
+            None if method.meta.where is None else [(index[id(n.weight)], index[id(n.bias)]) for n in method.meta.where]
+        )
 
     # -- state ------------------------------------------------------------------------------------
     def index(self, param) -> int:
@@ -181,8 +216,16 @@ class Oracle:
         """Per pair: w (B, C) = softmax(Linear(p)) or 1/C, and lambda (B,) = ReLU6(Linear(p)) or 1."""
         out = []
         for i, p in enumerate(self.pooled):
-            w = torch.full_like(p, 1.0 / p.shape[1]) if self.what is None else F.softmax(p @ phi[self.what[i][0]].T + phi[self.what[i][1]], dim=1)
-            lam = torch.ones_like(p[:, 0]) if self.where is None else (p @ phi[self.where[i][0]].T + phi[self.where[i][1]]).clamp(0, 6).squeeze(1)
+            w = (
+                torch.full_like(p, 1.0 / p.shape[1])
+                if self.what is None
+                else F.softmax(p @ phi[self.what[i][0]].T + phi[self.what[i][1]], dim=1)
+            )
+            lam = (
+                torch.ones_like(p[:, 0])
+                if self.where is None
+                else (p @ phi[self.where[i][0]].T + phi[self.where[i][1]]).clamp(0, 6).squeeze(1)
+            )
             out.append((w, lam))
         return out
 
@@ -194,12 +237,16 @@ class Oracle:
             t = feats[p.target_layer]
             s = F.interpolate(self.src[i], size=t.shape[-2:], mode="bilinear", align_corners=False)
             w, b = th[self.n_target + 2 * i], th[self.n_target + 2 * i + 1]
-            out.append((s - (torch.einsum("oc,bchw->bohw", w.flatten(1), t) + b.view(1, -1, 1, 1))).pow(2).mean(dim=(2, 3)))
+            out.append(
+                (s - (torch.einsum("oc,bchw->bohw", w.flatten(1), t) + b.view(1, -1, 1, 1))).pow(2).mean(dim=(2, 3))
+            )
         return out
 
     def wfm(self, th, phi) -> torch.Tensor:
         """L_wfm = sum_i beta mean_b lambda_ib sum_c w_ibc d_ibc."""
-        return sum(self.beta * (lam * (w * d).sum(1)).mean() for d, (w, lam) in zip(self.distances(th), self.weights(phi)))
+        return sum(
+            self.beta * (lam * (w * d).sum(1)).mean() for d, (w, lam) in zip(self.distances(th), self.weights(phi))
+        )
 
     def loss(self, th, phi, wfm_step: bool) -> torch.Tensor:
         return self.wfm(th, phi) if wfm_step else self.ce(th)
@@ -219,7 +266,9 @@ class Oracle:
         """J = CE(theta_{T+1}) after T L_wfm steps and one CE step from (theta0, v0), differentiable in phi."""
         theta, v = [t.clone().requires_grad_(True) for t in theta0], [t.clone() for t in v0]
         for t in range(steps + 1):
-            new, v = self.sgd(theta, v, self.grad(self.loss(theta, phi, t < steps), theta, create_graph=True), lr, mu, wd)
+            new, v = self.sgd(
+                theta, v, self.grad(self.loss(theta, phi, t < steps), theta, create_graph=True), lr, mu, wd
+            )
             if track is not None:
                 track.append((theta, new))
             theta = new
@@ -263,7 +312,10 @@ def adam_step(phi, grads, state: dict, lr: float, wd: float, betas=(0.9, 0.999),
     b1, b2 = betas
     state["t"] = state.get("t", 0) + 1
     t = state["t"]
-    m, v = state.setdefault("m", [torch.zeros_like(p) for p in phi]), state.setdefault("v", [torch.zeros_like(p) for p in phi])
+    m, v = (
+        state.setdefault("m", [torch.zeros_like(p) for p in phi]),
+        state.setdefault("v", [torch.zeros_like(p) for p in phi]),
+    )
     out = []
     for i, (p, g) in enumerate(zip(phi, grads)):
         g = g + wd * p

@@ -1,4 +1,5 @@
 """Malformed params files: each exits 2 with one line naming the key and the bad value."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,14 +57,40 @@ CASES = [
     ("methods.fm_single.beta", float("inf"), ["methods.fm_single.beta", "inf", "not a finite number"]),
     ("datasets.animal_mnist.val.per_class", 5000, ["datasets.animal_mnist", "val + test hold out 5020", "has 812"]),
     ("recipes.target.steps_per_epoch", 0, ["recipes.target.steps_per_epoch", "0"]),
-    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.7], "part": 0}, ["datasets.animal_mnist.partition.fractions", "[0.5, 0.7]", "at most 1"]),
-    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.5], "part": 2}, ["datasets.animal_mnist.partition.part", "2 out of range"]),
-    ("datasets.animal_mnist.partition", {"seed": 0, "fractions": [0.5, 0.5]}, ["datasets.animal_mnist.partition", "'part'"]),
+    (
+        "datasets.animal_mnist.partition",
+        {"seed": 0, "fractions": [0.5, 0.7], "part": 0},
+        ["datasets.animal_mnist.partition.fractions", "[0.5, 0.7]", "at most 1"],
+    ),
+    (
+        "datasets.animal_mnist.partition",
+        {"seed": 0, "fractions": [0.5, 0.5], "part": 2},
+        ["datasets.animal_mnist.partition.part", "2 out of range"],
+    ),
+    (
+        "datasets.animal_mnist.partition",
+        {"seed": 0, "fractions": [0.5, 0.5]},
+        ["datasets.animal_mnist.partition", "'part'"],
+    ),
     ("targets.animal.runs.0.seeds", [0, 0, 1], ["targets.animal.runs[0].seeds", "0 is listed twice"]),
-    ("targets.animal.runs.0.methods", ["scratch", "fm_single", "scratch"], ["targets.animal.runs[0].methods", "'scratch' is listed twice"]),
-    ("targets.animal.runs", [{"methods": ["scratch"], "n_per_class": [5], "seeds": [0]}, {"methods": ["scratch", "fm_single"], "n_per_class": [5], "seeds": [0]}],
-     ["targets.animal.runs[1]", "animal-scratch-n5-s0 is already in runs[0]"]),
-    ("sources.digits.dataset", "animal_mnist", ["targets.animal", "source 'digits'", "the same dataset", "overlap: allowed"]),
+    (
+        "targets.animal.runs.0.methods",
+        ["scratch", "fm_single", "scratch"],
+        ["targets.animal.runs[0].methods", "'scratch' is listed twice"],
+    ),
+    (
+        "targets.animal.runs",
+        [
+            {"methods": ["scratch"], "n_per_class": [5], "seeds": [0]},
+            {"methods": ["scratch", "fm_single"], "n_per_class": [5], "seeds": [0]},
+        ],
+        ["targets.animal.runs[1]", "animal-scratch-n5-s0 is already in runs[0]"],
+    ),
+    (
+        "sources.digits.dataset",
+        "animal_mnist",
+        ["targets.animal", "source 'digits'", "the same dataset", "overlap: allowed"],
+    ),
 ]
 if not torch.cuda.is_available():  # `check` must catch a device this machine lacks, not a job
     CASES.append(("runtime.device", "cuda", ["runtime.device", "'cuda'", "CUDA is not available"]))
@@ -78,7 +105,7 @@ def test_bad_params_exit_2_with_one_line(tmp_path: Path, capsys, path, value, ex
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert err.startswith(f"l2tww: error: {params}: ")
-    message = err[len(f"l2tww: error: {params}: "):]
+    message = err[len(f"l2tww: error: {params}: ") :]
     for fragment in expected:
         assert fragment in message, (fragment, message)
 
@@ -94,4 +121,6 @@ def test_a_duplicated_yaml_key_is_refused_not_silently_overwritten(tmp_path: Pat
     params.write_text(text)
     assert cli.main(["--params", str(params), "check"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"l2tww: error: {params}: line ") and "duplicate key 'lr'" in err, err
+    assert err.count("\n") == 1 and err.startswith(f"l2tww: error: {params}: line ") and "duplicate key 'lr'" in err, (
+        err
+    )

@@ -4,6 +4,7 @@ Hand-computed: every expected number below is written out from the formula with 
 the code under test. Golden: fixed seeded inputs and the value the implementation gave when its
 hand-computed checks passed, so a refactor that changes a formula fails loudly (torchdistill-style).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,7 @@ import torch.nn.functional as F
 from l2tww.methods import METHODS, MethodSpec, NetShapes, Pair, build_method
 from l2tww.methods.at import AttentionTransfer, attention_map
 from l2tww.methods.lwf import LwF
-from l2tww.models import NetOutput
-from l2tww.models import net_shapes
+from l2tww.models import NetOutput, net_shapes
 
 from .l2t_oracle import HP, PAIRS, TinySource, TinyTarget
 
@@ -58,7 +58,9 @@ def test_lwf_soft_cross_entropy_by_hand():
     # H(p, q) = -(p0 (0 - log(1+e)) + p1 (1 - log(1+e))) = log(1 + e) - p1, p1 = 1 / (1 + e).
     method = lwf_method(weight=3.0)
     set_linear(method.heads[0], [[0.0, 0.0], [0.0, 0.0]], [0.0, 2.0])
-    terms = method.extra_loss(None, out(embedding=torch.tensor([[1.0, -1.0]])), [out(logits=torch.tensor([[2.0, 0.0]]))])
+    terms = method.extra_loss(
+        None, out(embedding=torch.tensor([[1.0, -1.0]])), [out(logits=torch.tensor([[2.0, 0.0]]))]
+    )
     expected = 3.0 * (math.log(1 + math.e) - 1 / (1 + math.e))  # no tau^2 factor (Li & Hoiem)
     assert set(terms) == {"lwf"}
     assert terms["lwf"].item() == pytest.approx(expected, rel=1e-6)
@@ -150,7 +152,9 @@ def test_lwf_at_is_the_sum_of_both_terms():
     torch.manual_seed(0)
     t_feats, s_feats = [torch.rand(2, 3, 4, 4)], [torch.rand(2, 5, 8, 8)]
     shapes = shapes_of(t_feats, [s_feats], embedding=6, source_classes=(7,))
-    spec = MethodSpec("lwf_at", "lwf_at", pairs=(Pair(0, 0, 0),), hparams={"temperature": 2.0, "weight": 0.7, "beta": 10.0})
+    spec = MethodSpec(
+        "lwf_at", "lwf_at", pairs=(Pair(0, 0, 0),), hparams={"temperature": 2.0, "weight": 0.7, "beta": 10.0}
+    )
     both = build_method(spec, shapes)
     lwf = LwF(MethodSpec("lwf", "lwf", hparams={"temperature": 2.0, "weight": 0.7}), shapes)
     lwf.load_state_dict(both.lwf.state_dict())
@@ -201,7 +205,9 @@ def test_fm_loss_downsamples_the_source_bilinearly():
     s = grid([[1.0, 3.0, 0.0, 0.0], [5.0, 7.0, 0.0, 4.0], [2.0, 2.0, 1.0, 1.0], [2.0, 2.0, 1.0, 1.0]])
     blocks = [4.0, 1.0, 2.0, 1.0]
     expected = 0.5 * sum(b * b for b in blocks) / 4
-    assert fm_loss([torch.zeros(1, 1, 2, 2)], [s], [Pair(0, 0, 0)], [([[1.0]], [0.0])]) == pytest.approx(expected, rel=1e-6)
+    assert fm_loss([torch.zeros(1, 1, 2, 2)], [s], [Pair(0, 0, 0)], [([[1.0]], [0.0])]) == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_fm_loss_zero_when_features_match_and_sums_pairs():
@@ -243,26 +249,41 @@ def test_golden_values(kind):
 
 # -- the methods' interface -----------------------------------------------------------------------
 
-HPARAMS = {"scratch": {}, "finetune": {}, "lwf": {"temperature": 2.0, "weight": 1.0}, "at": {"beta": 1000.0}, "fm": {"beta": 0.5},
-           "lwf_at": {"temperature": 2.0, "weight": 1.0, "beta": 1000.0}, "l2t": HP}
+HPARAMS = {
+    "scratch": {},
+    "finetune": {},
+    "lwf": {"temperature": 2.0, "weight": 1.0},
+    "at": {"beta": 1000.0},
+    "fm": {"beta": 0.5},
+    "lwf_at": {"temperature": 2.0, "weight": 1.0, "beta": 1000.0},
+    "l2t": HP,
+}
 
 
 @pytest.mark.parametrize("kind", sorted(METHODS))
 def test_every_method_keeps_its_spec_and_shapes(kind):
     """The base class's contract: L2T and saliency maps read method.spec (its pairs) and method.shapes."""
     t_feats, s_feats, _, _ = golden_inputs()
-    shapes = shapes_of(t_feats, [t_feats if kind == "finetune" else s_feats], embedding=6, source_classes=(5,))  # fine-tuning: the target's own architecture
+    shapes = shapes_of(
+        t_feats, [t_feats if kind == "finetune" else s_feats], embedding=6, source_classes=(5,)
+    )  # fine-tuning: the target's own architecture
     spec = MethodSpec(kind, kind, pairs=(Pair(0, 0, 0),), hparams=HPARAMS[kind])
     method = build_method(spec, shapes)
     assert method.spec is spec and method.shapes is shapes
 
 
 def test_an_unknown_method_kind_names_itself_and_the_choices():
-    with pytest.raises(ValueError, match=r"^methods\.x\.kind: unknown method kind 'fitnets'; expected one of \['at', 'finetune', 'fm', 'l2t', 'lwf', 'lwf_at', 'scratch'\]$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^methods\.x\.kind: unknown method kind 'fitnets'; expected one of \['at', 'finetune', 'fm', 'l2t', "
+        r"'lwf', 'lwf_at', 'scratch'\]$",
+    ):
         build_method(MethodSpec("x", "fitnets"), NetShapes([], [], 2, []))
 
 
-@pytest.mark.parametrize("kind,what", [("fm", "feature matching"), ("at", "attention transfer"), ("lwf_at", "attention transfer")])
+@pytest.mark.parametrize(
+    "kind,what", [("fm", "feature matching"), ("at", "attention transfer"), ("lwf_at", "attention transfer")]
+)
 def test_matching_methods_without_pairs_fail_naming_the_method(kind, what):
     with pytest.raises(ValueError, match=rf"^methods\.mine: {what} needs pairs$"):
         build_method(MethodSpec("mine", kind, hparams=HPARAMS[kind]), NetShapes([], [[]], 2, [2]))
@@ -279,7 +300,9 @@ def test_default_train_step_is_one_sgd_step_on_ce_plus_the_transfer_terms():
     """TransferMethod.train_step (every baseline): theta -= lr (mu v + grad(CE + terms) + wd theta), terms logged."""
     torch.manual_seed(0)
     target, source = TinyTarget().to(torch.float64), TinySource().to(torch.float64).eval()
-    method = build_method(MethodSpec("fm", "fm", PAIRS, {"beta": 0.5}), net_shapes(target, [source], (2, 6, 6))).to(torch.float64)
+    method = build_method(MethodSpec("fm", "fm", PAIRS, {"beta": 0.5}), net_shapes(target, [source], (2, 6, 6))).to(
+        torch.float64
+    )
     params = list(target.parameters()) + method.student_parameters()
     opt = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-2)
     velocity = [0.5 * torch.randn_like(p) for p in params]
@@ -295,4 +318,6 @@ def test_default_train_step_is_one_sgd_step_on_ce_plus_the_transfer_terms():
     terms = method.train_step(target, x, y, outs, opt)
     assert all(torch.allclose(p, w, rtol=1e-12, atol=1e-15) for p, w in zip(params, want))
     assert set(terms) == {"loss", "ce", "fm"}
-    assert torch.allclose(terms["ce"], ce) and torch.allclose(terms["fm"], fm) and torch.allclose(terms["loss"], ce + fm)
+    assert (
+        torch.allclose(terms["ce"], ce) and torch.allclose(terms["fm"], fm) and torch.allclose(terms["loss"], ce + fm)
+    )

@@ -3,6 +3,7 @@ pretraining a source and training a run twice write the same bytes, so DVC recor
 and a remote keeps one copy. Only timing.json (seconds, memory, host) may differ; it is dvcignored.
 A random temp-file name reaching torch.save's archive, a timestamp or a pid in a hashed file, or a
 machine path in meta.json fails here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,11 @@ from .conftest import with_changes
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "timing.json"}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "timing.json"
+    }
 
 
 def _twice(make, folder: Path) -> tuple[dict, dict]:

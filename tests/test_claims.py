@@ -10,6 +10,7 @@ Fixture (5 seeds, N = 5 and 25), per-seed differences chosen so every verdict is
 - meta-nets: every run's entropy deficit max 0.05 (> 0.01, supported); every lambda halved (a uniform
   rescaling: spread 0 < 0.2, contradicted).
 """
+
 import json
 
 import pytest
@@ -24,27 +25,37 @@ HALVED = {"entropy_deficit": [0.05, 0.03], "lambda_init": [1.0, 0.5], "lambda_fi
 
 
 def _runs(target, method, n, accs, val=50.0, **extra):
-    return [{"target": target, "method": method, "n_per_class": n, "seed": s, "test_acc": a, "val_acc": val, **extra} for s, a in enumerate(accs)]
+    return [
+        {"target": target, "method": method, "n_per_class": n, "seed": s, "test_acc": a, "val_acc": val, **extra}
+        for s, a in enumerate(accs)
+    ]
 
 
 def records():
     lwf5 = [a + 2 for a in L2T5[:1]] + [L2T5[1] + 3, L2T5[2] + 1, L2T5[3] + 2, L2T5[4] + 2]
     return [
-        *_runs("animal", "scratch", 5, SCRATCH5), {"target": "animal", "method": "scratch", "n_per_class": 5, "seed": 5, "test_acc": 45.0, "val_acc": 50.0},
+        *_runs("animal", "scratch", 5, SCRATCH5),
+        {"target": "animal", "method": "scratch", "n_per_class": 5, "seed": 5, "test_acc": 45.0, "val_acc": 50.0},
         *_runs("animal", "scratch", 25, SCRATCH25),
-        *_runs("animal", "l2tww", 5, L2T5, transfer=HALVED), *_runs("animal", "l2tww", 25, L2T25, transfer=HALVED),
+        *_runs("animal", "l2tww", 5, L2T5, transfer=HALVED),
+        *_runs("animal", "l2tww", 25, L2T25, transfer=HALVED),
         *_runs("animal", "lwf", 5, lwf5, val=60.0),
-        *_runs("animal", "fm", 5, [a + 1 for a in lwf5], val=55.0),   # better on test, worse on val
+        *_runs("animal", "fm", 5, [a + 1 for a in lwf5], val=55.0),  # better on test, worse on val
         *_runs("animal_multi", "l2tww", 5, [a + d for a, d in zip(L2T5, [4, -4, 2, -2, 0])]),
         *_runs("animal", "l2tww_fast", 5, [a + d for a, d in zip(L2T5, [0.5, -0.5, 0.3, -0.3, 0])]),
-        *_runs("animal_ft", "finetune", 5, [s + 10 for s in SCRATCH5]),   # +10 every seed: CI [10, 10]
+        *_runs("animal_ft", "finetune", 5, [s + 10 for s in SCRATCH5]),  # +10 every seed: CI [10, 10]
     ]
 
 
 SPEC = claims.ClaimsSpec(
-    l2t=("animal", "l2tww"), scratch=("animal", "scratch"), baselines=(("animal", "lwf"), ("animal", "fm")),
-    multi_source=("animal_multi", "l2tww"), single_sources=(("animal", "l2tww"), ("animal_mnist", "l2tww")),
-    fast=("animal", "l2tww_fast"), exact=("animal", "l2tww"), reference=("animal_ft", "finetune"),
+    l2t=("animal", "l2tww"),
+    scratch=("animal", "scratch"),
+    baselines=(("animal", "lwf"), ("animal", "fm")),
+    multi_source=("animal_multi", "l2tww"),
+    single_sources=(("animal", "l2tww"), ("animal_mnist", "l2tww")),
+    fast=("animal", "l2tww_fast"),
+    exact=("animal", "l2tww"),
+    reference=("animal_ft", "finetune"),
 )
 
 
@@ -58,49 +69,70 @@ def _by_claim(rows):
 def test_every_claim_gets_its_hand_computed_verdict():
     rows = _by_claim(claims.claims_table(records(), SPEC))
     (ref,) = rows["the source transfers at all (reference > scratch)"]  # another target, paired by seed
-    assert (ref.verdict, ref.seeds, ref.mean, ref.comparison) == (stats.SUPPORTED, 5, pytest.approx(10), "finetune on animal_ft − scratch on animal, N=5")
+    assert (ref.verdict, ref.seeds, ref.mean, ref.comparison) == (
+        stats.SUPPORTED,
+        5,
+        pytest.approx(10),
+        "finetune on animal_ft − scratch on animal, N=5",
+    )
     n5, n25 = rows["L2T-ww > scratch"]
     assert (n5.verdict, n5.seeds, n5.mean) == (stats.SUPPORTED, 5, pytest.approx(3.5))
     assert (n5.low, n5.high) == (pytest.approx(2.879, abs=1e-3), pytest.approx(4.121, abs=1e-3))
-    assert "unpaired seeds ignored: 0 + 1" in n5.reason   # scratch's seed 5 has no L2T partner
+    assert "unpaired seeds ignored: 0 + 1" in n5.reason  # scratch's seed 5 has no L2T partner
     assert n25.verdict == stats.INCONCLUSIVE and "N=25" in n25.comparison
-    gain, = rows["the gain over scratch grows as N shrinks"]
+    (gain,) = rows["the gain over scratch grows as N shrinks"]
     assert (gain.verdict, gain.mean) == (stats.SUPPORTED, pytest.approx(3.5)) and "decided anyway" in gain.reason
-    multi, = rows["multi-source ≥ the best single source"]
-    assert multi.verdict == stats.INCONCLUSIVE and "too wide to decide" in multi.reason and "animal_mnist" not in multi.comparison
-    fast, = rows["fast mode ≈ exact mode (±1.5 pt)"]
+    (multi,) = rows["multi-source ≥ the best single source"]
+    assert (
+        multi.verdict == stats.INCONCLUSIVE
+        and "too wide to decide" in multi.reason
+        and "animal_mnist" not in multi.comparison
+    )
+    (fast,) = rows["fast mode ≈ exact mode (±1.5 pt)"]
     assert fast.verdict == stats.SUPPORTED
 
 
 def test_best_baseline_is_chosen_on_validation_and_can_contradict():
-    best, = _by_claim(claims.claims_table(records(), SPEC))["L2T-ww > the best baseline"]
-    assert best.comparison == "l2tww − lwf on animal, N=5"   # fm wins on test, lwf on val
+    (best,) = _by_claim(claims.claims_table(records(), SPEC))["L2T-ww > the best baseline"]
+    assert best.comparison == "l2tww − lwf on animal, N=5"  # fm wins on test, lwf on val
     assert "lwf on animal is the best baseline on val (60.00)" in best.reason
     assert (best.verdict, best.mean) == (stats.CONTRADICTED, pytest.approx(-2.0))
 
 
 def test_meta_claims_separate_a_uniform_rescaling_from_selection():
     rows = _by_claim(claims.claims_table(records(), SPEC))
-    nonuniform, = rows["learned channel weights are non-uniform"]
-    selective, = rows["pair weights are selective"]
+    (nonuniform,) = rows["learned channel weights are non-uniform"]
+    (selective,) = rows["pair weights are selective"]
     assert (nonuniform.verdict, nonuniform.seeds, nonuniform.mean) == (stats.SUPPORTED, 10, pytest.approx(0.05))
     assert (selective.verdict, selective.mean) == (stats.CONTRADICTED, 0.0)
-    assert "10/10 runs moved" in selective.reason   # halving lambda is a 50% change from init
+    assert "10/10 runs moved" in selective.reason  # halving lambda is a 50% change from init
 
 
 def test_meta_movement_by_hand():
     # relative changes -0.5, -1.0, +0.2: spread 1.2, largest 1.0; one dead pair
-    m = claims.meta_movement({"entropy_deficit": [0.001, 0.004], "lambda_init": [1.0, 0.5, 2.0], "lambda_final": [0.5, 0.0, 2.4]})
-    assert m == {"max_entropy_deficit": 0.004, "lambda_spread": pytest.approx(1.2), "max_lambda_change": 1.0, "dead_lambda": 1}
+    m = claims.meta_movement(
+        {"entropy_deficit": [0.001, 0.004], "lambda_init": [1.0, 0.5, 2.0], "lambda_final": [0.5, 0.0, 2.4]}
+    )
+    assert m == {
+        "max_entropy_deficit": 0.004,
+        "lambda_spread": pytest.approx(1.2),
+        "max_lambda_change": 1.0,
+        "dead_lambda": 1,
+    }
     still = {"entropy_deficit": [0.005], "lambda_init": [1.0, 1.0], "lambda_final": [1.1, 1.05]}
     assert not claims.meta_moved(still)
     assert claims.meta_moved({**still, "entropy_deficit": [0.02]})
 
 
 def test_absent_arms_give_not_run_rows_and_unnamed_roles_give_none():
-    spec = claims.ClaimsSpec(l2t=("animal", "l2tww"), scratch=("animal", "scratch"), fast=("animal", "l2tww_fast"), exact=("animal", "l2tww_exact"))
+    spec = claims.ClaimsSpec(
+        l2t=("animal", "l2tww"),
+        scratch=("animal", "scratch"),
+        fast=("animal", "l2tww_fast"),
+        exact=("animal", "l2tww_exact"),
+    )
     rows = _by_claim(claims.claims_table(records(), spec))
-    fast, = rows["fast mode ≈ exact mode (±1.5 pt)"]
+    (fast,) = rows["fast mode ≈ exact mode (±1.5 pt)"]
     assert fast.verdict == claims.NOT_RUN and "l2tww_exact on animal" in fast.reason
     assert "L2T-ww > the best baseline" not in rows and "multi-source ≥ the best single source" not in rows
 
@@ -125,10 +157,16 @@ def test_renders_markdown_and_json():
     rows = claims.claims_table(records(), SPEC)
     md = claims.to_markdown(rows).splitlines()
     assert md[0].startswith("| Claim |") and len(md) == 2 + len(rows) == 2 + 9
-    assert all(line.count("|") == 8 for line in md)   # no cell text breaks the table
+    assert all(line.count("|") == 8 for line in md)  # no cell text breaks the table
     assert any("**contradicted**" in line and "[-2.88, -1.12]" in line for line in md)
     data = claims.to_json(rows)
     assert json.loads(json.dumps(data)) == data
     row = data["L2T-ww > scratch"]["l2tww − scratch on animal, N=5"]
-    assert {k: row[k] for k in ("seeds", "mean", "low", "high", "verdict")} == {"seeds": 5, "mean": 3.5, "low": 2.8792, "high": 4.1208, "verdict": "supported"}
-    assert sum(len(v) for v in data.values()) == len(rows)   # no two rows share a key
+    assert {k: row[k] for k in ("seeds", "mean", "low", "high", "verdict")} == {
+        "seeds": 5,
+        "mean": 3.5,
+        "low": 2.8792,
+        "high": 4.1208,
+        "verdict": "supported",
+    }
+    assert sum(len(v) for v in data.values()) == len(rows)  # no two rows share a key

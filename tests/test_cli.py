@@ -1,4 +1,5 @@
 """The CLI: bad params exit non-zero with one line naming the key; verbs wire to the stages."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,7 +12,9 @@ from .conftest import REPO, tiny_raw
 
 
 def l2tww(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "l2tww.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "l2tww.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_misspelled_key_exits_with_one_line_naming_it(tmp_path: Path):

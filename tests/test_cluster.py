@@ -7,6 +7,7 @@ or not. With L2TWW_SLURM=existing they submit to the cluster this machine alread
 that the results equal a local run's bit for bit, and that a training job cancelled mid-run is
 resubmitted by the profile's retries and resumes from its checkpoint to the same result.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,12 @@ def cluster(request, tmp_path_factory) -> dict:
     if os.geteuid() != 0:
         pytest.skip("cluster tests start SLURM daemons: run as root (or L2TWW_SLURM=existing on a login node)")
     state = tmp_path_factory.mktemp("slurm")
-    env = {**os.environ, "L2TWW_SLURM_DIR": str(state), "L2TWW_SLURM_PORT": str(_free_ports()), "L2TWW_SLURM_PARTITION": "cpu"}
+    env = {
+        **os.environ,
+        "L2TWW_SLURM_DIR": str(state),
+        "L2TWW_SLURM_PORT": str(_free_ports()),
+        "L2TWW_SLURM_PARTITION": "cpu",
+    }
 
     def stop():  # by the pids in the state folder, also after a failed or partial start
         subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
@@ -136,14 +142,24 @@ def slurm_run(cluster, tmp_path_factory) -> dict:
     env = {**cluster["env"], "PATH": f"{BIN}:{cluster['env']['PATH']}", "DVC_NO_ANALYTICS": "1"}
     log = project / "snakemake.out"
     with log.open("w") as out:
-        proc = subprocess.Popen(slurm_command(cluster["partition"]), cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            slurm_command(cluster["partition"]),
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         checkpoint = project / "results/runs" / KILLED_RUN / "checkpoint.pt"
         slurm_logs = project / ".snakemake/slurm_logs/rule_train" / KILLED_WILDCARDS
         deadline = time.time() + 600
         while _checkpoint_epoch(checkpoint) < KILL_AFTER_EPOCH:
             if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"{KILLED_RUN} wrote no checkpoint of epoch {KILL_AFTER_EPOCH} before snakemake ended or 600 s passed:\n{log.read_text()[-3000:]}")
+                pytest.fail(
+                    f"{KILLED_RUN} wrote no checkpoint of epoch {KILL_AFTER_EPOCH} before snakemake ended or 600 s "
+                    f"passed:\n{log.read_text()[-3000:]}"
+                )
             time.sleep(0.05)
         (job_log,) = slurm_logs.glob("*.log")
         killed = job_log.stem
@@ -197,7 +213,11 @@ def _run_files(project: Path) -> dict[str, Path]:
 
 def test_results_equal_the_local_run(slurm_run, local_run):
     runs = _run_files(local_run)
-    assert set(runs) == set(_run_files(slurm_run["project"])) == {"results/sources/digits", "results/runs/animal/scratch/n5-s0", "results/runs/animal/fm_single/n5-s0"}
+    assert (
+        set(runs)
+        == set(_run_files(slurm_run["project"]))
+        == {"results/sources/digits", "results/runs/animal/scratch/n5-s0", "results/runs/animal/fm_single/n5-s0"}
+    )
     for rel, local in runs.items():
         cluster = slurm_run["project"] / rel
         metrics = [io.read_json(d / "metrics.json") for d in (local, cluster)]
@@ -215,7 +235,11 @@ def test_a_killed_training_job_is_resubmitted_and_resumes(slurm_run, local_run):
     killed = slurm_run["killed"]
     assert slurm_run["jobs"][killed][0] == "train"
     assert slurm_run["states"][killed] == "FAILED"
-    retried = [j for j, (rule, wc) in slurm_run["jobs"].items() if rule == "train" and wc == slurm_run["jobs"][killed][1] and j != killed]
+    retried = [
+        j
+        for j, (rule, wc) in slurm_run["jobs"].items()
+        if rule == "train" and wc == slurm_run["jobs"][killed][1] and j != killed
+    ]
     assert len(retried) == 1 and int(retried[0]) > int(killed) and slurm_run["states"][retried[0]] == "COMPLETED"
     run_log = (slurm_run["project"] / "logs/train" / f"{KILLED_RUN}.log").read_text()
     resumed = re.search(r"resuming \S+checkpoint\.pt after epoch (\d+)", run_log)

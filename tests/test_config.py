@@ -1,4 +1,5 @@
 """params.yaml validation: the checked-in files pass; bad input gives one line naming key and value."""
+
 from __future__ import annotations
 
 import copy
@@ -119,6 +120,8 @@ def test_a_target_on_its_sources_partition_part_is_refused_unless_overlap_is_all
     """The "share no image" guarantee of a partition cut: the same part twice would train the
     target on the source's own images and pass silently."""
     config.from_mapping(_partitioned(0, 1))  # disjoint parts: fine
-    with pytest.raises(config.ConfigError, match=r"targets.animal: .*source 'digits'.*same partition part \(0\).*overlap: allowed"):
+    with pytest.raises(
+        config.ConfigError, match=r"targets.animal: .*source 'digits'.*same partition part \(0\).*overlap: allowed"
+    ):
         config.from_mapping(_partitioned(0, 0))
     config.from_mapping(_partitioned(0, 0, overlap="allowed"))

@@ -1,5 +1,6 @@
 """The real download code against a local HTTP server on 127.0.0.1 (no network): Range resume after
 a dropped connection, checksum errors and quarantine, the lock file, safe and atomic extraction."""
+
 from __future__ import annotations
 
 import contextlib
@@ -81,7 +82,9 @@ def test_first_download_records_sha256_and_reuses_the_file(tmp_path):
 
 def test_resume_after_a_dropped_connection(tmp_path):
     with serve({"/a.bin": BLOB}, cut_once={"/a.bin"}) as (url, server):
-        path = fetch(f"{url}/a.bin", tmp_path / "a.bin", _sha(BLOB), lock=tmp_path / "lock.json", backoff=0, progress=False)
+        path = fetch(
+            f"{url}/a.bin", tmp_path / "a.bin", _sha(BLOB), lock=tmp_path / "lock.json", backoff=0, progress=False
+        )
     assert path.read_bytes() == BLOB
     (first, r1), (second, r2) = server.requests
     assert r1 is None and r2 == f"bytes={len(BLOB) // 2}-"  # the second request resumed where the first broke
@@ -89,7 +92,9 @@ def test_resume_after_a_dropped_connection(tmp_path):
 
 def test_resume_when_the_server_ignores_range(tmp_path):
     with serve({"/a.bin": BLOB}, cut_once={"/a.bin"}, ranges=False) as (url, _):
-        path = fetch(f"{url}/a.bin", tmp_path / "a.bin", _sha(BLOB), lock=tmp_path / "lock.json", backoff=0, progress=False)
+        path = fetch(
+            f"{url}/a.bin", tmp_path / "a.bin", _sha(BLOB), lock=tmp_path / "lock.json", backoff=0, progress=False
+        )
     assert path.read_bytes() == BLOB
 
 
@@ -109,8 +114,17 @@ def test_md5_and_prefix_mismatch(tmp_path):
         with pytest.raises(ValueError, match="expected md5 ffff"):
             fetch(f"{url}/a.bin", tmp_path / "a.bin", md5="ffff", lock=tmp_path / "l.json", progress=False)
         with pytest.raises(ValueError, match="expected sha256 prefix deadbeef"):
-            fetch(f"{url}/a.bin", tmp_path / "b.bin", sha256_prefix="deadbeef", lock=tmp_path / "l.json", progress=False)
-        ok = fetch(f"{url}/a.bin", tmp_path / "c.bin", sha256_prefix=_sha(BLOB)[:8], md5=hashlib.md5(BLOB).hexdigest(), lock=tmp_path / "l.json", progress=False)
+            fetch(
+                f"{url}/a.bin", tmp_path / "b.bin", sha256_prefix="deadbeef", lock=tmp_path / "l.json", progress=False
+            )
+        ok = fetch(
+            f"{url}/a.bin",
+            tmp_path / "c.bin",
+            sha256_prefix=_sha(BLOB)[:8],
+            md5=hashlib.md5(BLOB).hexdigest(),
+            lock=tmp_path / "l.json",
+            progress=False,
+        )
     assert ok.exists()
 
 

@@ -4,6 +4,7 @@ A contract test: dvc.yaml must declare the params sections the runs read and the
 results/summary/metrics.json (cache: false) as metrics, so any clone can diff two revisions
 without a DVC remote. Runs in a throw-away git repo; no stage is run.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,14 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+ENV = {
+    **os.environ,
+    "DVC_NO_ANALYTICS": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is needed")
 

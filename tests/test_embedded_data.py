@@ -1,4 +1,5 @@
 """The embedded datasets: real images from installed packages, checksummed, deduplicated, padded."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,7 +44,9 @@ def test_a_corrupted_file_is_refused_with_both_hashes(tmp_path: Path, monkeypatc
     blob[100] ^= 0xFF
     (fake_pkg / "mnist_5k.csv.gz").write_bytes(bytes(blob))
     monkeypatch.setattr(embedded, "_package_file", lambda *parts: tmp_path.joinpath(*parts))
-    with pytest.raises(ValueError, match=f"checksum mismatch: expected sha256 {embedded.MNIST5K_SHA256}, got [0-9a-f]{{64}}"):
+    with pytest.raises(
+        ValueError, match=f"checksum mismatch: expected sha256 {embedded.MNIST5K_SHA256}, got [0-9a-f]{{64}}"
+    ):
         embedded.mnist5k(tmp_path)
 
 

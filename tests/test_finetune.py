@@ -1,4 +1,5 @@
 """Fine-tuning (the reference row): the target starts from the source's weights, classifier excepted."""
+
 from __future__ import annotations
 
 import pytest

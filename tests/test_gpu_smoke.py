@@ -4,6 +4,7 @@ every check passing, and broken rows reported instead of stopping the run.
 The CPU form takes the GPU run's code path: bf16 autocast (forced on for the CPU), channels_last,
 the on-device tensor loader, the trainer's checkpoint and resume; only the sizes are shrunk.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -52,8 +53,15 @@ def test_broken_rows_and_a_broken_resume_are_reported_and_fail_the_run(tmp_path,
     def timed_row(params, target, mode, bf16, *rest):
         if (mode, bf16) == ("fast", True):
             raise RuntimeError("expected scalar type BFloat16 but found Float\nsecond line")
-        return {"mode": mode, "bf16": bf16, "s_per_iter": 0.5 if mode == "scratch" else 2.0, "peak_mb": 10.0,
-                "ce_first": 2.0, "ce_last": 1.0 if mode != "exact" else 3.0, "loss_decreases": mode != "exact"}
+        return {
+            "mode": mode,
+            "bf16": bf16,
+            "s_per_iter": 0.5 if mode == "scratch" else 2.0,
+            "peak_mb": 10.0,
+            "ce_first": 2.0,
+            "ce_last": 1.0 if mode != "exact" else 3.0,
+            "loss_decreases": mode != "exact",
+        }
 
     def resume_check(*args):
         raise FileNotFoundError("checkpoint.pt vanished")
@@ -64,16 +72,21 @@ def test_broken_rows_and_a_broken_resume_are_reported_and_fail_the_run(tmp_path,
     out = capsys.readouterr().out
     assert "fast     on    FAILED: RuntimeError: expected scalar type BFloat16 but found Float\n" in out
     assert "exact    off      2.0000        4.0        10    2.000 -> 3.000   FAILED" in out
-    assert "resume (L2T-ww exact, 2 epochs, interrupted after epoch 0): FAILED: FileNotFoundError: checkpoint.pt vanished" in out
+    assert (
+        "resume (L2T-ww exact, 2 epochs, interrupted after epoch 0): FAILED: FileNotFoundError: checkpoint.pt vanished"
+        in out
+    )
     assert f"{tmp_path / 'absent.pth.tar'} not found" in out
     assert out.rstrip().endswith("checks: FAILED")
 
 
 def test_bad_arguments_are_one_line_errors(capsys):
     smoke = _smoke()
-    for argv, message in ((["--target", "cub200"], "--target cub200: a 32 px target is needed, its dataset is 224 px"),
-                          (["--target", "nope"], "--target nope: not a target of"),
-                          (["--iters", "3", "--warmup", "3"], "--warmup 3 must be at least 1 and below --iters 3")):
+    for argv, message in (
+        (["--target", "cub200"], "--target cub200: a 32 px target is needed, its dataset is 224 px"),
+        (["--target", "nope"], "--target nope: not a target of"),
+        (["--iters", "3", "--warmup", "3"], "--warmup 3 must be at least 1 and below --iters 3"),
+    ):
         with pytest.raises(SystemExit):
             smoke.parse(["--device", "cpu", "--ci", *argv])
         assert message in capsys.readouterr().err.splitlines()[-1]

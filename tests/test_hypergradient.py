@@ -7,26 +7,43 @@ with None replaced by zeros; J = CE(theta_{T+1}); grad_phi J. A second reference
 recursion, written out here; dropping momentum from it is the negative control. These tests call the
 engine with hand-built SGD settings; test_l2t_train_step.py checks the path the trainer runs.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from l2tww.methods.lookahead import BufferPolicy, SGDHyper, exact_hypergradient, leading_order_hypergradient, student_forward, velocities
+from l2tww.methods.lookahead import (
+    BufferPolicy,
+    SGDHyper,
+    exact_hypergradient,
+    leading_order_hypergradient,
+    student_forward,
+    velocities,
+)
 
 from .l2t_oracle import Oracle, rel_err, setup
 
 
-def engine_hypergradient(target, method, opt, x, y, source_outs, hp: SGDHyper | None = None, replay_update: bool = False):
+def engine_hypergradient(
+    target, method, opt, x, y, source_outs, hp: SGDHyper | None = None, replay_update: bool = False
+):
     """The engine's exact hypergradient at the current (theta_0, v_0); `hp` overrides the SGD settings."""
     student = method.student(target, source_outs)
     weights, lambdas = method.meta_outputs(source_outs)
     names, theta0 = zip(*student.named_parameters())
     return exact_hypergradient(
-        student_forward(student, x), list(names), list(theta0), velocities(opt, list(theta0)), method._wfm(weights, lambdas),
-        lambda logits: F.cross_entropy(logits, y), method.meta_parameters(), hp or SGDHyper(0.1, *(opt.param_groups[0][k] for k in ("momentum", "weight_decay"))),
-        method.lookahead, BufferPolicy(dict(student.named_buffers()), replay_update),
+        student_forward(student, x),
+        list(names),
+        list(theta0),
+        velocities(opt, list(theta0)),
+        method._wfm(weights, lambdas),
+        lambda logits: F.cross_entropy(logits, y),
+        method.meta_parameters(),
+        hp or SGDHyper(0.1, *(opt.param_groups[0][k] for k in ("momentum", "weight_decay"))),
+        method.lookahead,
+        BufferPolicy(dict(student.named_buffers()), replay_update),
     )
 
 
@@ -38,8 +55,14 @@ def fast_hypergradient(target, method, opt, x, y, source_outs, lr: float):
     a = torch.autograd.grad(F.cross_entropy(student(x, distances=False)[0], y), theta, allow_unused=True)
     group = opt.param_groups[0]
     return leading_order_hypergradient(
-        student_forward(student, x), list(names), [t.detach() for t in theta], list(a), method._wfm(weights, lambdas),
-        method.meta_parameters(), SGDHyper(lr, group["momentum"], group["weight_decay"]), method.lookahead,
+        student_forward(student, x),
+        list(names),
+        [t.detach() for t in theta],
+        list(a),
+        method._wfm(weights, lambdas),
+        method.meta_parameters(),
+        SGDHyper(lr, group["momentum"], group["weight_decay"]),
+        method.lookahead,
         BufferPolicy(dict(student.named_buffers()), False),
     )
 
@@ -48,7 +71,15 @@ def oracle_of(target, method, opt, x, y, src):
     """The oracle and its hypergradient at the live (theta_0, v_0, phi) with the optimizer's settings."""
     oracle = Oracle(target, method, x, y, src)
     group = opt.param_groups[0]
-    args = (oracle.theta(), oracle.velocity(opt), oracle.phi(), group["lr"], group["momentum"], group["weight_decay"], method.lookahead)
+    args = (
+        oracle.theta(),
+        oracle.velocity(opt),
+        oracle.phi(),
+        group["lr"],
+        group["momentum"],
+        group["weight_decay"],
+        method.lookahead,
+    )
     return oracle, args
 
 
@@ -73,14 +104,17 @@ def adjoint_recursion(oracle: Oracle, theta0, v0, phi, lr, mu, wd, steps, moment
         inner = sum((gi * bi).sum() for gi, bi in zip(g, b))
         out = oracle.grad(inner, [*phi, *th])
         G = [Gi + oi for Gi, oi in zip(G, out[: len(phi)])]
-        hb = out[len(phi):]
+        hb = out[len(phi) :]
         a_theta = [(1 - lr * wd) * at + wd * av + h for at, av, h in zip(a_theta, a_v, hb)]
         a_v = [mu * bi for bi in b] if momentum_in_adjoint else [torch.zeros_like(bi) for bi in b]
     return G
 
 
 @pytest.mark.parametrize("steps", [1, 2, 3])
-@pytest.mark.parametrize("momentum,wd,random_v0,bn", [(0.9, 1e-2, True, False), (0.9, 0.0, False, False), (0.0, 0.0, False, False), (0.9, 1e-2, True, True)])
+@pytest.mark.parametrize(
+    "momentum,wd,random_v0,bn",
+    [(0.9, 1e-2, True, False), (0.9, 0.0, False, False), (0.0, 0.0, False, False), (0.9, 1e-2, True, True)],
+)
 def test_hypergradient_matches_the_explicit_unroll(steps, momentum, wd, random_v0, bn):
     target, method, opt, x, y, src = setup(steps, momentum, wd, random_v0, bn=bn)
     engine = engine_hypergradient(target, method, opt, x, y, src)
@@ -134,7 +168,10 @@ def test_dropping_momentum_from_the_lookahead_is_caught():
 
 def test_zero_lr_gives_a_zero_hypergradient():
     target, method, opt, x, y, src = setup(2, 0.9, 1e-2, True)
-    assert all(float(g.abs().max()) == 0 for g in engine_hypergradient(target, method, opt, x, y, src, SGDHyper(0.0, 0.9, 1e-2)))
+    assert all(
+        float(g.abs().max()) == 0
+        for g in engine_hypergradient(target, method, opt, x, y, src, SGDHyper(0.0, 0.9, 1e-2))
+    )
 
 
 # With BN this net reaches the O(lr) regime only below lr ~ 1e-4: measured relative errors 0.24,
@@ -160,8 +197,11 @@ def test_fast_mode_matches_its_leading_order_formula(bn):
 
 
 def _state(target, method, opt):
-    return ([t.clone() for t in target.state_dict().values()], [p.detach().clone() for p in method.student_parameters()],
-            [opt.state[p]["momentum_buffer"].clone() for p in opt.param_groups[0]["params"]])
+    return (
+        [t.clone() for t in target.state_dict().values()],
+        [p.detach().clone() for p in method.student_parameters()],
+        [opt.state[p]["momentum_buffer"].clone() for p in opt.param_groups[0]["params"]],
+    )
 
 
 @pytest.mark.parametrize("replay_update", [True, False])
@@ -177,7 +217,10 @@ def test_a_meta_step_rolls_back_to_the_post_step_state(replay_update):
     weights, lambdas = twin_method.meta_outputs(src)
     logits, distances = twin_method.student(twin, src)(x)
     twin_opt.zero_grad(set_to_none=False)
-    (F.cross_entropy(logits, y) + twin_method._wfm([w.detach() for w in weights], [l.detach() for l in lambdas])(distances)).backward()
+    (
+        F.cross_entropy(logits, y)
+        + twin_method._wfm([w.detach() for w in weights], [lam.detach() for lam in lambdas])(distances)
+    ).backward()
     twin_opt.step()
     if replay_update:
         with torch.no_grad():

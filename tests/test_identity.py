@@ -3,6 +3,7 @@
 Protects: code edits re-run exactly the jobs that execute the edited module (and comment edits
 none); a checkpoint is resumed only by a run of the same identity and input files.
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,10 +12,10 @@ import pytest
 import torch
 
 from l2tww import config
-from l2tww.stages.codehash import closure, source_hash
 from l2tww.config import Run
 from l2tww.io import save_torch
 from l2tww.stages import identity
+from l2tww.stages.codehash import closure, source_hash
 from l2tww.stages.pretrain import pretrain_source
 from l2tww.stages.split import make_split
 from l2tww.stages.train import train_run
@@ -28,29 +29,35 @@ def loss(x, beta=0.5):
 '''
 
 
-@pytest.mark.parametrize("edited", [
-    BASE.replace("# scale", "# a different comment"),
-    BASE.replace('"""Scaled."""', '"""Scaled by beta, as the spec says."""'),
-    BASE.replace('"""Doc."""', '"""Another module docstring."""'),
-    BASE.replace("return beta * x", "return (beta\n            * x)"),
-    "\n\n# header comment\n" + BASE,
-])
+@pytest.mark.parametrize(
+    "edited",
+    [
+        BASE.replace("# scale", "# a different comment"),
+        BASE.replace('"""Scaled."""', '"""Scaled by beta, as the spec says."""'),
+        BASE.replace('"""Doc."""', '"""Another module docstring."""'),
+        BASE.replace("return beta * x", "return (beta\n            * x)"),
+        "\n\n# header comment\n" + BASE,
+    ],
+)
 def test_comments_docstrings_and_layout_do_not_change_the_code_hash(edited):
     assert source_hash(edited) == source_hash(BASE)
 
 
-@pytest.mark.parametrize("edited", [
-    BASE.replace("beta=0.5", "beta=1.0"),
-    BASE.replace("beta * x", "beta + x"),
-    BASE + "EDITED = True\n",
-    BASE.replace('"""Scaled."""\n', '"""Scaled."""\n    print("side effect")\n'),
-])
+@pytest.mark.parametrize(
+    "edited",
+    [
+        BASE.replace("beta=0.5", "beta=1.0"),
+        BASE.replace("beta * x", "beta + x"),
+        BASE + "EDITED = True\n",
+        BASE.replace('"""Scaled."""\n', '"""Scaled."""\n    print("side effect")\n'),
+    ],
+)
 def test_any_behaviour_edit_changes_the_code_hash(edited):
     assert source_hash(edited) != source_hash(BASE)
 
 
 def test_closure_follows_lazy_imports_inside_functions():
-    assert "l2tww.data.paper_datasets" in closure(("l2tww.data.prepare",))  # imported inside _builder()
+    assert "l2tww.data.paper_datasets" in closure(("l2tww.data.store",))  # imported inside _builder()
 
 
 def _code(params, target, method):
@@ -59,7 +66,11 @@ def _code(params, target, method):
 
 def test_a_run_executes_its_own_method_module_and_the_shared_training_code():
     params = config.load(REPO / "params.yaml")
-    fm, scratch, l2t = _code(params, "fashion", "fm_single"), _code(params, "fashion", "scratch"), _code(params, "fashion", "l2tww")
+    fm, scratch, l2t = (
+        _code(params, "fashion", "fm_single"),
+        _code(params, "fashion", "scratch"),
+        _code(params, "fashion", "l2tww"),
+    )
     shared = {"l2tww.training.trainer", "l2tww.models.vgg", "l2tww.data.loader", "l2tww.stages.train"}
     assert shared <= fm and shared <= scratch and shared <= l2t
     assert "l2tww.methods.fm" in fm and "l2tww.methods.fm" not in scratch and "l2tww.methods.fm" not in l2t

@@ -3,6 +3,7 @@ parameter trained, the variants (L2T-ww, L2T-w, uniform w), multi-source, fast m
 exact resume (also from a checkpoint without L2T's extra state), observability, bf16 autocast and
 channels_last; without meta-nets L2T equals FM; zero gradients, not None, for parameters no loss reaches.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,14 +14,15 @@ import torch
 from torch import nn
 
 from l2tww.methods import MethodSpec, Pair, build_method
-from l2tww.models import VGG9, build_model
-from l2tww.models import net_shapes
+from l2tww.models import VGG9, build_model, net_shapes
 
 from .l2t_oracle import DT, HP, PAIRS, TinySource, TinyTarget, build
 
 
 def _method(target, sources, pairs, input_shape, **overrides):
-    return build_method(MethodSpec("l2tww", "l2t", tuple(pairs), {**HP, **overrides}), net_shapes(target, sources, input_shape))
+    return build_method(
+        MethodSpec("l2tww", "l2t", tuple(pairs), {**HP, **overrides}), net_shapes(target, sources, input_shape)
+    )
 
 
 def _count(modules) -> int:
@@ -53,7 +55,9 @@ def _tiny(sources=1, seed=0, **overrides):
     srcs = [build_model({"name": "cifar_resnet", "depth": 8, "width": 4}, 7, 1).eval() for _ in range(sources)]
     pairs = [Pair(i, s, t) for i in range(sources) for s in (0, 2) for t in (0, 2)]
     method = _method(target, srcs, pairs, (1, 32, 32), **overrides)
-    opt = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    opt = torch.optim.SGD(
+        list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4
+    )
     x, y = torch.randn(6, 1, 32, 32), torch.randint(0, 5, (6,))
     with torch.no_grad():
         outs = [s(x) for s in srcs]
@@ -94,7 +98,9 @@ def test_a_meta_step_trains_every_parameter(mode, sources, where):
     terms = method.train_step(target, x, y, outs, opt)
     assert all(torch.isfinite(v) for v in terms.values())
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in opt.param_groups[0]["params"])
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in method.meta_parameters())
+    assert all(
+        p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in method.meta_parameters()
+    )
     assert all(not torch.equal(a, b) for a, b in zip(theta, opt.param_groups[0]["params"]))
     assert all(not torch.equal(a, b) for a, b in zip(phi, method.meta_parameters()))
     assert len(method.spec.pairs) == 4 * sources == len(method.meta.what)
@@ -120,7 +126,12 @@ def test_resume_from_extra_state_is_exact(mode):
     m1.train_step(t1, x, y, outs, o1)
     saved = (t1.state_dict(), m1.state_dict(), o1.state_dict(), m1.extra_state())
     t2, m2, o2, *_ = _tiny(seed=1, hypergradient=mode)
-    t2.load_state_dict(saved[0]), m2.load_state_dict(saved[1]), o2.load_state_dict(saved[2]), m2.load_extra_state(saved[3])
+    (
+        t2.load_state_dict(saved[0]),
+        m2.load_state_dict(saved[1]),
+        o2.load_state_dict(saved[2]),
+        m2.load_extra_state(saved[3]),
+    )
     assert m2.steps_done == 1
     m2.train_step(t2, x, y, outs, o2)
     assert all(torch.equal(a, b) for a, b in zip(method.state_dict().values(), m2.state_dict().values()))
@@ -158,13 +169,17 @@ def test_without_meta_nets_l2t_is_feature_matching():
     fm = build_method(MethodSpec("fm", "fm", PAIRS, {"beta": HP["beta"]}), method.shapes).to(DT)
     fm.regressors.load_state_dict(method.regressors.state_dict())
     fm_target = copy.deepcopy(target)
-    fm_opt = torch.optim.SGD(list(fm_target.parameters()) + fm.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-2)
+    fm_opt = torch.optim.SGD(
+        list(fm_target.parameters()) + fm.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-2
+    )
     for p, q in zip(opt.param_groups[0]["params"], fm_opt.param_groups[0]["params"]):
         fm_opt.state[q]["momentum_buffer"] = opt.state[p]["momentum_buffer"].clone()
     for _ in range(2):
         terms = method.train_step(target, case.x, case.y, case.source_outs, opt)
         fm_terms = fm.train_step(fm_target, case.x, case.y, case.source_outs, fm_opt)
-        assert torch.allclose(terms["wfm"], fm_terms["fm"], rtol=1e-12) and torch.allclose(terms["loss"], fm_terms["loss"], rtol=1e-12)
+        assert torch.allclose(terms["wfm"], fm_terms["fm"], rtol=1e-12) and torch.allclose(
+            terms["loss"], fm_terms["loss"], rtol=1e-12
+        )
     for p, q in zip(opt.param_groups[0]["params"], fm_opt.param_groups[0]["params"]):
         assert torch.allclose(p, q, rtol=1e-12, atol=1e-15)
     assert method.extra_state() == {"meta_optimizer": None, "steps_done": 2}
@@ -173,7 +188,8 @@ def test_without_meta_nets_l2t_is_feature_matching():
 
 
 def test_a_checkpoint_without_l2t_extra_state_resumes_at_step_0_with_a_fresh_adam():
-    """load_extra_state({}) (a checkpoint written before L2T kept extra state): meta_every counts from 0, Adam is fresh."""
+    """load_extra_state({}) (a checkpoint written before L2T kept extra state): meta_every counts
+    from 0, Adam is fresh."""
     _, method, *_ = _tiny(meta_every=2)
     method.load_extra_state({})
     assert method.steps_done == 0 and method.meta_optimizer.state_dict()["state"] == {}
@@ -194,7 +210,9 @@ def test_a_parameter_no_loss_reaches_still_moves_under_momentum_and_weight_decay
     target, source = WithUnusedParameter().to(DT), TinySource().to(DT).eval()
     hparams = {**HP, "hypergradient": mode} if kind == "l2t" else {"beta": 0.5}
     method = build_method(MethodSpec(kind, kind, PAIRS, hparams), net_shapes(target, [source], (2, 6, 6))).to(DT)
-    opt = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-2)
+    opt = torch.optim.SGD(
+        list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-2
+    )
     unused = target.unused
     unused.grad = torch.ones_like(unused)
     opt.state[unused]["momentum_buffer"] = torch.full_like(unused, 0.5)

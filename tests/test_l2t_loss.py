@@ -1,6 +1,7 @@
 """The L2T-ww loss (spec §3.4-3.7): L_wfm by hand, a golden value through the meta-nets and regressors,
 and the Student's grouped regressor convs against one conv per pair (matching.pair_distances).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,7 @@ import torch
 from l2tww.methods import MethodSpec, NetShapes, Pair, build_method
 from l2tww.methods.matching import pair_distances, pooled_source
 from l2tww.methods.meta_nets import MetaNets, weighted_matching_loss
-from l2tww.models import FeatureNet, NetOutput
-from l2tww.models import net_shapes
+from l2tww.models import FeatureNet, NetOutput, net_shapes
 
 from .l2t_oracle import DT, HP, TinySource, TinyTarget
 from .test_baselines import golden_inputs, out, shapes_of
@@ -85,7 +85,9 @@ def test_the_student_gives_the_golden_value_too():
             p.add_(0.5 * torch.randn(p.shape, generator=gen))
     logits, distances = method.student(Features(t_feats), [out(s_feats)])(torch.zeros(3, 2))
     assert torch.equal(logits, torch.zeros(3, 2))
-    assert method._wfm(*method.meta_outputs([out(s_feats)]))(distances).item() == pytest.approx(GOLDEN["l2tww"], rel=1e-5)
+    assert method._wfm(*method.meta_outputs([out(s_feats)]))(distances).item() == pytest.approx(
+        GOLDEN["l2tww"], rel=1e-5
+    )
 
 
 def test_grouped_regressors_equal_one_conv_per_pair():
@@ -103,11 +105,18 @@ def test_grouped_regressors_equal_one_conv_per_pair():
         reference = target(x)
         per_pair = pair_distances(pairs, method.regressors, reference.features, [o.features for o in outs])
     assert torch.equal(logits, reference.logits)
-    assert [d.shape for d in grouped] == [d.shape for d in per_pair] == [(4, outs[p.source].features[p.source_layer].shape[1]) for p in pairs]
+    assert (
+        [d.shape for d in grouped]
+        == [d.shape for d in per_pair]
+        == [(4, outs[p.source].features[p.source_layer].shape[1]) for p in pairs]
+    )
     for pair, got, want in zip(pairs, grouped, per_pair):
         assert torch.allclose(got, want, rtol=1e-12, atol=0), pair
     # Pooled meta-net input: the un-resized source tap, one per pair.
-    assert all(torch.equal(p, outs[q.source].features[q.source_layer].mean(dim=(2, 3))) for p, q in zip(pooled_source(pairs, [o.features for o in outs]), pairs))
+    assert all(
+        torch.equal(p, outs[q.source].features[q.source_layer].mean(dim=(2, 3)))
+        for p, q in zip(pooled_source(pairs, [o.features for o in outs]), pairs)
+    )
 
 
 def _meta_nets(**kwargs) -> MetaNets:

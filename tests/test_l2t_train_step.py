@@ -8,6 +8,7 @@ train mode, one or two sources, with and without where-nets, in exact and fast m
 train_steps on other batches give the optimizer momentum and Adam a history (Adam's first step
 is sign(g), blind to the gradient's scale). A failure names the known mistake its numbers match.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -36,18 +37,32 @@ def hypergradient_suspects(oracle: Oracle, fast: bool, theta_pre, theta0, v0, ph
     if fast:
         suspects |= {
             "a tenth of the scheduled lr": lambda: oracle.leading_order(theta_pre, phi, 0.1 * lr, mu, steps),
-            "the base lr instead of the scheduled one": lambda: oracle.leading_order(theta_pre, phi, RECIPE["lr"], mu, steps),
+            "the base lr instead of the scheduled one": lambda: oracle.leading_order(
+                theta_pre, phi, RECIPE["lr"], mu, steps
+            ),
             "no momentum in the carry C": lambda: oracle.leading_order(theta_pre, phi, lr, 0.0, steps),
             "the post-real-step theta instead of this step's": lambda: oracle.leading_order(theta0, phi, lr, mu, steps),
         }
     else:
         suspects |= {
-            "the look-ahead started from zero momentum, not the optimizer's live buffers": lambda: oracle.hypergradient(theta0, zeros, phi, lr, mu, WD, steps),
-            "the look-ahead at a tenth of the scheduled lr": lambda: oracle.hypergradient(theta0, v0, phi, 0.1 * lr, mu, WD, steps),
-            "the look-ahead at the base lr instead of the scheduled one": lambda: oracle.hypergradient(theta0, v0, phi, RECIPE["lr"], mu, WD, steps),
-            "no weight decay in the look-ahead's SGD update": lambda: oracle.hypergradient(theta0, v0, phi, lr, mu, 0.0, steps),
-            "no momentum in the look-ahead's SGD update": lambda: oracle.hypergradient(theta0, v0, phi, lr, 0.0, WD, steps),
-            "the look-ahead from the pre-step theta": lambda: oracle.hypergradient(theta_pre, v0, phi, lr, mu, WD, steps),
+            "the look-ahead started from zero momentum, not the optimizer's live buffers": lambda: oracle.hypergradient(
+                theta0, zeros, phi, lr, mu, WD, steps
+            ),
+            "the look-ahead at a tenth of the scheduled lr": lambda: oracle.hypergradient(
+                theta0, v0, phi, 0.1 * lr, mu, WD, steps
+            ),
+            "the look-ahead at the base lr instead of the scheduled one": lambda: oracle.hypergradient(
+                theta0, v0, phi, RECIPE["lr"], mu, WD, steps
+            ),
+            "no weight decay in the look-ahead's SGD update": lambda: oracle.hypergradient(
+                theta0, v0, phi, lr, mu, 0.0, steps
+            ),
+            "no momentum in the look-ahead's SGD update": lambda: oracle.hypergradient(
+                theta0, v0, phi, lr, 0.0, WD, steps
+            ),
+            "the look-ahead from the pre-step theta": lambda: oracle.hypergradient(
+                theta_pre, v0, phi, lr, mu, WD, steps
+            ),
         }
     return suspects
 
@@ -95,11 +110,15 @@ def check_train_step(mode, pairs, where, mu, steps):
     # The real step: logged terms at (theta_pre, phi), then one SGD step on CE + L_wfm with phi constant.
     with torch.no_grad():
         ce, wfm = oracle.ce(theta_pre), oracle.wfm(theta_pre, phi)
-    assert torch.allclose(terms["ce"], ce, rtol=1e-12) and torch.allclose(terms["wfm"], wfm, rtol=1e-12), "logged CE / L_wfm"
+    assert torch.allclose(terms["ce"], ce, rtol=1e-12) and torch.allclose(terms["wfm"], wfm, rtol=1e-12), (
+        "logged CE / L_wfm"
+    )
     assert torch.allclose(terms["loss"], ce + wfm, rtol=1e-12), "logged loss != CE + L_wfm"
     theta0, v0 = oracle.theta(), oracle.velocity(opt)
     want_theta0, want_v0 = oracle.real_step(theta_pre, v_pre, phi, lr, mu, WD)
-    assert rel_err(theta0, want_theta0) <= 1e-12, "theta after train_step != one SGD step on CE + L_wfm (phi constant) from the pre-step state"
+    assert rel_err(theta0, want_theta0) <= 1e-12, (
+        "theta after train_step != one SGD step on CE + L_wfm (phi constant) from the pre-step state"
+    )
     if mu:  # without momentum torch keeps no buffers, and v0 does not enter the look-ahead
         assert rel_err(v0, want_v0) <= 1e-12, "momentum buffers after train_step != the real step's"
 
@@ -114,7 +133,8 @@ def check_train_step(mode, pairs, where, mu, steps):
     err = rel_err(got, expected)
     assert err <= 1e-10, (
         f"{mode}: hypergradient handed to Adam != float64 oracle ({formula}; lr {lr:.4g}, momentum {mu}, wd {WD}): "
-        f"rel err {err:.2e}; {diagnose(got, hypergradient_suspects(oracle, fast, theta_pre, theta0, v0, phi, lr, mu, steps, expected))}"
+        f"rel err {err:.2e}; "
+        f"{diagnose(got, hypergradient_suspects(oracle, fast, theta_pre, theta0, v0, phi, lr, mu, steps, expected))}"
     )
 
     # phi after the step: Adam with classic L2 weight decay on the oracle's hypergradient.
@@ -128,16 +148,26 @@ def check_train_step(mode, pairs, where, mu, steps):
 
     err = rel_err(update, adam_update(expected, meta_wd))
     if err > 1e-9:
-        suspects = {"no weight decay (meta_weight_decay dropped)": lambda: adam_update(expected, 0.0),
-                    "the hypergradient's sign flipped": lambda: adam_update([-g for g in expected], meta_wd)}
-        pytest.fail(f"phi's update != an Adam step (lr {meta_lr}, L2 weight decay {meta_wd}) on the oracle's hypergradient: "
-                    f"rel err {err:.2e}; {diagnose(update, suspects, 'Adam')}")
+        suspects = {
+            "no weight decay (meta_weight_decay dropped)": lambda: adam_update(expected, 0.0),
+            "the hypergradient's sign flipped": lambda: adam_update([-g for g in expected], meta_wd),
+        }
+        pytest.fail(
+            f"phi's update != an Adam step (lr {meta_lr}, L2 weight decay {meta_wd}) on the oracle's hypergradient: "
+            f"rel err {err:.2e}; {diagnose(update, suspects, 'Adam')}"
+        )
 
     # BN running statistics: one EMA update from the real step's forward at theta_pre, plus in exact
     # mode (bn_replay_update) one from the look-ahead's first forward at theta_0 (spec §4).
     mean, var, count = running
     for theta in [theta_pre] + ([] if fast else [theta0]):
         batch_mean, batch_var = oracle.bn_batch_stats(theta)
-        mean, var, count = (1 - bn.momentum) * mean + bn.momentum * batch_mean, (1 - bn.momentum) * var + bn.momentum * batch_var, count + 1
+        mean, var, count = (
+            (1 - bn.momentum) * mean + bn.momentum * batch_mean,
+            (1 - bn.momentum) * var + bn.momentum * batch_var,
+            count + 1,
+        )
     assert int(bn.num_batches_tracked) == count, "BN running statistics: wrong number of EMA updates"
-    assert torch.allclose(bn.running_mean, mean, rtol=1e-12) and torch.allclose(bn.running_var, var, rtol=1e-12), "BN running statistics"
+    assert torch.allclose(bn.running_mean, mean, rtol=1e-12) and torch.allclose(bn.running_var, var, rtol=1e-12), (
+        "BN running statistics"
+    )

@@ -2,6 +2,7 @@
 the real architectures (random-init sources) and trains one step; every trainable parameter of the
 target and of the method's student modules receives a finite gradient, and nothing is NaN.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,9 +14,8 @@ import torch
 from l2tww import config
 from l2tww.catalog import BUILDERS
 from l2tww.methods import build_method
-from l2tww.models import build_model
+from l2tww.models import build_model, net_shapes
 from l2tww.training.sources import freeze
-from l2tww.models import net_shapes
 
 PARAMS = config.load(Path(__file__).resolve().parents[1] / "params.yaml")
 CASES = sorted({(run.target, run.method) for run in PARAMS.runs()})
@@ -73,5 +73,5 @@ def test_method_trains_one_step(target, method):
     if spec.kind != "l2t":  # a ReLU6 where-net may switch a pair off (lambda = 0): a zero gradient is right
         assert all(p.grad.abs().sum() > 0 for p in student)
     moved = [not torch.equal(b, p) for b, p in zip(before, params)]
-    assert all(moved[len(params) - len(student):])
+    assert all(moved[len(params) - len(student) :])
     assert any(moved)

@@ -1,4 +1,5 @@
 """Architectures: tap shapes of spec §1, and every trainable parameter receives a gradient."""
+
 from __future__ import annotations
 
 import pytest

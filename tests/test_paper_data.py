@@ -1,6 +1,7 @@
 """The paper's dataset builders on miniature archives with the real structure (a few images per
 class, the same list/.mat/pickle/binary formats), served from 127.0.0.1 to the real download code
 through L2TWW_DATA_MIRROR; counts, layout, order, RGB conversion, atomicity, the folder loader."""
+
 from __future__ import annotations
 
 import io
@@ -15,7 +16,7 @@ import torch
 from PIL import Image
 
 from l2tww.data.folder import open_folder_split
-from l2tww.data.prepare import prepare
+from l2tww.data.store import prepare
 from l2tww.io import load_torch, read_json
 
 from .test_download import serve
@@ -61,7 +62,9 @@ def _mat(paths: list[str]) -> bytes:
 
 def _cifar(folder, train_files, test_file, meta_file, label_key, names_key, k):
     def batch(n):
-        return pickle.dumps({"data": RNG.integers(0, 255, (n, 3072), dtype=np.uint8), label_key: list(RNG.integers(0, k, n))})
+        return pickle.dumps(
+            {"data": RNG.integers(0, 255, (n, 3072), dtype=np.uint8), label_key: list(RNG.integers(0, k, n))}
+        )
 
     members = {f"{folder}/{f}": batch(4) for f in train_files}
     members[f"{folder}/{test_file}"] = batch(3)
@@ -72,22 +75,42 @@ def _cifar(folder, train_files, test_file, meta_file, label_key, names_key, k):
 def archives() -> tuple[dict[str, bytes], dict[str, dict]]:
     """Mirror files {"/<dataset>/<file>": bytes} and their expected counts."""
     files, counts = {}, {}
-    files["/cifar10/cifar-10-python.tar.gz"] = _cifar("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch", "batches.meta", "labels", "label_names", 10)
+    files["/cifar10/cifar-10-python.tar.gz"] = _cifar(
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        "test_batch",
+        "batches.meta",
+        "labels",
+        "label_names",
+        10,
+    )
     counts["cifar10"] = {"classes": 10, "train": 20, "test": 3}
-    files["/cifar100/cifar-100-python.tar.gz"] = _cifar("cifar-100-python", ["train"], "test", "meta", "fine_labels", "fine_label_names", 100)
+    files["/cifar100/cifar-100-python.tar.gz"] = _cifar(
+        "cifar-100-python", ["train"], "test", "meta", "fine_labels", "fine_label_names", 100
+    )
     counts["cifar100"] = {"classes": 100, "train": 4, "test": 3}
-    stl = {f"stl10_binary/{p}_X.bin": RNG.integers(0, 255, n * 3 * 96 * 96, dtype=np.uint8).tobytes() for p, n in (("train", 5), ("test", 4))}
-    stl.update({f"stl10_binary/{p}_y.bin": bytes([1 + i % 10 for i in range(n)]) for p, n in (("train", 5), ("test", 4))})
+    stl = {
+        f"stl10_binary/{p}_X.bin": RNG.integers(0, 255, n * 3 * 96 * 96, dtype=np.uint8).tobytes()
+        for p, n in (("train", 5), ("test", 4))
+    }
+    stl.update(
+        {f"stl10_binary/{p}_y.bin": bytes([1 + i % 10 for i in range(n)]) for p, n in (("train", 5), ("test", 4))}
+    )
     stl["stl10_binary/class_names.txt"] = "\n".join(f"c{i}" for i in range(10)).encode()
     stl["stl10_binary/unlabeled_X.bin"] = b"never extracted"
     files["/stl10/stl10_binary.tar.gz"] = _tar(stl)
     counts["stl10"] = {"classes": 10, "train": 5, "test": 4}
     wnids = ["n02", "n01", "n03"]
-    tiny = {"tiny-imagenet-200/wnids.txt": "\n".join(wnids).encode(), "tiny-imagenet-200/test/images/test_0.JPEG": _img(64)}
+    tiny = {
+        "tiny-imagenet-200/wnids.txt": "\n".join(wnids).encode(),
+        "tiny-imagenet-200/test/images/test_0.JPEG": _img(64),
+    }
     for w in wnids:
         for i in range(2):
             tiny[f"tiny-imagenet-200/train/{w}/images/{w}_{i}.JPEG"] = _img(64, mode="L" if i else "RGB")
-    tiny["tiny-imagenet-200/val/val_annotations.txt"] = b"val_1.JPEG\tn03\t0\t0\t63\t63\nval_0.JPEG\tn01\t0\t0\t63\t63\n"
+    tiny["tiny-imagenet-200/val/val_annotations.txt"] = (
+        b"val_1.JPEG\tn03\t0\t0\t63\t63\nval_0.JPEG\tn01\t0\t0\t63\t63\n"
+    )
     tiny.update({f"tiny-imagenet-200/val/images/val_{i}.JPEG": _img(64) for i in range(2)})
     files["/tinyimagenet/tiny-imagenet-200.zip"] = _zip(tiny)
     counts["tinyimagenet"] = {"classes": 3, "train": 6, "test": 2}
@@ -107,16 +130,36 @@ def archives() -> tuple[dict[str, bytes], dict[str, dict]]:
     dogs_cls = ["n02085620-Chihuahua", "n02085782-Japanese_spaniel"]
     rels = {c: [f"{c}/{c.split('-')[0]}_{j}.jpg" for j in range(3)] for c in dogs_cls}
     files["/dogs/images.tar"] = _tar({f"Images/{r}": _img() for rs in rels.values() for r in rs}, mode="w")
-    files["/dogs/lists.tar"] = _tar({"train_list.mat": _mat([r for rs in rels.values() for r in rs[:2]]), "test_list.mat": _mat([rs[2] for rs in rels.values()]), "file_list.mat": _mat([])}, mode="w")
+    files["/dogs/lists.tar"] = _tar(
+        {
+            "train_list.mat": _mat([r for rs in rels.values() for r in rs[:2]]),
+            "test_list.mat": _mat([rs[2] for rs in rels.values()]),
+            "file_list.mat": _mat([]),
+        },
+        mode="w",
+    )
     counts["dogs"] = {"classes": 2, "train": 4, "test": 2}
-    mit = {"Images/bar/b0.jpg": _img(mode="L"), "Images/bar/b1.jpg": _img(fmt="PNG"), "Images/bar/b2.jpg": _img(), "Images/kitchen/k0.jpg": _img(), "Images/kitchen/k1.jpg": _img(mode="CMYK"), "Images/kitchen/k2.jpg": _img()}
+    mit = {
+        "Images/bar/b0.jpg": _img(mode="L"),
+        "Images/bar/b1.jpg": _img(fmt="PNG"),
+        "Images/bar/b2.jpg": _img(),
+        "Images/kitchen/k0.jpg": _img(),
+        "Images/kitchen/k1.jpg": _img(mode="CMYK"),
+        "Images/kitchen/k2.jpg": _img(),
+    }
     files["/mit67/indoorCVPR_09.tar"] = _tar(mit, mode="w")
     files["/mit67/TrainImages.txt"] = b"bar/b0.jpg\r\nbar/b1.jpg\r\nkitchen/k0.jpg\r\nkitchen/k1.jpg\r\n"
     files["/mit67/TestImages.txt"] = b"bar/b2.jpg\r\nkitchen/k2.jpg\r\n"
     counts["mit67"] = {"classes": 2, "train": 4, "test": 2}
     actions = ["riding_a_bike", "applauding"]
-    files["/stanford40/Stanford40_JPEGImages.zip"] = _zip({f"JPEGImages/{a}_{j:03d}.jpg": _img() for a in actions for j in range(1, 4)})
-    splits = {"ImageSplits/actions.txt": b"action_name\tnumber_of_images\n", "ImageSplits/train.txt": b"", "ImageSplits/test.txt": b""}
+    files["/stanford40/Stanford40_JPEGImages.zip"] = _zip(
+        {f"JPEGImages/{a}_{j:03d}.jpg": _img() for a in actions for j in range(1, 4)}
+    )
+    splits = {
+        "ImageSplits/actions.txt": b"action_name\tnumber_of_images\n",
+        "ImageSplits/train.txt": b"",
+        "ImageSplits/test.txt": b"",
+    }
     for a in actions:
         splits[f"ImageSplits/{a}_train.txt"] = f"{a}_001.jpg\n{a}_002.jpg\n".encode()
         splits[f"ImageSplits/{a}_test.txt"] = f"{a}_003.jpg\n".encode()
@@ -172,7 +215,11 @@ def test_folder_datasets(mirror, tmp_path, name):
     out = tmp_path / "prepared"
     meta = prepare(name, name, tmp_path / "raw", out)
     c = mirror["counts"][name]
-    assert meta["storage"] == "folder" and len(meta["classes"]) == c["classes"] and meta["classes"] == sorted(meta["classes"])
+    assert (
+        meta["storage"] == "folder"
+        and len(meta["classes"]) == c["classes"]
+        and meta["classes"] == sorted(meta["classes"])
+    )
     for part in ("train", "test"):
         files = sorted(p.relative_to(out / part) for p in (out / part).rglob("*") if p.is_file())
         assert len(files) == c[part] == len(meta[f"{part}_labels"])
@@ -209,8 +256,17 @@ def _url(mirror) -> str:
 def test_folder_loader_batches_labels_and_determinism(mirror, tmp_path):
     out = tmp_path / "prepared"
     meta = prepare("cub200", "cub200", tmp_path / "raw", out)
-    split = {"train": {"pool": "train", "indices": list(range(6))}, "val": {"pool": "train", "indices": [0, 3]}, "test": {"pool": "test", "indices": [0, 1, 2]}}
-    cfg = {"image_size": 16, "eval_resize": 18, "normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}, "augment": {"random_resized_crop": 16, "hflip": True}}
+    split = {
+        "train": {"pool": "train", "indices": list(range(6))},
+        "val": {"pool": "train", "indices": [0, 3]},
+        "test": {"pool": "test", "indices": [0, 1, 2]},
+    }
+    cfg = {
+        "image_size": 16,
+        "eval_resize": 18,
+        "normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+        "augment": {"random_resized_crop": 16, "hflip": True},
+    }
     data = open_folder_split(out, meta, split, cfg, 4, torch.device("cpu"), 0, 2)
     assert data.image_shape == (3, 16, 16) and data.num_classes == 3 and len(data.test) == 3
     assert data.test.labels.tolist() == meta["test_labels"]
@@ -222,5 +278,7 @@ def test_folder_loader_batches_labels_and_determinism(mirror, tmp_path):
 
     a, b = run(data, 1), run(data, 1)
     assert all(torch.equal(x, y) for x, y in zip(a, b)) and not torch.equal(a[0], run(data, 2)[0])
-    workers = open_folder_split(out, meta, split, cfg, 4, torch.device("cpu"), 2, 2)  # augmentation independent of workers
+    workers = open_folder_split(
+        out, meta, split, cfg, 4, torch.device("cpu"), 2, 2
+    )  # augmentation independent of workers
     assert all(torch.equal(x, y) for x, y in zip(a, run(workers, 1)))

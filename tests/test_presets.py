@@ -4,6 +4,7 @@ TinyImageNet ResNet32, and the multi-source runs beside their single-source arms
 A real `snakemake -n all --configfile <preset>` in a temporary copy of the project; the jobs are
 read from its output and their sources from the effective params file the jobs' CLI reads.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,9 @@ def _train(jobs):
 @pytest.mark.parametrize("preset", ["paper.yaml", "paper-32px.yaml"])
 def test_every_32px_transfer_run_reads_the_released_tinyimagenet_resnet32(planned, preset):
     jobs, params = planned[preset]
-    released_sha = json.loads((REPO / "workflow/checksums.json").read_text())["weights/tinyimagenet-200-resnet32.pth.tar"]["sha256"]
+    released_sha = json.loads((REPO / "workflow/checksums.json").read_text())[
+        "weights/tinyimagenet-200-resnet32.pth.tar"
+    ]["sha256"]
     # No TinyImageNet source is pretrained, and TinyImageNet is not even prepared: the file is the source.
     assert {j["wildcards"]["source"] for j in jobs if j["rule"] == "pretrain"} == {"cifar10_r32"}
     assert "tinyimagenet" not in {j["wildcards"]["dataset"] for j in jobs if j["rule"] == "prepare"}
@@ -72,7 +75,9 @@ def test_every_32px_transfer_run_reads_the_released_tinyimagenet_resnet32(planne
             src = params["sources"][name]
             if src["dataset"] == "tinyimagenet":
                 from_tinyimagenet.add(job["wildcards"]["target"])
-                assert src["weights"] == {"format": "official_checkpoint", "path": RELEASED, "sha256": released_sha}, name
+                assert src["weights"] == {"format": "official_checkpoint", "path": RELEASED, "sha256": released_sha}, (
+                    name
+                )
     # Every 32 px target transfers from it, except the multi-source experiment's CIFAR-10-only arm.
     targets32 = {t for t, c in params["targets"].items() if params["datasets"][c["dataset"]]["image_size"] == 32}
     assert from_tinyimagenet == targets32 - {"stl10_cifar10"}
@@ -95,9 +100,13 @@ def test_multi_source_runs_are_planned_beside_single_source_arms_and_baselines(p
     # same data, architecture, pair sets, N and seeds: the single-source arms.
     for method in ("fm_single", "fm_one_to_one", "l2tww"):
         for source in multi["sources"]:
-            arms = [t for t, c in params["targets"].items()
-                    if c["sources"] == [source] and (c["dataset"], c["arch"], c["pairs"]) == (multi["dataset"], multi["arch"], multi["pairs"])
-                    and runs[(t, method)] >= runs[("stl10_multi", method)]]
+            arms = [
+                t
+                for t, c in params["targets"].items()
+                if c["sources"] == [source]
+                and (c["dataset"], c["arch"], c["pairs"]) == (multi["dataset"], multi["arch"], multi["pairs"])
+                and runs[(t, method)] >= runs[("stl10_multi", method)]
+            ]
             assert arms, (method, source)
     # The CIFAR-10 arm waits for the CIFAR-10 source's pretraining.
     arm = next(j for j in _train(jobs) if j["wildcards"]["target"] == "stl10_cifar10")

@@ -1,4 +1,5 @@
 """Faults a long cluster run meets: kills, partial writes, corrupt files, parallel jobs."""
+
 from __future__ import annotations
 
 import copy
@@ -114,7 +115,9 @@ def test_truncated_data_and_checkpoints_give_one_clear_line(tiny, tmp_path: Path
     _prepare_run(params, run)
     data_pt = Path(params["data_root"]) / "prepared" / "animal_mnist" / "data.pt"
     data_pt.write_bytes(data_pt.read_bytes()[:1000])
-    result = subprocess.run(_cli(params_path, "train", "animal", "scratch", "--n", "5", "--seed", "0"), capture_output=True, text=True)
+    result = subprocess.run(
+        _cli(params_path, "train", "animal", "scratch", "--n", "5", "--seed", "0"), capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert f"{data_pt}: prepared dataset is corrupt or truncated" in result.stderr
@@ -136,5 +139,7 @@ def test_corrupt_checkpoint_is_named(tiny, tmp_path: Path):
     ckpt = Path(params["results_root"]) / "runs" / run.relpath / "checkpoint.pt"
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"PK\x03\x04 not a checkpoint")
-    result = subprocess.run(_cli(params_path, "train", "animal", "scratch", "--n", "5", "--seed", "0"), capture_output=True, text=True)
+    result = subprocess.run(
+        _cli(params_path, "train", "animal", "scratch", "--n", "5", "--seed", "0"), capture_output=True, text=True
+    )
     assert result.returncode == 2 and f"{ckpt}: checkpoint is corrupt or truncated" in result.stderr

@@ -4,13 +4,14 @@ The fixture runs are fake in their numbers but real in structure: metrics.json /
 transfer.json as training writes them, and model.pt files of the real model and
 method classes (random weights), so the saliency and channel-weight sections execute for real.
 """
+
 from __future__ import annotations
 
 import copy
 import hashlib
 import math
-from html import unescape
 import random
+from html import unescape
 
 import pytest
 import torch
@@ -19,38 +20,57 @@ from l2tww import config
 from l2tww.io import save_torch, write_json
 from l2tww.methods import build_method
 from l2tww.models import build_model, net_shapes
-from l2tww.report import paper_numbers as paper, saliency
-from l2tww.training.sources import load_source
+from l2tww.report import paper_numbers as paper
+from l2tww.report import saliency
 from l2tww.stages.inputs import source_inputs
-from l2tww.stages.report import make_report, report_context
+from l2tww.stages.reporting import make_report, report_context
 from l2tww.stages.split import make_split
+from l2tww.training.sources import load_source
 
-SECTIONS = ["Table 1", "Low-data regime", "Multi-source transfer", "Where to transfer", "What to transfer", "Saliency maps", "Learning curves"]
+SECTIONS = [
+    "Table 1",
+    "Low-data regime",
+    "Multi-source transfer",
+    "Where to transfer",
+    "What to transfer",
+    "Saliency maps",
+    "Learning curves",
+]
 EPOCHS = 4
 
 
 def _report_params(tiny: config.Params) -> config.Params:
     raw = copy.deepcopy(tiny.data)
     raw["sources"]["digits2"] = {**raw["sources"]["digits"], "arch": {"name": "cifar_resnet", "depth": 8, "width": 2}}
-    raw["methods"].update({
-        "fm_one_to_one": {"kind": "fm", "label": "FM (one-to-one)", "pairs": "one_to_one", "beta": 0.5},
-        "l2tw_one_to_one": {"kind": "l2t", "label": "L2T-w (one-to-one)", "pairs": "one_to_one", "where": False},
-        "l2tww": {"kind": "l2t", "label": "L2T-ww", "pairs": "all_to_all"},
-    })
+    raw["methods"].update(
+        {
+            "fm_one_to_one": {"kind": "fm", "label": "FM (one-to-one)", "pairs": "one_to_one", "beta": 0.5},
+            "l2tw_one_to_one": {"kind": "l2t", "label": "L2T-w (one-to-one)", "pairs": "one_to_one", "where": False},
+            "l2tww": {"kind": "l2t", "label": "L2T-ww", "pairs": "all_to_all"},
+        }
+    )
     animal = raw["targets"]["animal"]
-    animal["pairs"] = {"single": [[2, 1]], "one_to_one": [[0, 0], [2, 1]], "all_to_all": {"source": [0, 2], "target": [0, 1, 2]}}
+    animal["pairs"] = {
+        "single": [[2, 1]],
+        "one_to_one": [[0, 0], [2, 1]],
+        "all_to_all": {"source": [0, 2], "target": [0, 1, 2]},
+    }
     animal["runs"] = [
         {"methods": ["scratch", "fm_one_to_one", "l2tw_one_to_one", "l2tww"], "n_per_class": [5], "seeds": [0, 1]},
         {"methods": ["scratch", "l2tww"], "n_per_class": [3], "seeds": [0, 1]},
     ]
     raw["targets"]["animal_multi"] = {
-        **copy.deepcopy(animal), "sources": ["digits", "digits2"], "pairs": {"all_to_all": animal["pairs"]["all_to_all"]},
+        **copy.deepcopy(animal),
+        "sources": ["digits", "digits2"],
+        "pairs": {"all_to_all": animal["pairs"]["all_to_all"]},
         "runs": [{"methods": ["l2tww"], "n_per_class": [5], "seeds": [0]}],
     }
     raw["claims"] = {
-        "l2tww": ["animal", "l2tww"], "scratch": ["animal", "scratch"],
+        "l2tww": ["animal", "l2tww"],
+        "scratch": ["animal", "scratch"],
         "baselines": [["animal", "fm_one_to_one"], ["animal", "l2tw_one_to_one"]],
-        "multi_source": ["animal_multi", "l2tww"], "single_sources": [["animal", "l2tww"]],
+        "multi_source": ["animal_multi", "l2tww"],
+        "single_sources": [["animal", "l2tww"]],
     }
     return config.from_mapping(raw, origin="fixture")
 
@@ -62,18 +82,36 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
     spec = params.method_spec(run.target, run.method)
     torch.manual_seed(run.seed)
     target = build_model(tcfg["arch"], 10, 1)
-    sources = [] if spec.kind == "scratch" else [load_source(source_inputs(params, s), torch.device("cpu")) for s in tcfg["sources"]]
+    sources = (
+        []
+        if spec.kind == "scratch"
+        else [load_source(source_inputs(params, s), torch.device("cpu")) for s in tcfg["sources"]]
+    )
     method = build_method(spec, net_shapes(target, sources, (1, 32, 32)))
     if spec.kind == "l2t" and method.meta.what is not None:  # move the weights off uniform, as training would
         for layer in method.meta.what:
             torch.nn.init.normal_(layer.weight, std=0.5)
     out = layout.run_dir(run.relpath)
-    history, transfer = [], {"pairs": [p.key for p in spec.pairs], "epochs": [], "lambda": [], "entropy": [], "entropy_deficit": []}
+    history, transfer = (
+        [],
+        {"pairs": [p.key for p in spec.pairs], "epochs": [], "lambda": [], "entropy": [], "entropy_deficit": []},
+    )
     for e in range(EPOCHS):
-        row = {"epoch": e, "lr": 0.05, "train_loss": 2.3 - 0.2 * e, "val_acc": 20 + 10 * e + rng.random(), "val_loss": 2.0, "test_acc": None}
+        row = {
+            "epoch": e,
+            "lr": 0.05,
+            "train_loss": 2.3 - 0.2 * e,
+            "val_acc": 20 + 10 * e + rng.random(),
+            "val_loss": 2.0,
+            "test_acc": None,
+        }
         if spec.kind == "l2t":
             entropy = [math.log(8) - 0.01 * e for _ in spec.pairs]
-            row["transfer"] = {"lambda": [1.0 + 0.1 * e * (i % 3) for i in range(len(spec.pairs))], "entropy": entropy, "entropy_deficit": [1 - h / math.log(8) for h in entropy]}
+            row["transfer"] = {
+                "lambda": [1.0 + 0.1 * e * (i % 3) for i in range(len(spec.pairs))],
+                "entropy": entropy,
+                "entropy_deficit": [1 - h / math.log(8) for h in entropy],
+            }
             for key in ("lambda", "entropy", "entropy_deficit"):
                 transfer[key].append(row["transfer"][key])
             transfer["epochs"].append(e)
@@ -81,15 +119,45 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
     best = EPOCHS - 1
     history[best]["test_acc"] = 30 + 10 * rng.random()
     metrics = {
-        "run_id": run.run_id, "target": run.target, "method": run.method, "label": params.label(run.method), "kind": spec.kind,
-        "n_per_class": run.n_per_class, "seed": run.seed, "dataset": tcfg["dataset"], "sources": tcfg["sources"],
-        "pairs": [p.key for p in spec.pairs], "hparams": spec.hparams, "test_acc": history[best]["test_acc"],
-        "val_acc": history[best]["val_acc"], "best_epoch": best, "selection": "fixture", "last_epoch": best,
-        "last_val_acc": history[best]["val_acc"], "epochs": EPOCHS, "student_params": 10, "meta_params": 5,
-        "execution": {"torch": torch.__version__, "python": "3", "device": "cpu", "device_name": "fixture", "precision": "fp32", "deterministic": False},
+        "run_id": run.run_id,
+        "target": run.target,
+        "method": run.method,
+        "label": params.label(run.method),
+        "kind": spec.kind,
+        "n_per_class": run.n_per_class,
+        "seed": run.seed,
+        "dataset": tcfg["dataset"],
+        "sources": tcfg["sources"],
+        "pairs": [p.key for p in spec.pairs],
+        "hparams": spec.hparams,
+        "test_acc": history[best]["test_acc"],
+        "val_acc": history[best]["val_acc"],
+        "best_epoch": best,
+        "selection": "fixture",
+        "last_epoch": best,
+        "last_val_acc": history[best]["val_acc"],
+        "epochs": EPOCHS,
+        "student_params": 10,
+        "meta_params": 5,
+        "execution": {
+            "torch": torch.__version__,
+            "python": "3",
+            "device": "cpu",
+            "device_name": "fixture",
+            "precision": "fp32",
+            "deterministic": False,
+        },
     }
-    write_json(out / "timing.json", {"time_per_epoch_s": 0.1 + rng.random(), "train_time_s": 1.0, "epoch_times_s": [0.1] * EPOCHS,
-                                     "peak_memory_mb": 500 + 100 * rng.random(), "machine": {"git_sha": "fixture", "device": "cpu", "threads": 1}})
+    write_json(
+        out / "timing.json",
+        {
+            "time_per_epoch_s": 0.1 + rng.random(),
+            "train_time_s": 1.0,
+            "epoch_times_s": [0.1] * EPOCHS,
+            "peak_memory_mb": 500 + 100 * rng.random(),
+            "machine": {"git_sha": "fixture", "device": "cpu", "threads": 1},
+        },
+    )
     save_torch(out / "model.pt", {"target": target.state_dict(), "method": method.state_dict(), "best_epoch": best})
     write_json(out / "history.json", history)
     if spec.kind == "l2t":
@@ -124,16 +192,31 @@ def test_report_renders_every_section(fixture_results, tmp_path):
     assert "No paper numbers apply" in html  # animal_mnist is not a paper dataset
     assert "def save(" not in html  # code hidden
     figures = {p.name for p in (out / "figures").glob("*.png")}
-    assert {"saliency.png", "lowdata-animal.png", "where-animal-l2tww.png", "where-animal_multi-l2tww.png", "what-animal-l2tww.png", "curves-animal.png"} <= figures
+    assert {
+        "saliency.png",
+        "lowdata-animal.png",
+        "where-animal-l2tww.png",
+        "where-animal_multi-l2tww.png",
+        "what-animal-l2tww.png",
+        "curves-animal.png",
+    } <= figures
     assert (out / "cost" / "cost-animal.png").exists() and "s / epoch" in (out / "cost" / "cost.md").read_text()
     assert (out / "plots" / "lowdata" / "animal-l2tww.csv").read_text().startswith("n_per_class,test_acc_mean")
     assert (out / "plots" / "learning_curves" / "animal-n5-l2tww.csv").exists()
     summary = (out / "summary.md").read_text()
-    assert "## Table 1" in summary and "## Low-data" in summary and "## Multi-source" in summary and "## Cost" in summary
+    assert (
+        "## Table 1" in summary and "## Low-data" in summary and "## Multi-source" in summary and "## Cost" in summary
+    )
     # the claims table renders in both, one row per claim and N, each with a verdict
     assert "## The paper's claims" in summary and "The paper's claims, tested" in html
-    for claim in ("L2T-ww > scratch", "L2T-ww > the best baseline", "the gain over scratch grows as N shrinks",
-                  "learned channel weights are non-uniform", "pair weights are selective", "multi-source ≥ the best single source"):
+    for claim in (
+        "L2T-ww > scratch",
+        "L2T-ww > the best baseline",
+        "the gain over scratch grows as N shrinks",
+        "learned channel weights are non-uniform",
+        "pair weights are selective",
+        "multi-source ≥ the best single source",
+    ):
         assert claim in summary and claim in unescape(html), claim
     assert "Did the meta-networks learn?" in html
     assert "animal_multi" in summary and "± " in summary
@@ -143,8 +226,13 @@ def test_report_renders_every_section(fixture_results, tmp_path):
 def test_a_second_render_writes_the_same_bytes_except_the_timings(fixture_results, tmp_path):
     """The report is a DVC-hashed artifact: papermill metadata, figure metadata or temp names that
     leaked into it would change dvc.lock at every rerun. Only cost/ (timings) may differ."""
+
     def digest(folder):
-        return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file() and p.parts[len(folder.parts)] != "cost"}
+        return {
+            str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.parts[len(folder.parts)] != "cost"
+        }
 
     first = digest(make_report(fixture_results, tmp_path / "a"))
     second = digest(make_report(fixture_results, tmp_path / "b"))
@@ -166,8 +254,15 @@ def test_saliency_fm_loss_is_the_fm_method_loss(fixture_results):
         from l2tww.methods.matching import pair_distances
         from l2tww.methods.meta_nets import weighted_matching_loss
 
-        distances = pair_distances(trained.method.spec.pairs, trained.method.regressors, out.features, [s.features for s in src])
-        got = weighted_matching_loss(distances, saliency.weights_and_lambdas(trained.method, [s.features for s in src]), None, trained.method.beta)
+        distances = pair_distances(
+            trained.method.spec.pairs, trained.method.regressors, out.features, [s.features for s in src]
+        )
+        got = weighted_matching_loss(
+            distances,
+            saliency.weights_and_lambdas(trained.method, [s.features for s in src]),
+            None,
+            trained.method.beta,
+        )
     torch.testing.assert_close(got, expected)
     sal = saliency.wfm_saliency(trained, x)
     assert sal.shape == (3, 32, 32) and torch.allclose(sal.flatten(1).amax(1), torch.ones(3))
@@ -177,7 +272,9 @@ def test_paper_numbers_map_by_kind_and_mark():
     l2tww = {"kind": "l2t", "pairs": "all_to_all"}
     assert paper.table1_number("cub200", l2tww).value == 65.05 and paper.table1_number("cub200", l2tww).mark == "V"
     assert paper.table1_number("cifar100", l2tww).mark == "R"
-    assert paper.table1_number("cub200", {"kind": "l2t", "pairs": "all_to_all", "where": False}) is None  # L2T-w: not recalled
+    assert (
+        paper.table1_number("cub200", {"kind": "l2t", "pairs": "all_to_all", "where": False}) is None
+    )  # L2T-w: not recalled
     assert paper.table1_number("cub200", {"kind": "fm", "pairs": "single"}) is None
     assert paper.lowdata_number("cifar10", l2tww, 50).text() == "64.91 [V]"
     # another experiment on the same dataset (multi-source, another source) is never compared

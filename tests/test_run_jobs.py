@@ -2,6 +2,7 @@
 training them in turn gives the numbers of one process each, the one `train` rule Snakemake gets
 whatever the grouping (the SLURM profile's resources reach every job), and that a job killed in
 its third run keeps its two finished runs when it reruns (issue 20)."""
+
 from __future__ import annotations
 
 import copy
@@ -38,10 +39,18 @@ def _matrix(runs_per_job: int) -> config.Params:
 
 def test_a_job_holds_up_to_runs_per_job_seeds_of_one_cell_in_matrix_order():
     jobs = _matrix(2).run_jobs()
-    assert [job.tag for job in jobs] == ["animal/scratch/n5-s0-1", "animal/scratch/n5-s2", "animal/fm_single/n5-s0-1", "animal/fm_single/n5-s2", "animal/scratch/n10-s0"]
+    assert [job.tag for job in jobs] == [
+        "animal/scratch/n5-s0-1",
+        "animal/scratch/n5-s2",
+        "animal/fm_single/n5-s0-1",
+        "animal/fm_single/n5-s2",
+        "animal/scratch/n10-s0",
+    ]
     assert [[r.run_id for r in job.runs] for job in jobs] == [
-        ["animal-scratch-n5-s0", "animal-scratch-n5-s1"], ["animal-scratch-n5-s2"],
-        ["animal-fm_single-n5-s0", "animal-fm_single-n5-s1"], ["animal-fm_single-n5-s2"],
+        ["animal-scratch-n5-s0", "animal-scratch-n5-s1"],
+        ["animal-scratch-n5-s2"],
+        ["animal-fm_single-n5-s0", "animal-fm_single-n5-s1"],
+        ["animal-fm_single-n5-s2"],
         ["animal-scratch-n10-s0"],
     ]
     one_each = _matrix(1)
@@ -50,7 +59,9 @@ def test_a_job_holds_up_to_runs_per_job_seeds_of_one_cell_in_matrix_order():
         _matrix(2).job("animal/scratch/n5-s0-2")
 
 
-@pytest.mark.parametrize("seeds,tag", [([0, 1, 2, 3, 4], "0-4"), ([7], "7"), ([0, 2, 3, 9], "0+2-3+9"), ([1001, 1000], "1000-1001")])
+@pytest.mark.parametrize(
+    "seeds,tag", [([0, 1, 2, 3, 4], "0-4"), ([7], "7"), ([0, 2, 3, 9], "0+2-3+9"), ([1001, 1000], "1000-1001")]
+)
 def test_seed_tags_name_runs_of_consecutive_seeds(seeds, tag):
     import re
 
@@ -95,14 +106,18 @@ def test_seeds_trained_in_turn_by_one_process_equal_a_process_each(tiny, tmp_pat
         ma, mb = (io.load_torch(d / "model.pt")["target"] for d in (a, b))
         assert all(torch.equal(ma[k], mb[k]) for k in ma)
     # The two seeds did differ (else the comparison above could not see a leak).
-    assert io.read_json(roots["together"][1] / "n5-s0/history.json") != io.read_json(roots["together"][1] / "n5-s1/history.json")
+    assert io.read_json(roots["together"][1] / "n5-s0/history.json") != io.read_json(
+        roots["together"][1] / "n5-s1/history.json"
+    )
 
 
 def _project(tmp_path: Path, runs_per_job: int, seeds=(0, 1, 2)) -> Path:
     root = make_project(tmp_path / "project")
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["runtime"]["runs_per_job"] = runs_per_job
-    params["targets"]["animal"]["runs"] = [{"methods": ["scratch", "fm_single"], "n_per_class": [5], "seeds": list(seeds)}]
+    params["targets"]["animal"]["runs"] = [
+        {"methods": ["scratch", "fm_single"], "n_per_class": [5], "seeds": list(seeds)}
+    ]
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return root
 
@@ -118,18 +133,29 @@ def test_one_train_rule_whatever_the_grouping_and_each_job_trains_its_own_runs(t
     jobs = {block.split("output: ", 1)[1].split("\n", 1)[0]: block for block in _jobs(out)}
     assert len(jobs) == 4
     for method in ("scratch", "fm_single"):
-        first, last = jobs[f"results/runs/animal/{method}/n5-s0-1.json"], jobs[f"results/runs/animal/{method}/n5-s2.json"]
+        first, last = (
+            jobs[f"results/runs/animal/{method}/n5-s0-1.json"],
+            jobs[f"results/runs/animal/{method}/n5-s2.json"],
+        )
         assert f"train --job animal/{method}/n5-s0-1 > logs/train/animal/{method}/n5-s0-1.log 2>&1" in first
         assert f"train --job animal/{method}/n5-s2 > logs/train/animal/{method}/n5-s2.log 2>&1" in last
     blocks = out.split("rule ")
-    assert all("priority: 100" in b for b in blocks if b.split(":", 1)[0] in ("prepare", "split_base", "split", "pretrain"))  # the gates first
+    assert all(
+        "priority: 100" in b for b in blocks if b.split(":", 1)[0] in ("prepare", "split_base", "split", "pretrain")
+    )  # the gates first
     # Executed, each job must train its own runs and record them.
     sh(["snakemake", "--cores", "2", "runs_all"], root)
     for method in ("scratch", "fm_single"):
         for seed in (0, 1, 2):
-            assert io.read_json(root / f"results/runs/animal/{method}/n5-s{seed}/metrics.json")["run_id"] == f"animal-{method}-n5-s{seed}"
+            assert (
+                io.read_json(root / f"results/runs/animal/{method}/n5-s{seed}/metrics.json")["run_id"]
+                == f"animal-{method}-n5-s{seed}"
+            )
         record = io.read_json(root / f"results/runs/animal/{method}/n5-s0-1.json")
-        assert record["job"] == f"animal/{method}/n5-s0-1" and set(record["runs"]) == {f"animal-{method}-n5-s0", f"animal-{method}-n5-s1"}
+        assert record["job"] == f"animal/{method}/n5-s0-1" and set(record["runs"]) == {
+            f"animal-{method}-n5-s0",
+            f"animal-{method}-n5-s1",
+        }
         log = (root / f"logs/train/animal/{method}/n5-s0-1.log").read_text()
         assert f"[l2tww] animal-{method}-n5-s0" in log and f"[l2tww] animal-{method}-n5-s1" in log
 
@@ -146,7 +172,9 @@ def test_the_slurm_profile_gives_every_training_job_its_train_resources(tmp_path
     assert len(jobs) == (6 if runs_per_job == 1 else 2)
     for block in jobs:
         resources = dict(item.split("=", 1) for item in block.split("resources: ", 1)[1].split("\n", 1)[0].split(", "))
-        assert {k: str(v) for k, v in profile.items() if k != "runtime"} == {k: resources[k] for k in profile if k != "runtime"}, block
+        assert {k: str(v) for k, v in profile.items() if k != "runtime"} == {
+            k: resources[k] for k in profile if k != "runtime"
+        }, block
         assert resources["runtime"] == str(profile["runtime"])
 
 
@@ -159,8 +187,20 @@ def test_a_job_killed_in_its_third_run_keeps_its_two_finished_runs(tmp_path: Pat
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     sh(["snakemake", "--cores", "1", "data_all"], root)
     runs = root / "results/runs/animal/scratch"
-    env = {**os.environ, "PYTHONPATH": str(root / "src"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    proc = subprocess.Popen(["snakemake", "--cores", "1", "runs_all"], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root / "src"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    proc = subprocess.Popen(
+        ["snakemake", "--cores", "1", "runs_all"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 300
         while not (runs / "n5-s2" / "checkpoint.pt").exists():  # the third run has finished an epoch
@@ -177,5 +217,7 @@ def test_a_job_killed_in_its_third_run_keeps_its_two_finished_runs(tmp_path: Pat
     sh(["snakemake", "--cores", "1", "--rerun-incomplete", "runs_all"], root)
     log = (root / "logs/train/animal/scratch/n5-s0-2.log").read_text()
     assert log.count("finished earlier with this identity, kept") == 2 and "resuming" in log
-    assert {seed: (runs / f"n5-s{seed}" / "metrics.json").stat().st_mtime_ns for seed in (0, 1)} == finished  # not retrained
+    assert {
+        seed: (runs / f"n5-s{seed}" / "metrics.json").stat().st_mtime_ns for seed in (0, 1)
+    } == finished  # not retrained
     assert io.read_json(runs / "n5-s2" / "metrics.json")["run_id"] == "animal-scratch-n5-s2"

@@ -1,6 +1,7 @@
 """The CUDA-only branches of runtime.py, reached on the CPU (issue 14): device choice, autocast,
 peak memory, precision and determinism switches. torch.cuda's queries are replaced by recorders;
 no GPU is needed."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Split files: class-balanced, disjoint, deterministic; low-data subsets nest for one seed."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -85,7 +86,9 @@ def test_paper_low_data_trains_on_exactly_n_per_class_with_a_disjoint_val(preset
             split = read_json(path)
             assert Counter(labels[split["train"]["indices"]]) == {c: n for c in range(10)}, (n, seed)
             assert not (_ids(split["train"]) & _ids(split["val"]))
-            assert split["val"] == base["val"] and Counter(labels[split["val"]["indices"]]) == {c: 500 for c in range(10)}
+            assert split["val"] == base["val"] and Counter(labels[split["val"]["indices"]]) == {
+                c: 500 for c in range(10)
+            }
             assert split["test"] == {"pool": "test", "indices": list(range(10000))}
 
 
@@ -108,6 +111,8 @@ def test_partition_parts_are_disjoint_balanced_and_independent_of_the_split_seed
 
 def test_partition_keeps_the_official_test_set_whole():
     meta = {**META, "test_labels": [0, 1, 2, 3] * 5}
-    split = base_split(meta, {"val": {"per_class": 1}, "partition": {"seed": 0, "fractions": [0.5, 0.5], "part": 1}}, seed=0)
+    split = base_split(
+        meta, {"val": {"per_class": 1}, "partition": {"seed": 0, "fractions": [0.5, 0.5], "part": 1}}, seed=0
+    )
     assert split["test"] == {"pool": "test", "indices": list(range(20))}
     assert len(split["train"]["indices"]) == 4 * 14

@@ -1,5 +1,6 @@
 """The seed statistics against hand-computed values (t quantiles from tables: t_{.975,3} = 3.182,
 t_{.975,4} = 2.776), and the verdict rule on each of its branches."""
+
 import math
 
 import pytest

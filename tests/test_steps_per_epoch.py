@@ -1,4 +1,5 @@
 """`steps_per_epoch`: an epoch draws a fixed number of batches over repeated, reshuffled passes."""
+
 from __future__ import annotations
 
 import torch
@@ -32,9 +33,10 @@ def test_without_steps_an_epoch_is_one_pass():
 
 def test_trainer_runs_steps_per_epoch_batches(tiny, monkeypatch):
     # The trainer must take exactly epochs x steps_per_epoch optimizer steps.
+    from l2tww.config import Run
     from l2tww.stages.split import make_split
     from l2tww.stages.train import train_run
-    from l2tww.config import Run
+
     from .conftest import with_changes
 
     recipes = {k: dict(v) for k, v in tiny["recipes"].items()}

@@ -1,4 +1,5 @@
 """The training loop: schedule, best-val selection, resume, determinism, non-finite losses."""
+
 from __future__ import annotations
 
 import copy
@@ -8,12 +9,11 @@ import pytest
 import torch
 
 from l2tww import config
-from l2tww.training import trainer as train
 from l2tww.config import Run
 from l2tww.io import load_torch, read_json
 from l2tww.stages.split import make_split
 from l2tww.stages.train import train_run
-
+from l2tww.training import trainer as train
 
 
 def test_cosine_schedule_is_stepped_after_each_epoch():
@@ -88,7 +88,10 @@ def test_same_seed_same_metrics_other_seed_differs(tiny):
     train_run(params, b)
     # The seed drives the init, the split and the batch order, so the training itself must differ
     # (the run ids always do; accuracies on 50 images may tie).
-    losses = [[row["train_loss"] for row in read_json(f"{params['results_root']}/runs/{run.relpath}/history.json")] for run in (a, b)]
+    losses = [
+        [row["train_loss"] for row in read_json(f"{params['results_root']}/runs/{run.relpath}/history.json")]
+        for run in (a, b)
+    ]
     assert len(losses[0]) == len(losses[1]) == 2 and all(x != y for x, y in zip(*losses)), losses
 
 
@@ -101,11 +104,24 @@ def test_metrics_name_the_epoch_and_carry_their_evidence(tiny):
     history = read_json(tiny["results_root"] + "/runs/" + run.relpath + "/history.json")
     assert max(row["val_acc"] for row in history) == metrics["val_acc"]
     assert history[metrics["best_epoch"]]["test_acc"] == metrics["test_acc"]
-    assert metrics["execution"] == {**metrics["execution"], "device": "cpu", "precision": "fp32", "deterministic": False}
+    assert metrics["execution"] == {
+        **metrics["execution"],
+        "device": "cpu",
+        "precision": "fp32",
+        "deterministic": False,
+    }
     assert {"torch", "python", "device_name"} <= set(metrics["execution"])
-    timing = read_json(tiny["results_root"] + "/runs/" + run.relpath + "/timing.json")  # this execution's facts, outside metrics.json
-    assert {"git_sha", "host", "pid"} <= set(timing["machine"]) and len(timing["epoch_times_s"]) == 2 and timing["peak_memory_mb"] > 0
-    assert not {"time_per_epoch_s", "peak_memory_mb", "machine"} & set(metrics) and all("time_s" not in row for row in history)
+    timing = read_json(
+        tiny["results_root"] + "/runs/" + run.relpath + "/timing.json"
+    )  # this execution's facts, outside metrics.json
+    assert (
+        {"git_sha", "host", "pid"} <= set(timing["machine"])
+        and len(timing["epoch_times_s"]) == 2
+        and timing["peak_memory_mb"] > 0
+    )
+    assert not {"time_per_epoch_s", "peak_memory_mb", "machine"} & set(metrics) and all(
+        "time_s" not in row for row in history
+    )
 
 
 def test_non_finite_loss_stops_with_the_epoch_and_keeps_the_last_checkpoint(tiny, monkeypatch):

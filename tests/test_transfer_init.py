@@ -1,4 +1,5 @@
 """L2T runs record the meta-nets' statistics before the first step (transfer.json "initial")."""
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """Source weights: the authors' released TinyImageNet ResNet32 (the real file, when ../shared is
 beside the clone) and torchvision-format files, downloaded from 127.0.0.1 or given locally."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,7 +33,15 @@ OFFICIAL = _official_dir()
 @pytest.mark.skipif(OFFICIAL is None, reason="the authors' checkpoint (../shared/official) is not beside this clone")
 def test_official_checkpoint_loads_into_resnet32(tmp_path):
     model = CifarResNet(32, 200)
-    info = load_weights(model, {"format": "official_checkpoint", "path": str(OFFICIAL / "tinyimagenet-200-resnet32.pth.tar"), "sha256": OFFICIAL_SHA256}, tmp_path)
+    info = load_weights(
+        model,
+        {
+            "format": "official_checkpoint",
+            "path": str(OFFICIAL / "tinyimagenet-200-resnet32.pth.tar"),
+            "sha256": OFFICIAL_SHA256,
+        },
+        tmp_path,
+    )
     assert info["epoch"] == 104 and info["best_val"] == pytest.approx(49.27)
     model.eval()
     shapes = feature_shapes(model, (3, 32, 32))
@@ -53,14 +62,26 @@ def test_official_format_mismatches_are_one_line(tmp_path):
     torch.save({"state_dict": CifarResNet(32, 10).state_dict(), "num_classes": 10, "epoch": 1}, path)
     with pytest.raises(ValueError, match="num_classes 10, but the source's dataset has 200"):
         load_weights(CifarResNet(32, 200), {"format": "official_checkpoint", "path": str(path)}, tmp_path)
-    torch.save({"state_dict": {"module." + k: v for k, v in CifarResNet(32, 200, width=8).state_dict().items()}, "num_classes": 200}, path)
-    with pytest.raises(ValueError, match=r"tensor conv1.weight has shape \(8, 3, 3, 3\).*expects \(16, 3, 3, 3\)") as err:
+    torch.save(
+        {
+            "state_dict": {"module." + k: v for k, v in CifarResNet(32, 200, width=8).state_dict().items()},
+            "num_classes": 200,
+        },
+        path,
+    )
+    with pytest.raises(
+        ValueError, match=r"tensor conv1.weight has shape \(8, 3, 3, 3\).*expects \(16, 3, 3, 3\)"
+    ) as err:
         load_weights(CifarResNet(32, 200), {"format": "official_checkpoint", "path": str(path)}, tmp_path)
     assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="expected sha256 " + "0" * 64):
-        load_weights(CifarResNet(32, 200), {"format": "official_checkpoint", "path": str(path), "sha256": "0" * 64}, tmp_path)
+        load_weights(
+            CifarResNet(32, 200), {"format": "official_checkpoint", "path": str(path), "sha256": "0" * 64}, tmp_path
+        )
     with pytest.raises(FileNotFoundError, match="nope.pth"):
-        load_weights(CifarResNet(32, 200), {"format": "official_checkpoint", "path": str(tmp_path / "nope.pth")}, tmp_path)
+        load_weights(
+            CifarResNet(32, 200), {"format": "official_checkpoint", "path": str(tmp_path / "nope.pth")}, tmp_path
+        )
 
 
 def _tv_file(tmp_path: Path) -> tuple[str, bytes, dict]:
@@ -82,7 +103,11 @@ def test_torchvision_download_is_hash_checked_and_loads(tmp_path, monkeypatch):
         assert Path(info["path"]) == tmp_path / "cache" / name
         assert all(torch.equal(model.net.state_dict()[k], v) for k, v in state.items())
         with pytest.raises(ValueError, match="expected sha256 prefix deadbeef"):
-            load_weights(TorchvisionResNet(18, 1000), {"format": "torchvision", "url": f"{url}/models/resnet18-deadbeef.pth"}, tmp_path / "cache")
+            load_weights(
+                TorchvisionResNet(18, 1000),
+                {"format": "torchvision", "url": f"{url}/models/resnet18-deadbeef.pth"},
+                tmp_path / "cache",
+            )
     local = tmp_path / "local.pth"
     local.write_bytes(blob)
     model = TorchvisionResNet(18, 1000)
@@ -128,7 +153,9 @@ def test_a_legacy_file_without_batchnorm_counters_loads_and_its_name_hash_is_che
     del partial["layer1.0.conv1.weight"]
     torch.save(partial, tmp_path / "partial.pth")
     with pytest.raises(ValueError, match="1 missing.*missing net.layer1.0.conv1.weight"):
-        load_weights(TorchvisionResNet(18, 1000), {"format": "torchvision", "path": str(tmp_path / "partial.pth")}, tmp_path)
+        load_weights(
+            TorchvisionResNet(18, 1000), {"format": "torchvision", "path": str(tmp_path / "partial.pth")}, tmp_path
+        )
 
 
 def _small_state(seed: int = 0) -> dict:
@@ -154,7 +181,9 @@ def test_weights_compare_reports_the_max_difference_and_exits_by_verdict(tmp_pat
     changed = {k: v.clone() for k, v in state.items()}
     changed["2.weight"][1, 3] += 0.25
     path = tmp_path / "changed.pth"
-    torch.save({"state_dict": {"module." + k: v for k, v in changed.items()}, "epoch": 3}, path)  # checkpoint-style dict
+    torch.save(
+        {"state_dict": {"module." + k: v for k, v in changed.items()}, "epoch": 3}, path
+    )  # checkpoint-style dict
     assert main([str(new), str(path)]) == 1
     out = capsys.readouterr().out
     assert "max |A - B| over shared tensors: 0.25 (at 2.weight)" in out and "verdict: different" in out

@@ -2,6 +2,7 @@
 
 These run real subprocesses (snakemake, dvc, git) in a temporary copy of the project.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,11 +27,26 @@ ARTIFACT_ROOTS = ["data/prepared", "data/splits", "results", "reports"]
 
 def sh(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
     # The copy's own src/ comes first, so its code (edited by a test) is what runs and is hashed.
-    env = {**os.environ, "PYTHONPATH": str(cwd / "src"), "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(cwd / "src"),
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and result.returncode != 0:
-        logs = "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "logs").rglob("*.log"))) if (cwd / "logs").exists() else ""
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n{logs}")
+        logs = (
+            "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "logs").rglob("*.log")))
+            if (cwd / "logs").exists()
+            else ""
+        )
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n{logs}"
+        )
     return result
 
 
@@ -61,7 +77,13 @@ def artifacts(root: Path) -> set[str]:
     for top in ARTIFACT_ROOTS:
         for path in (root / top).rglob("*"):
             rel = path.relative_to(root).as_posix()
-            if path.is_file() and not rel.startswith("reports/") or rel.startswith("reports/") and path.is_file() and not path.suffix == ".py":
+            if (
+                path.is_file()
+                and not rel.startswith("reports/")
+                or rel.startswith("reports/")
+                and path.is_file()
+                and not path.suffix == ".py"
+            ):
                 found.add(rel)
     return {a for a in found if not a.endswith(".gitignore")}
 
@@ -131,7 +153,11 @@ CODE_EDITS = [
 ]
 
 
-@pytest.mark.parametrize("module,text,expected", CODE_EDITS, ids=[f"{m}:{'comment' if t.strip().startswith('#') else 'code'}" for m, t, _ in CODE_EDITS])
+@pytest.mark.parametrize(
+    "module,text,expected",
+    CODE_EDITS,
+    ids=[f"{m}:{'comment' if t.strip().startswith('#') else 'code'}" for m, t, _ in CODE_EDITS],
+)
 def test_a_code_edit_reruns_exactly_the_jobs_that_execute_it(snakemade: Path, tmp_path: Path, module, text, expected):
     project = tmp_path / "edited"
     shutil.copytree(snakemade, project, symlinks=True)
@@ -154,8 +180,18 @@ def test_dvc_repro_and_snakemake_make_the_same_artifacts(snakemade: Path, tmp_pa
     assert planned_jobs(project) == {}  # DVC's commits leave Snakemake nothing to re-run
     # DVC's outs are exactly the folders Snakemake's targets live in.
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    declared = {next(iter(o)) if isinstance(o, dict) else o for s in stages.values() for o in s.get("outs", []) + s.get("metrics", []) + s.get("plots", [])}
-    assert {"data/prepared", "data/splits", "results/sources", "results/runs", "results/summary/metrics.json"} <= declared
+    declared = {
+        next(iter(o)) if isinstance(o, dict) else o
+        for s in stages.values()
+        for o in s.get("outs", []) + s.get("metrics", []) + s.get("plots", [])
+    }
+    assert {
+        "data/prepared",
+        "data/splits",
+        "results/sources",
+        "results/runs",
+        "results/summary/metrics.json",
+    } <= declared
     # Editing a param: dvc repro re-runs only the affected job, and metrics diff shows it.
     sh(["git", "add", "-A"], project)
     sh(["git", "commit", "-qm", "baseline"], project)
@@ -192,8 +228,8 @@ def test_dvc_repro_and_snakemake_make_the_same_artifacts(snakemade: Path, tmp_pa
 def test_dvc_stage_deps_cover_the_code_of_their_jobs():
     """dvc.yaml lists directories; every module a stage's jobs execute must lie under one of them."""
     from l2tww import config
-    from l2tww.stages.codehash import module_file
     from l2tww.stages import identity
+    from l2tww.stages.codehash import module_file
 
     params = config.load(REPO / "params.yaml")
     run = params.runs()[0]

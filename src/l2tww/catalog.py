@@ -4,10 +4,12 @@ resolved description of a method (its pairs and hyperparameters).
 The config checks, the Snakefile and the stages read these facts without importing torch; the
 library below builds what they name.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
 
 # -- dataset builders --------------------------------------------------------------------------
 # `min_train_per_class` is the smallest class of the official train set (after deduplication for
@@ -86,7 +88,12 @@ class MethodSpec:
 
     def as_dict(self) -> dict:
         """Plain JSON-able form (what the stages layer hands to training and the report)."""
-        return {"name": self.name, "kind": self.kind, "pairs": [[p.source, p.source_layer, p.target_layer] for p in self.pairs], "hparams": self.hparams}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "pairs": [[p.source, p.source_layer, p.target_layer] for p in self.pairs],
+            "hparams": self.hparams,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "MethodSpec":

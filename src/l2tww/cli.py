@@ -16,6 +16,7 @@
 Every verb but `weights` (which reads only its two files) validates the params file first; bad
 input exits 2 with one line on stderr (L2TWW_DEBUG=1 shows the traceback).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,26 +49,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed of the N-per-class draw; omit for the base split")
     p = sub.add_parser("pretrain", help="pretrain a source network")
     p.add_argument("source")
-    p = sub.add_parser("train", help="train target runs: one per seed, in turn (runs finished under their current identity are kept)")
+    p = sub.add_parser(
+        "train", help="train target runs: one per seed, in turn (runs finished under their current identity are kept)"
+    )
     p.add_argument("target", nargs="?")
     p.add_argument("method", nargs="?")
     p.add_argument("--n", type=_n, default=argparse.SUPPRESS, help="images per class, or 'all'")
     p.add_argument("--seed", type=int, nargs="+", help="one or more seeds")
-    p.add_argument("--job", help="a training job of the run matrix, e.g. fashion/l2tww/n5-s0-4 (`l2tww runs --jobs`); writes its record")
+    p.add_argument(
+        "--job",
+        help="a training job of the run matrix, e.g. fashion/l2tww/n5-s0-4 (`l2tww runs --jobs`); writes its record",
+    )
     sub.add_parser("summarize", help="aggregate run metrics into results/summary/")
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
     p = sub.add_parser("compare", help="paired, per-seed differences of results/summary/runs.csv between two revisions")
-    p.add_argument("rev_a", nargs="?", default="HEAD", help="git revision, or another checkout's directory (default HEAD)")
-    p.add_argument("rev_b", nargs="?", default=None, help="git revision, or another checkout's directory (default: the working tree)")
+    p.add_argument(
+        "rev_a", nargs="?", default="HEAD", help="git revision, or another checkout's directory (default HEAD)"
+    )
+    p.add_argument(
+        "rev_b",
+        nargs="?",
+        default=None,
+        help="git revision, or another checkout's directory (default: the working tree)",
+    )
     p.add_argument("--same-verdicts", action="store_true", help="exit 1 if a claim's verdict differs between the two")
     p = sub.add_parser("runs", help="print the run matrix, one run id per line")
-    p.add_argument("--jobs", action="store_true", help="print the training jobs instead (runtime.runs_per_job seeds each)")
+    p.add_argument(
+        "--jobs", action="store_true", help="print the training jobs instead (runtime.runs_per_job seeds each)"
+    )
     sub.add_parser("check", help="validate the params file and exit")
     from .training.weights_diff import add_arguments  # torch is imported only when it runs
 
     weights = sub.add_parser("weights", help="released weight files: `l2tww weights compare A B`")
-    add_arguments(weights.add_subparsers(dest="action", required=True).add_parser("compare", help="largest difference between two weight files' tensors"))
+    add_arguments(
+        weights.add_subparsers(dest="action", required=True).add_parser(
+            "compare", help="largest difference between two weight files' tensors"
+        )
+    )
     return parser
 
 
@@ -112,11 +131,15 @@ def _dispatch(args) -> int | None:
             job = params.job(args.job)
             train_runs(params, list(job.runs), args.progress, job)
         else:
-            if not (args.target and args.method and args.seed) or "n" not in vars(args):  # --n has no default: "all" is spelled out
+            if not (args.target and args.method and args.seed) or "n" not in vars(
+                args
+            ):  # --n has no default: "all" is spelled out
                 raise config.ConfigError("train: give TARGET METHOD --n N --seed S [S ...], or --job TAG")
             _known(params, "targets", args.target)
             _known(params, "methods", args.method)
-            train_runs(params, [config.Run(args.target, args.method, args.n, seed) for seed in args.seed], args.progress)
+            train_runs(
+                params, [config.Run(args.target, args.method, args.n, seed) for seed in args.seed], args.progress
+            )
     elif args.verb == "summarize":
         from .stages.summarize import summarize
 
@@ -125,14 +148,19 @@ def _dispatch(args) -> int | None:
         from .results.compare import main_compare
 
         summary = params.layout.summary_dir()
-        text, same = main_compare(args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json"))
+        text, same = main_compare(
+            args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json")
+        )
         print(text)
         if args.same_verdicts and same is not True:
             if same is None:
-                print(f"l2tww: --same-verdicts: {summary / 'metrics.json'} has no claims table on both sides", file=sys.stderr)
+                print(
+                    f"l2tww: --same-verdicts: {summary / 'metrics.json'} has no claims table on both sides",
+                    file=sys.stderr,
+                )
             return 1
     elif args.verb == "report":
-        from .stages.report import make_report
+        from .stages.reporting import make_report
 
         make_report(params, args.out)
 
@@ -152,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     try:
         status = _dispatch(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:  # ConfigError is a ValueError, NonFiniteLoss a RuntimeError
+    except (
+        FileNotFoundError,
+        ValueError,
+        RuntimeError,
+    ) as exc:  # ConfigError is a ValueError, NonFiniteLoss a RuntimeError
         if os.environ.get("L2TWW_DEBUG"):
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -5,6 +5,7 @@ has the artifact's own name, inside a private temp folder beside it: `torch.save
 archive's root folder after the file's stem, so a randomly named temp file would give every save
 other bytes (and DVC a new hash for identical tensors).
 """
+
 from __future__ import annotations
 
 import json
@@ -63,7 +64,10 @@ def load_torch(path: str | Path, what: str = "file") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises several types for damaged zips/pickles
-        raise ValueError(f"{path}: {what} is corrupt or truncated ({type(exc).__name__}: {exc}); delete it and re-run the stage that makes it") from None
+        raise ValueError(
+            f"{path}: {what} is corrupt or truncated ({type(exc).__name__}: {exc}); delete it and re-run the stage "
+            "that makes it"
+        ) from None
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:
@@ -73,4 +77,7 @@ def read_json(path: str | Path, what: str = "file") -> Any:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: {what} is not valid JSON ({exc.msg} at line {exc.lineno}); delete it and re-run the stage that makes it") from None
+        raise ValueError(
+            f"{path}: {what} is not valid JSON ({exc.msg} at line {exc.lineno}); delete it and re-run the stage that "
+            "makes it"
+        ) from None

@@ -1,6 +1,7 @@
 """The params and the layout: params.yaml (validated against `params.schema.yaml`, defaults
 filled, cross-references checked) and where every artifact lives. Only the stages layer and the
 CLI read them; the library below receives plain values."""
+
 from .layout import Layout
 from .params import SCHEMA_PATH, ConfigError, Job, Params, Run, from_mapping, load, validate
 

@@ -4,6 +4,7 @@ Every path is built by one method here; called with wildcard names ("{dataset}",
 methods give the Snakemake rules their output patterns (`Layout.patterns`), so a rule never spells
 a path of its own.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ with the helpers that read it (the run matrix, method specs). Every problem is r
 line naming the file, the key path, the value and what was expected (`ConfigError`). Only the
 stages layer and the CLI hold a `Params`; the library receives plain dicts and values from them.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -90,7 +91,10 @@ def validate(raw: Mapping[str, Any], origin: str = "params.yaml") -> dict:
     if errors:
         # The deepest error of the first branch names the key most precisely.
         first = errors[0]
-        deepest = max((e for e in errors if list(e.absolute_path)[: len(first.absolute_path)] == list(first.absolute_path)), key=lambda e: len(list(e.absolute_path)))
+        deepest = max(
+            (e for e in errors if list(e.absolute_path)[: len(first.absolute_path)] == list(first.absolute_path)),
+            key=lambda e: len(list(e.absolute_path)),
+        )
         raise ConfigError(f"{origin}: {_describe(deepest)}")
     return data
 
@@ -127,7 +131,12 @@ class Job:
     @property
     def wildcards(self) -> dict[str, str]:
         first = self.runs[0]
-        return {"target": first.target, "method": first.method, "ntag": n_tag(first.n_per_class), "seeds": seeds_tag(r.seed for r in self.runs)}
+        return {
+            "target": first.target,
+            "method": first.method,
+            "ntag": n_tag(first.n_per_class),
+            "seeds": seeds_tag(r.seed for r in self.runs),
+        }
 
     @property
     def tag(self) -> str:
@@ -172,7 +181,10 @@ class Params:
         jobs = {job.tag: job for job in self.run_jobs()}
         if tag not in jobs:
             shown = ", ".join(list(jobs)[:3]) + (", ..." if len(jobs) > 3 else "")
-            raise ConfigError(f"{self.origin}: no training job {tag!r} in the run matrix with runtime.runs_per_job {self.data['runtime']['runs_per_job']} (jobs: {shown})")
+            raise ConfigError(
+                f"{self.origin}: no training job {tag!r} in the run matrix with runtime.runs_per_job "
+                f"{self.data['runtime']['runs_per_job']} (jobs: {shown})"
+            )
         return jobs[tag]
 
     def splits_needed(self) -> list[tuple[str, int | None, int]]:
@@ -230,18 +242,32 @@ def _walk_refs(p: dict) -> Iterator[str]:
     for name, ds in datasets.items():
         info = BUILDERS[ds["builder"]]
         if "test" not in ds and "official_splits" not in ds and not info.has_test:
-            yield f"datasets.{name}.test: builder {ds['builder']!r} has no official test set; give test: {{per_class: N}}"
+            yield (
+                f"datasets.{name}.test: builder {ds['builder']!r} has no official test set; give test: {{per_class: N}}"
+            )
         part = ds.get("partition")
         if part is not None:
             if sum(part["fractions"]) > 1 + 1e-9:
-                yield f"datasets.{name}.partition.fractions: {part['fractions']} sum to {sum(part['fractions']):g}; expected at most 1"
+                yield (
+                    f"datasets.{name}.partition.fractions: {part['fractions']} sum to {sum(part['fractions']):g}; "
+                    "expected at most 1"
+                )
             if part["part"] >= len(part["fractions"]):
-                yield f"datasets.{name}.partition.part: {part['part']} out of range; {len(part['fractions'])} fractions give parts 0..{len(part['fractions']) - 1}"
+                yield (
+                    f"datasets.{name}.partition.part: {part['part']} out of range; {len(part['fractions'])} "
+                    f"fractions give parts 0..{len(part['fractions']) - 1}"
+                )
             elif "official_splits" in ds:
-                yield f"datasets.{name}.partition: cannot be combined with official_splits (the authors' files fix the pool)"
+                yield (
+                    f"datasets.{name}.partition: cannot be combined with official_splits (the authors' files fix the "
+                    "pool)"
+                )
         for key in ("mean", "std"):
             if len(ds["normalize"][key]) != info.channels:
-                yield f"datasets.{name}.normalize.{key}: {ds['normalize'][key]} has {len(ds['normalize'][key])} values; {ds['builder']} images have {info.channels} channel(s)"
+                yield (
+                    f"datasets.{name}.normalize.{key}: {ds['normalize'][key]} has {len(ds['normalize'][key])} "
+                    f"values; {ds['builder']} images have {info.channels} channel(s)"
+                )
     for tname, t in p["targets"].items():
         where = f"targets.{tname}"
         if t["dataset"] not in datasets:
@@ -258,21 +284,34 @@ def _walk_refs(p: dict) -> Iterator[str]:
         for set_name, spec in t["pairs"].items():
             for s, tt in expand_pairs(spec):
                 if tt >= t_taps:
-                    yield f"{where}.pairs.{set_name}: target tap {tt} out of range; {t['arch']['name']} has taps 0..{t_taps - 1}"
+                    yield (
+                        f"{where}.pairs.{set_name}: target tap {tt} out of range; {t['arch']['name']} has taps "
+                        f"0..{t_taps - 1}"
+                    )
                 for src_name in t["sources"]:
                     s_taps = num_taps(sources[src_name]["arch"])
                     if s >= s_taps:
-                        yield f"{where}.pairs.{set_name}: source tap {s} out of range for source {src_name!r}; {sources[src_name]['arch']['name']} has taps 0..{s_taps - 1}"
+                        yield (
+                            f"{where}.pairs.{set_name}: source tap {s} out of range for source {src_name!r}; "
+                            f"{sources[src_name]['arch']['name']} has taps 0..{s_taps - 1}"
+                        )
         ds = datasets[t["dataset"]]
         class_size = _pool_per_class(ds, BUILDERS[ds["builder"]].min_train_per_class)
         held = _held_out(ds, class_size)
         if held >= class_size:
-            yield f"datasets.{t['dataset']}: val + test hold out {held} images per class, but the smallest class of {ds['builder']!r} has {class_size}"
+            yield (
+                f"datasets.{t['dataset']}: val + test hold out {held} images per class, but the smallest class of "
+                f"{ds['builder']!r} has {class_size}"
+            )
             continue
         capacity = class_size - held
         for src_name in t["sources"]:
             if t.get("overlap") != "allowed" and (shared := _shared_images(datasets, t["dataset"], sources[src_name])):
-                yield f"{where}: its dataset {t['dataset']!r} and source {src_name!r}'s dataset {sources[src_name]['dataset']!r} {shared}; give each a different `partition.part` of one cut, or set {where}.overlap: allowed"
+                yield (
+                    f"{where}: its dataset {t['dataset']!r} and source {src_name!r}'s dataset "
+                    f"{sources[src_name]['dataset']!r} {shared}; give each a different `partition.part` of one cut, or "
+                    f"set {where}.overlap: allowed"
+                )
         seen_runs: dict[tuple, int] = {}
         for i, block in enumerate(t["runs"]):
             for key in ("methods", "n_per_class", "seeds"):
@@ -282,15 +321,24 @@ def _walk_refs(p: dict) -> Iterator[str]:
             for run in itertools.product(block["methods"], block["n_per_class"], block["seeds"]):
                 if seen_runs.setdefault(run, i) != i:
                     method, n, seed = run
-                    yield f"{where}.runs[{i}]: the run {tname}-{method}-{n_tag(n)}-s{seed} is already in runs[{seen_runs[run]}]"
+                    yield (
+                        f"{where}.runs[{i}]: the run {tname}-{method}-{n_tag(n)}-s{seed} is already in "
+                        f"runs[{seen_runs[run]}]"
+                    )
             for m in block["methods"]:
                 if m not in methods:
                     yield f"{where}.runs[{i}].methods: unknown method {m!r}; expected one of {sorted(methods)}"
                 elif "pairs" in methods[m] and methods[m]["pairs"] not in t["pairs"]:
-                    yield f"{where}.pairs: method {m!r} needs pair set {methods[m]['pairs']!r}, which {tname} does not define"
+                    yield (
+                        f"{where}.pairs: method {m!r} needs pair set {methods[m]['pairs']!r}, which {tname} does not "
+                        "define"
+                    )
             for n in block["n_per_class"]:
                 if n is not None and n > capacity:
-                    yield f"{where}.runs[{i}].n_per_class: {n} exceeds the {capacity} train images per class of {t['dataset']!r} after val/test hold-out"
+                    yield (
+                        f"{where}.runs[{i}].n_per_class: {n} exceeds the {capacity} train images per class of "
+                        f"{t['dataset']!r} after val/test hold-out"
+                    )
     run_arms = {(t, m) for t, target in p["targets"].items() for block in target["runs"] for m in block["methods"]}
     for key, (target, method) in _claim_arms(p.get("claims", {})):
         if (target, method) not in run_arms:
@@ -311,7 +359,10 @@ def _shared_images(datasets: dict, target_ds: str, source: dict) -> str | None:
     if source["dataset"] == target_ds:
         return "are the same dataset: the target would train on the source's images"
     if pa and pb and (pa["seed"], pa["fractions"], pa["part"]) == (pb["seed"], pb["fractions"], pb["part"]):
-        return f"take the same partition part ({pa['part']}) of {a['builder']!r}: the target would train on the source's images"
+        return (
+            f"take the same partition part ({pa['part']}) of {a['builder']!r}: the target would train on the "
+            "source's images"
+        )
     return f"draw from the same {a['builder']!r} train images without disjoint parts of one partition"
 
 
@@ -346,7 +397,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r} (YAML keeps only the last; remove one)")
+                raise ConfigError(
+                    f"line {key_node.start_mark.line + 1}: duplicate key {key!r} (YAML keeps only the last; remove one)"
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 

@@ -2,6 +2,7 @@
 one training epoch (`draw_batches`). A loader (data/loader.py's TensorLoader, data/folder.py's
 FolderLoader) has `epoch(generator)` yielding normalised (x: (B, C, H, W), y: (B,)) batches, `len()`
 and `labels`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -10,6 +10,7 @@
   written into a temporary sibling folder that is renamed into place only when complete, so a
   truncated archive never leaves a half-extracted folder where the next stage would read it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -121,7 +122,18 @@ def _transfer(url: str, part: Path, timeout: float, progress: bool) -> None:
         total = have + int(length) if length is not None else None
         mode = "ab" if have else "wb"
         got = have
-        with open(part, mode) as out, tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=part.name[:-5], disable=not progress, leave=False) as bar:
+        with (
+            open(part, mode) as out,
+            tqdm(
+                total=total,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                desc=part.name[:-5],
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
             try:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
@@ -143,7 +155,13 @@ def _mismatch(where, name: str, expected: str, actual: str, note: str = "") -> V
     return ValueError(f"{where}: checksum mismatch: expected {name} {expected}, got {actual}{note}")
 
 
-def verify(path: Path, sha256: str | None = None, md5: str | None = None, sha256_prefix: str | None = None, quarantine: bool = True) -> str:
+def verify(
+    path: Path,
+    sha256: str | None = None,
+    md5: str | None = None,
+    sha256_prefix: str | None = None,
+    quarantine: bool = True,
+) -> str:
     """Check `path` against every hash given; returns its sha256. A download that fails is
     quarantined as `<path>.bad`; a user's own file (`quarantine=False`) is never moved."""
     actual = file_hash(path, "sha256")
@@ -206,9 +224,15 @@ def fetch(
             break
         except _Retry as exc:
             if attempt == retries:
-                raise RuntimeError(f"{url}: download failed after {retries + 1} attempts ({exc}); re-run to resume from {part}") from None
+                raise RuntimeError(
+                    f"{url}: download failed after {retries + 1} attempts ({exc}); re-run to resume from {part}"
+                ) from None
             wait = backoff * 2**attempt
-            print(f"[l2tww] {dest.name}: {exc}; retrying in {wait:.0f} s (resuming at byte {part.stat().st_size if part.exists() else 0})", flush=True)
+            print(
+                f"[l2tww] {dest.name}: {exc}; retrying in {wait:.0f} s (resuming at byte "
+                f"{part.stat().st_size if part.exists() else 0})",
+                flush=True,
+            )
             time.sleep(wait)
     verify(part, sha256, md5, sha256_prefix)  # a bad part becomes <part>.bad, never <dest>
     part.replace(dest)
@@ -219,7 +243,11 @@ def fetch(
 def _record_new(lock: Path, key: str, url: str, dest: Path, sha256: str | None) -> None:
     if sha256 is None:  # nothing published: this download defines the file from now on
         actual = file_hash(dest)
-        record(lock, key, {"sha256": actual, "size": dest.stat().st_size, "url": url, "recorded": time.strftime("%Y-%m-%d")})
+        record(
+            lock,
+            key,
+            {"sha256": actual, "size": dest.stat().st_size, "url": url, "recorded": time.strftime("%Y-%m-%d")},
+        )
         print(f"[l2tww] {key}: no published sha256; recorded {actual} in {lock} (commit it)", flush=True)
 
 
@@ -265,7 +293,9 @@ def extract(archive: Path, dest: Path, members: Callable[[str], bool] | None = N
                         tf.extract(info, tmp, filter="data")  # "data": no special bits, no escapes
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ValueError(f"{archive}: truncated or corrupt archive ({type(exc).__name__}: {exc}); delete it and re-run") from None
+        raise ValueError(
+            f"{archive}: truncated or corrupt archive ({type(exc).__name__}: {exc}); delete it and re-run"
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -8,6 +8,7 @@
   removed (first occurrence kept) so no image is in both train and test.
 Every image is zero-padded 28 -> 32 px, so tap sizes follow the paper's 32px geometry.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -70,7 +71,9 @@ def fashion_mnist(raw_dir: Path) -> dict:
         raw = gzip.decompress(path.read_bytes())
         verify_bytes(raw, expected, path)
         arrays[name.split("-")[0] + "-" + name.split("-")[1]] = _parse_idx(raw, path)
-        provenance[name] = {"sha256_decompressed": expected}  # where it was read (Debian's folder or a download) is the machine's
+        provenance[name] = {
+            "sha256_decompressed": expected
+        }  # where it was read (Debian's folder or a download) is the machine's
     return {
         "train_x": _pad(arrays["train-images"]),
         "train_y": arrays["train-labels"].astype(np.int64),

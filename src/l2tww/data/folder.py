@@ -9,6 +9,7 @@
   not depend on the number of workers, and a resumed run replays them.
 Exposes the TensorLoader interface the trainer uses: `epoch(generator)`, `__len__`, `labels`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -71,13 +72,19 @@ def _worker_init(_: int) -> None:
 
 
 class FolderLoader:
-    def __init__(self, samples, transform, batch_size: int, train: bool, device: torch.device, workers: int, channels_last: bool):
+    def __init__(
+        self, samples, transform, batch_size: int, train: bool, device: torch.device, workers: int, channels_last: bool
+    ):
         self.labels = torch.tensor([y for _, y in samples], dtype=torch.int64, device=device)  # (N,), for evaluate()
         self.device, self.channels_last = device, channels_last
         self.batches = _Batches(len(samples), batch_size, train)
         self.loader = DataLoader(
-            _Images(samples, transform), batch_sampler=self.batches, num_workers=workers,
-            pin_memory=device.type == "cuda", persistent_workers=workers > 0, worker_init_fn=_worker_init if workers else None,
+            _Images(samples, transform),
+            batch_sampler=self.batches,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=workers > 0,
+            worker_init_fn=_worker_init if workers else None,
         )
 
     def __len__(self) -> int:
@@ -110,8 +117,17 @@ def transforms_for(dataset_cfg: dict, train: bool):
     return T.Compose(steps + [T.ToTensor(), norm])
 
 
-def open_folder_split(prepared_dir: Path, meta: dict, split: dict, dataset_cfg: dict, batch_size: int, device: torch.device,
-                      workers: int = 0, eval_batch_size: int = 256, channels_last: bool = False) -> SplitData:
+def open_folder_split(
+    prepared_dir: Path,
+    meta: dict,
+    split: dict,
+    dataset_cfg: dict,
+    batch_size: int,
+    device: torch.device,
+    workers: int = 0,
+    eval_batch_size: int = 256,
+    channels_last: bool = False,
+) -> SplitData:
     from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
     classes = list(meta["classes"])
@@ -122,17 +138,27 @@ def open_folder_split(prepared_dir: Path, meta: dict, split: dict, dataset_cfg: 
             raise FileNotFoundError(f"{folder}: missing; re-run `l2tww prepare {meta['dataset']}`")
         samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS)
         if [y for _, y in samples] != list(meta[f"{pool}_labels"]):
-            raise ValueError(f"{folder}: its images no longer match {prepared_dir / 'meta.json'} ({len(samples)} images); re-run `l2tww prepare {meta['dataset']}`")
+            raise ValueError(
+                f"{folder}: its images no longer match {prepared_dir / 'meta.json'} ({len(samples)} images); re-run "
+                f"`l2tww prepare {meta['dataset']}`"
+            )
         pools[pool] = samples
     loaders = {}
     for part in ("train", "val", "test"):
         pool, indices = split[part]["pool"], split[part]["indices"]
         if indices and max(indices) >= len(pools[pool]):
-            raise ValueError(f"split {part}: index {max(indices)} out of range for pool {pool!r} of size {len(pools[pool])}")
+            raise ValueError(
+                f"split {part}: index {max(indices)} out of range for pool {pool!r} of size {len(pools[pool])}"
+            )
         train = part == "train"
         loaders[part] = FolderLoader(
-            [pools[pool][i] for i in indices], transforms_for(dataset_cfg, train), batch_size if train else eval_batch_size,
-            train, device, workers, channels_last,
+            [pools[pool][i] for i in indices],
+            transforms_for(dataset_cfg, train),
+            batch_size if train else eval_batch_size,
+            train,
+            device,
+            workers,
+            channels_last,
         )
     size = dataset_cfg["image_size"]
     return SplitData(loaders["train"], loaders["val"], loaders["test"], len(classes), (3, size, size))

@@ -6,6 +6,7 @@ use torchvision's ImageFolder with worker processes (`data/folder.py`). Both yie
 float batches (x: (B, C, H, W), y: (B,)) from `epoch(generator)`; the generator, seeded per epoch by
 the trainer, drives shuffling and augmentation, so a resumed run replays the same batches.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -98,7 +99,9 @@ def open_split(
     if meta["storage"] == "folder":
         from .folder import open_folder_split
 
-        return open_folder_split(Path(prepared_dir), meta, split, dataset_cfg, batch_size, device, workers, eval_batch_size, channels_last)
+        return open_folder_split(
+            Path(prepared_dir), meta, split, dataset_cfg, batch_size, device, workers, eval_batch_size, channels_last
+        )
     tensors = load_torch(Path(prepared_dir) / "data.pt", "prepared dataset")
     norm = dataset_cfg["normalize"]
     mean = torch.tensor(norm["mean"], device=device).view(1, -1, 1, 1)
@@ -109,7 +112,16 @@ def open_split(
         x, y = _select(tensors, meta, split[part], Path(split_file))
         train = part == "train"
         loaders[part] = TensorLoader(
-            x.to(device), y.to(device), batch_size if train else eval_batch_size, mean, std, train=train,
-            crop_padding=aug.get("crop_padding", 0), hflip=aug.get("hflip", False), channels_last=channels_last,
+            x.to(device),
+            y.to(device),
+            batch_size if train else eval_batch_size,
+            mean,
+            std,
+            train=train,
+            crop_padding=aug.get("crop_padding", 0),
+            hflip=aug.get("hflip", False),
+            channels_last=channels_last,
         )
-    return SplitData(loaders["train"], loaders["val"], loaders["test"], len(meta["classes"]), tuple(meta["image_shape"]))
+    return SplitData(
+        loaders["train"], loaders["val"], loaders["test"], len(meta["classes"]), tuple(meta["image_shape"])
+    )

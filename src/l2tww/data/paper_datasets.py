@@ -18,6 +18,7 @@ Overrides (tests, local mirrors): `L2TWW_DATA_MIRROR=<base url>` fetches every f
 `<base>/<dataset>/<file name>`; `L2TWW_EXPECTED_COUNTS=<json file>` replaces the expected counts
 of a mirror that holds a subset ({"cub200": {"classes": 3, "train": 6, "test": 6}}).
 """
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,10 @@ def _check_counts(dataset: str, classes: int, train: int, test: int) -> dict:
     got = {"classes": classes, "train": train, "test": test}
     for key in ("classes", "train", "test"):
         if got[key] != expected[key]:
-            raise ValueError(f"{dataset}: {got[key]} {key} after extraction, expected {expected[key]} (spec §6); the download is incomplete or not the official release")
+            raise ValueError(
+                f"{dataset}: {got[key]} {key} after extraction, expected {expected[key]} (spec §6); the download is "
+                "incomplete or not the official release"
+            )
     return got
 
 
@@ -100,9 +104,16 @@ def _resize(images: np.ndarray, size: int = SIZE) -> np.ndarray:
 def _tensor_result(dataset, train_x, train_y, test_x, test_y, classes, archives, **extra) -> dict:
     counts = _check_counts(dataset, len(classes), len(train_y), len(test_y))
     return {
-        "train_x": train_x, "train_y": np.asarray(train_y, dtype=np.int64),
-        "test_x": test_x, "test_y": np.asarray(test_y, dtype=np.int64), "classes": list(classes),
-        "provenance": {"archives": sorted(a.name for a in archives), "counts": counts, **extra},  # names, not paths: the same bytes on any machine
+        "train_x": train_x,
+        "train_y": np.asarray(train_y, dtype=np.int64),
+        "test_x": test_x,
+        "test_y": np.asarray(test_y, dtype=np.int64),
+        "classes": list(classes),
+        "provenance": {
+            "archives": sorted(a.name for a in archives),
+            "counts": counts,
+            **extra,
+        },  # names, not paths: the same bytes on any machine
     }
 
 
@@ -134,14 +145,25 @@ def cifar100(raw_dir: Path) -> dict:
     train, test = _unpickle(root / "train"), _unpickle(root / "test")
     classes = _unpickle(root / "meta")["fine_label_names"]
     return _tensor_result(
-        "cifar100", train["data"].reshape(-1, 3, 32, 32), train["fine_labels"],
-        test["data"].reshape(-1, 3, 32, 32), test["fine_labels"], classes, [archive],
+        "cifar100",
+        train["data"].reshape(-1, 3, 32, 32),
+        train["fine_labels"],
+        test["data"].reshape(-1, 3, 32, 32),
+        test["fine_labels"],
+        classes,
+        [archive],
     )
 
 
 def stl10(raw_dir: Path) -> dict:
     archive = _download(raw_dir, "stl10", "stl10_binary.tar.gz")
-    wanted = {"train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin", "class_names.txt"}  # not the 2.6 GB unlabeled set
+    wanted = {
+        "train_X.bin",
+        "train_y.bin",
+        "test_X.bin",
+        "test_y.bin",
+        "class_names.txt",
+    }  # not the 2.6 GB unlabeled set
     root = extract(archive, Path(raw_dir) / "extracted", members=lambda n: Path(n).name in wanted) / "stl10_binary"
 
     def images(name):  # stored column-major per channel, as torchvision reads them
@@ -152,8 +174,14 @@ def stl10(raw_dir: Path) -> dict:
 
     classes = (root / "class_names.txt").read_text().split()
     return _tensor_result(
-        "stl10", _resize(images("train_X.bin")), labels("train_y.bin"), _resize(images("test_X.bin")), labels("test_y.bin"),
-        classes, [archive], resize="96->32, PIL bilinear with antialias (torchvision Resize(32) on PIL)",
+        "stl10",
+        _resize(images("train_X.bin")),
+        labels("train_y.bin"),
+        _resize(images("test_X.bin")),
+        labels("test_y.bin"),
+        classes,
+        [archive],
+        resize="96->32, PIL bilinear with antialias (torchvision Resize(32) on PIL)",
     )
 
 
@@ -178,12 +206,21 @@ def tinyimagenet(raw_dir: Path) -> dict:
         files = sorted((root / "train" / c / "images").glob("*.JPEG"))
         train_paths += files
         train_y += [index[c]] * len(files)
-    rows = sorted(line.split("\t")[:2] for line in (root / "val" / "val_annotations.txt").read_text().splitlines() if line.strip())
+    rows = sorted(
+        line.split("\t")[:2] for line in (root / "val" / "val_annotations.txt").read_text().splitlines() if line.strip()
+    )
     test_paths = [root / "val" / "images" / name for name, _ in rows]
     test_y = [index[wnid] for _, wnid in rows]
     return _tensor_result(
-        "tinyimagenet", _resize(_read_rgb(train_paths)), train_y, _resize(_read_rgb(test_paths)), test_y, classes, [archive],
-        resize="64->32, PIL bilinear with antialias (choice: the authors' method is unknown, spec §6)", test_pool="official val set",
+        "tinyimagenet",
+        _resize(_read_rgb(train_paths)),
+        train_y,
+        _resize(_read_rgb(test_paths)),
+        test_y,
+        classes,
+        [archive],
+        resize="64->32, PIL bilinear with antialias (choice: the authors' method is unknown, spec §6)",
+        test_pool="official val set",
     )
 
 
@@ -206,7 +243,9 @@ def _copy_rgb(src: Path, dst: Path) -> Path:
         return dst
 
 
-def _write_folders(dataset: str, out_dir: Path, parts: dict[str, list[tuple[Path, str]]], convert: bool = False) -> dict:
+def _write_folders(
+    dataset: str, out_dir: Path, parts: dict[str, list[tuple[Path, str]]], convert: bool = False
+) -> dict:
     """Copy (image, class) lists into `<out_dir>/<part>/<class>/` via a staging folder renamed into
     place, then read labels back in ImageFolder order. Returns the builder's dict (no pixels)."""
     from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
@@ -216,7 +255,10 @@ def _write_folders(dataset: str, out_dir: Path, parts: dict[str, list[tuple[Path
     shutil.rmtree(staging, ignore_errors=True)
     missing = [str(src) for items in parts.values() for src, _ in items if not src.is_file()]
     if missing:
-        raise FileNotFoundError(f"{dataset}: {len(missing)} images of the official split lists are missing from the archive, e.g. {missing[0]}")
+        raise FileNotFoundError(
+            f"{dataset}: {len(missing)} images of the official split lists are missing from the archive, e.g. "
+            f"{missing[0]}"
+        )
     try:
         for part, items in parts.items():
             for src, cls in items:
@@ -230,9 +272,13 @@ def _write_folders(dataset: str, out_dir: Path, parts: dict[str, list[tuple[Path
         for part in parts:
             found = sorted(d.name for d in (staging / part).iterdir() if d.is_dir())
             if classes is not None and found != classes:
-                raise ValueError(f"{dataset}: train and test folders hold different classes ({len(classes)} vs {len(found)})")
+                raise ValueError(
+                    f"{dataset}: train and test folders hold different classes ({len(classes)} vs {len(found)})"
+                )
             classes = found
-            samples = make_dataset(str(staging / part), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS)
+            samples = make_dataset(
+                str(staging / part), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS
+            )
             labels[part] = [y for _, y in samples]
         counts = _check_counts(dataset, len(classes), len(labels["train"]), len(labels["test"]))
     except BaseException:
@@ -242,7 +288,12 @@ def _write_folders(dataset: str, out_dir: Path, parts: dict[str, list[tuple[Path
         shutil.rmtree(out_dir / part, ignore_errors=True)
         (staging / part).replace(out_dir / part)
     staging.rmdir()
-    return {"classes": classes, "train_y": np.asarray(labels["train"], np.int64), "test_y": np.asarray(labels["test"], np.int64), "provenance": {"counts": counts, "layout": "<root>/{train,test}/<class>/<img>"}}
+    return {
+        "classes": classes,
+        "train_y": np.asarray(labels["train"], np.int64),
+        "test_y": np.asarray(labels["test"], np.int64),
+        "provenance": {"counts": counts, "layout": "<root>/{train,test}/<class>/<img>"},
+    }
 
 
 def cub200(raw_dir: Path, out_dir: Path) -> dict:
@@ -267,7 +318,10 @@ def _mat_paths(path: Path) -> list[str]:
 def dogs(raw_dir: Path, out_dir: Path) -> dict:
     images = extract(_download(raw_dir, "dogs", "images.tar"), Path(raw_dir) / "images") / "Images"
     lists = extract(_download(raw_dir, "dogs", "lists.tar"), Path(raw_dir) / "lists")
-    parts = {part: [(images / rel, rel.split("/")[0]) for rel in _mat_paths(lists / f"{part}_list.mat")] for part in ("train", "test")}
+    parts = {
+        part: [(images / rel, rel.split("/")[0]) for rel in _mat_paths(lists / f"{part}_list.mat")]
+        for part in ("train", "test")
+    }
     return _write_folders("dogs", out_dir, parts)
 
 
@@ -281,8 +335,13 @@ def mit67(raw_dir: Path, out_dir: Path) -> dict:
 
 
 def stanford40(raw_dir: Path, out_dir: Path) -> dict:
-    images = extract(_download(raw_dir, "stanford40", "Stanford40_JPEGImages.zip"), Path(raw_dir) / "images") / "JPEGImages"
-    splits = extract(_download(raw_dir, "stanford40", "Stanford40_ImageSplits.zip"), Path(raw_dir) / "splits") / "ImageSplits"
+    images = (
+        extract(_download(raw_dir, "stanford40", "Stanford40_JPEGImages.zip"), Path(raw_dir) / "images") / "JPEGImages"
+    )
+    splits = (
+        extract(_download(raw_dir, "stanford40", "Stanford40_ImageSplits.zip"), Path(raw_dir) / "splits")
+        / "ImageSplits"
+    )
     parts = {"train": [], "test": []}
     for part in parts:
         for lst in sorted(splits.glob(f"*_{part}.txt")):  # one list per action: <action>_train.txt
@@ -292,6 +351,12 @@ def stanford40(raw_dir: Path, out_dir: Path) -> dict:
 
 
 PAPER_BUILDERS = {
-    "cifar10": cifar10, "cifar100": cifar100, "stl10": stl10, "tinyimagenet": tinyimagenet,
-    "cub200": cub200, "dogs": dogs, "mit67": mit67, "stanford40": stanford40,
+    "cifar10": cifar10,
+    "cifar100": cifar100,
+    "stl10": stl10,
+    "tinyimagenet": tinyimagenet,
+    "cub200": cub200,
+    "dogs": dogs,
+    "mit67": mit67,
+    "stanford40": stanford40,
 }

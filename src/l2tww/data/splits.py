@@ -12,6 +12,7 @@ into the prepared dataset's train or test pool. Every draw is class-balanced and
   subsets nest (n10 is a prefix of n50 per class). With `low_data_val_fraction` set, that fraction
   of each class's N (at least 1) becomes val; else val stays base val. nall-s<seed>.json = base.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,7 +73,9 @@ def base_split(meta: dict, dataset_cfg: dict, seed: int, name: str = "dataset") 
         held, pool = _take_per_class(labels, pool, dataset_cfg["test"], rng, f"datasets.{name}.test")
         test = _pool("train", held)
     else:
-        raise ValueError(f"datasets.{name}.test: {meta['builder']} has no official test set; give test: {{per_class: N}}")
+        raise ValueError(
+            f"datasets.{name}.test: {meta['builder']} has no official test set; give test: {{per_class: N}}"
+        )
     val, train = _take_per_class(labels, pool, dataset_cfg["val"], rng, f"datasets.{name}.val")
     return {"train": _pool("train", train), "val": _pool("train", val), "test": test, "seed": seed, "kind": "base"}
 
@@ -88,7 +91,9 @@ def official_split(folder: Path, meta: dict, name: str) -> dict:
     return out
 
 
-def low_data_split(base: dict, meta: dict, n_per_class: int | None, seed: int, val_fraction: float | None, name: str = "dataset") -> dict:
+def low_data_split(
+    base: dict, meta: dict, n_per_class: int | None, seed: int, val_fraction: float | None, name: str = "dataset"
+) -> dict:
     """N images per class from base train (None: all of base train)."""
     if n_per_class is None:
         return {**base, "n_per_class": None, "seed": seed, "kind": "full"}
@@ -97,12 +102,17 @@ def low_data_split(base: dict, meta: dict, n_per_class: int | None, seed: int, v
     train, val = [], []
     for c, members in _by_class(labels, np.asarray(base["train"]["indices"])).items():
         if n_per_class > len(members):
-            raise ValueError(f"n_per_class: {n_per_class} exceeds the {len(members)} train images of class {c} in {name}")
+            raise ValueError(
+                f"n_per_class: {n_per_class} exceeds the {len(members)} train images of class {c} in {name}"
+            )
         chosen = rng.permutation(members)[:n_per_class]
         if val_fraction is not None:
             k = max(1, int(round(val_fraction * n_per_class)))
             if k >= n_per_class:
-                raise ValueError(f"datasets.{name}.low_data_val_fraction: {val_fraction} of N={n_per_class} leaves no training images")
+                raise ValueError(
+                    f"datasets.{name}.low_data_val_fraction: {val_fraction} of N={n_per_class} leaves no training "
+                    "images"
+                )
             val.append(chosen[:k])
             chosen = chosen[k:]
         train.append(chosen)

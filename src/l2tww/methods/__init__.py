@@ -2,12 +2,13 @@
 
 Modules are imported on first use, so a run imports only the method it trains.
 """
+
 from __future__ import annotations
 
 import importlib
 
 from ..catalog import METHODS
-from .base import MethodSpec, NetShapes, Pair, TransferMethod
+from .transfer_method import MethodSpec, NetShapes, Pair, TransferMethod
 
 
 def method_class(kind: str) -> type[TransferMethod]:
@@ -17,7 +18,9 @@ def method_class(kind: str) -> type[TransferMethod]:
 
 def build_method(spec: MethodSpec, shapes: NetShapes) -> TransferMethod:
     if spec.kind not in METHODS:
-        raise ValueError(f"methods.{spec.name}.kind: unknown method kind {spec.kind!r}; expected one of {sorted(METHODS)}")
+        raise ValueError(
+            f"methods.{spec.name}.kind: unknown method kind {spec.kind!r}; expected one of {sorted(METHODS)}"
+        )
     return method_class(spec.kind)(spec, shapes)
 
 

@@ -17,14 +17,15 @@ b and the H*W positions (not over pairs). The channel mean (vs. the paper's chan
 matter after L2 normalisation. beta = 1e3 is the AT paper's value; the L2T-ww paper's is unknown.
 The source is resized as a feature map (spec §7: "source resized bilinearly first"), then Q is taken.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 from ..models import NetOutput
-from .base import MethodSpec, NetShapes, TransferMethod
 from .matching import resize_to
+from .transfer_method import MethodSpec, NetShapes, TransferMethod
 
 
 def attention_map(features: torch.Tensor) -> torch.Tensor:
@@ -45,7 +46,9 @@ class AttentionTransfer(TransferMethod):
             raise ValueError(f"methods.{spec.name}: attention transfer needs pairs")
         self.beta = float(spec.hparams["beta"])
 
-    def extra_loss(self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
+    def extra_loss(
+        self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]
+    ) -> dict[str, torch.Tensor]:
         loss = sum(
             attention_distance(source_outs[p.source].features[p.source_layer], target_out.features[p.target_layer])
             for p in self.spec.pairs

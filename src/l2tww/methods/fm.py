@@ -12,14 +12,15 @@ parameter. Resize, regressors and d come from `matching.py`, shared with L2T. Un
 two-stage recipe (hint pretraining, then KD) the matching and CE losses train together, as in the
 L2T-ww paper's FM rows. beta = 0.5 is L2T-ww's official per-pair beta (assumed for FM, spec §7).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from ..models import NetOutput
-from .base import MethodSpec, NetShapes, TransferMethod
 from .matching import build_regressors, pair_distances
+from .transfer_method import MethodSpec, NetShapes, TransferMethod
 
 
 class FeatureMatching(TransferMethod):
@@ -33,6 +34,10 @@ class FeatureMatching(TransferMethod):
     def student_parameters(self) -> list[nn.Parameter]:
         return list(self.regressors.parameters())
 
-    def extra_loss(self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
-        distances = pair_distances(self.spec.pairs, self.regressors, target_out.features, [s.features for s in source_outs])
+    def extra_loss(
+        self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]
+    ) -> dict[str, torch.Tensor]:
+        distances = pair_distances(
+            self.spec.pairs, self.regressors, target_out.features, [s.features for s in source_outs]
+        )
         return {"fm": self.beta * sum(d.mean() for d in distances)}  # each d: (B, C_m)

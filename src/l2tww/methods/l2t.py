@@ -13,6 +13,7 @@ meta-stepped (phi constant), everything else as L2T-ww.
 `hypergradient: fast` replaces the look-ahead by its leading order in the lr, fused with the real
 step (lookahead.leading_order_hypergradient); `meta_every: k` meta-steps every k-th batch only.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,11 +23,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import FeatureNet, NetOutput
-from .base import MethodSpec, NetShapes, TransferMethod
-from .lookahead import (BufferPolicy, exact_hypergradient, leading_order_hypergradient, sgd_hyper,
-                        student_forward, velocities)
+from .lookahead import (
+    BufferPolicy,
+    exact_hypergradient,
+    leading_order_hypergradient,
+    sgd_hyper,
+    student_forward,
+    velocities,
+)
 from .matching import build_regressors, channel_distance, pooled_source, resize_to
 from .meta_nets import MetaNets, channel_entropy, weighted_matching_loss
+from .transfer_method import MethodSpec, NetShapes, TransferMethod
 
 
 class Student(nn.Module):
@@ -44,7 +51,9 @@ class Student(nn.Module):
         self.groups: dict[int, list[int]] = {}  # target tap -> indices of its pairs
         for i, p in enumerate(pairs):
             self.groups.setdefault(p.target_layer, []).append(i)
-        self.sources = {n: torch.cat([sources_resized[i] for i in idx], dim=1) for n, idx in self.groups.items()}  # (B, sum C_m, H_n, W_n)
+        self.sources = {
+            n: torch.cat([sources_resized[i] for i in idx], dim=1) for n, idx in self.groups.items()
+        }  # (B, sum C_m, H_n, W_n)
         self.widths = {n: [sources_resized[i].shape[1] for i in idx] for n, idx in self.groups.items()}
         self.n_pairs = len(pairs)
 
@@ -79,7 +88,9 @@ class L2T(TransferMethod):
         phi = self.meta_parameters()
         # Classic L2 weight decay added to the gradient (torch Adam), not AdamW (spec §4).
         learns = phi and not self.frozen
-        self.meta_optimizer = torch.optim.Adam(phi, lr=hp["meta_lr"], weight_decay=hp["meta_weight_decay"]) if learns else None
+        self.meta_optimizer = (
+            torch.optim.Adam(phi, lr=hp["meta_lr"], weight_decay=hp["meta_weight_decay"]) if learns else None
+        )
         self.steps_done = 0  # batches seen: decides the meta_every schedule, saved for resume
 
     def student_parameters(self) -> list[nn.Parameter]:
@@ -90,7 +101,10 @@ class L2T(TransferMethod):
 
     # -- pieces ------------------------------------------------------------------------------
     def student(self, target: FeatureNet, source_outs: list[NetOutput]) -> Student:
-        resized = [resize_to(source_outs[p.source].features[p.source_layer], self.shapes.target[p.target_layer][1:]) for p in self.spec.pairs]
+        resized = [
+            resize_to(source_outs[p.source].features[p.source_layer], self.shapes.target[p.target_layer][1:])
+            for p in self.spec.pairs
+        ]
         return Student(target, self.regressors, self.spec.pairs, resized)
 
     def meta_outputs(self, source_outs: list[NetOutput]):
@@ -121,8 +135,14 @@ class L2T(TransferMethod):
             g_wfm = torch.autograd.grad(wfm, theta, allow_unused=True)
             _set_grads(theta, g_ce, g_wfm)
             hyper = leading_order_hypergradient(
-                student_forward(student, x), list(names), [t.detach() for t in theta], list(g_ce),
-                self._wfm(weights, lambdas), self.meta_parameters(), sgd_hyper(optimizer), self.lookahead,
+                student_forward(student, x),
+                list(names),
+                [t.detach() for t in theta],
+                list(g_ce),
+                self._wfm(weights, lambdas),
+                self.meta_parameters(),
+                sgd_hyper(optimizer),
+                self.lookahead,
                 BufferPolicy(dict(student.named_buffers()), False),
             )
             optimizer.step()  # after the leading-order hypergradient, which reads the pre-step theta
@@ -144,9 +164,16 @@ class L2T(TransferMethod):
         """Exact grad_phi CE(theta_{T+1}) from the live (theta_0, v_0) (spec §4)."""
         names, theta0 = zip(*student.named_parameters())
         return exact_hypergradient(
-            student_forward(student, x), list(names), list(theta0), velocities(optimizer, list(theta0)),
-            self._wfm(weights, lambdas), lambda logits: F.cross_entropy(logits, y), self.meta_parameters(),
-            sgd_hyper(optimizer), self.lookahead, BufferPolicy(dict(student.named_buffers()), self.bn_replay_update),
+            student_forward(student, x),
+            list(names),
+            list(theta0),
+            velocities(optimizer, list(theta0)),
+            self._wfm(weights, lambdas),
+            lambda logits: F.cross_entropy(logits, y),
+            self.meta_parameters(),
+            sgd_hyper(optimizer),
+            self.lookahead,
+            BufferPolicy(dict(student.named_buffers()), self.bn_replay_update),
         )
 
     def _adam(self, grads: list[torch.Tensor]) -> None:
@@ -161,7 +188,9 @@ class L2T(TransferMethod):
         uniform) and its deficit 1 - H / log C (0 = uniform; what the report and the claims read)."""
         pooled = pooled_source(self.spec.pairs, [s.features for s in source_outs])
         weights, lambdas = self.meta(pooled)
-        lam = torch.stack([l.mean() for l in lambdas]) if lambdas is not None else pooled[0].new_ones(len(pooled))
+        lam = (
+            torch.stack([lam_i.mean() for lam_i in lambdas]) if lambdas is not None else pooled[0].new_ones(len(pooled))
+        )
         if weights is None:
             weights = [torch.full_like(p, 1.0 / p.shape[1]) for p in pooled]
         entropy = torch.stack([channel_entropy(w) for w in weights])
@@ -169,7 +198,10 @@ class L2T(TransferMethod):
         return {"lambda": lam, "entropy": entropy, "entropy_deficit": 1 - entropy / log_c}
 
     def extra_state(self) -> dict:
-        return {"meta_optimizer": None if self.meta_optimizer is None else self.meta_optimizer.state_dict(), "steps_done": self.steps_done}
+        return {
+            "meta_optimizer": None if self.meta_optimizer is None else self.meta_optimizer.state_dict(),
+            "steps_done": self.steps_done,
+        }
 
     def load_extra_state(self, state: dict) -> None:
         if self.meta_optimizer is not None and state.get("meta_optimizer") is not None:

@@ -12,8 +12,9 @@ J = CE(theta_{T+1}) on the same batch; phi moves along grad_phi J.
 the parameters, out-of-place updates) and differentiates J with respect to phi: the same number
 as the adjoint recursion of Franceschi et al. (2017), with no state copies, no rollback (theta,
 v are never written) and no replays: the official code re-runs every step from deep copies with
-a double backward each. Step 0's term is a forward-mode JVP instead (see the function). Gradients a loss does not reach are zeros, not None (spec §4):
-such parameters still move under momentum and weight decay.
+a double backward each. Step 0's term is a forward-mode JVP instead (see the function).
+Gradients a loss does not reach are zeros, not None (spec §4): such parameters still move under
+momentum and weight decay.
 
 `leading_order_hypergradient` (params: `hypergradient: fast`) keeps only the term of first order
 in the lr, evaluated at one point: no look-ahead and no second derivatives (see its docstring).
@@ -23,14 +24,15 @@ of the post-real-step model plus one extra EMA update from its replay forward at
 `bn_replay_update` the first look-ahead forward (at theta_0, same batch) updates the live buffers,
 which reproduces that; every other look-ahead forward writes to throwaway copies.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
-from torch import nn
 import torch.autograd.forward_ad as fwAD
+from torch import nn
 from torch.func import functional_call
 
 # forward(theta, buffers, distances) -> (logits, distances or None): one pass of the student
@@ -63,7 +65,9 @@ def velocities(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) -> 
     return out
 
 
-def _grads(loss: torch.Tensor, theta: list[torch.Tensor], create_graph: bool, retain_graph: bool | None = None) -> list[torch.Tensor]:
+def _grads(
+    loss: torch.Tensor, theta: list[torch.Tensor], create_graph: bool, retain_graph: bool | None = None
+) -> list[torch.Tensor]:
     grads = torch.autograd.grad(loss, theta, create_graph=create_graph, retain_graph=retain_graph, allow_unused=True)
     return [torch.zeros_like(t) if g is None else g for g, t in zip(grads, theta)]
 
@@ -86,7 +90,9 @@ class BufferPolicy:
         return {k: b.clone() for k, b in self.live.items()}
 
 
-def directional_distances(forward: Forward, names: list[str], theta: list[torch.Tensor], tangent: list[torch.Tensor], buffers: BufferPolicy) -> list[torch.Tensor]:
+def directional_distances(
+    forward: Forward, names: list[str], theta: list[torch.Tensor], tangent: list[torch.Tensor], buffers: BufferPolicy
+) -> list[torch.Tensor]:
     """D_b d: the derivative of every pair's d_{b,c} at theta along `tangent`, by forward-mode AD.
 
     One forward with dual numbers (about 2.5 plain forwards on CPU), exact, and it needs no graph
@@ -99,8 +105,16 @@ def directional_distances(forward: Forward, names: list[str], theta: list[torch.
 
 
 def exact_hypergradient(
-    forward: Forward, names: list[str], theta0: list[torch.Tensor], v0: list[torch.Tensor],
-    wfm: Wfm, ce: Ce, phi: list[nn.Parameter], hp: SGDHyper, steps: int, buffers: BufferPolicy,
+    forward: Forward,
+    names: list[str],
+    theta0: list[torch.Tensor],
+    v0: list[torch.Tensor],
+    wfm: Wfm,
+    ce: Ce,
+    phi: list[nn.Parameter],
+    hp: SGDHyper,
+    steps: int,
+    buffers: BufferPolicy,
 ) -> list[torch.Tensor]:
     """grad_phi CE(theta_{T+1}) through the look-ahead; exact (tested against a float64 unroll).
 
@@ -127,15 +141,22 @@ def exact_hypergradient(
     n = len(phi)
     # retain_graph: the step-0 term below backpropagates through the meta-nets' graph again.
     out = _grads(ce(logits), [*phi, *theta1, *v1], create_graph=False, retain_graph=True)
-    g_phi, a_theta, a_v = out[:n], out[n:n + len(theta1)], out[n + len(theta1):]
+    g_phi, a_theta, a_v = out[:n], out[n : n + len(theta1)], out[n + len(theta1) :]
     b = torch._foreach_add(a_v, a_theta, alpha=-hp.lr)  # total adjoint of v_1
     g0_phi = _grads(wfm(directional_distances(forward, names, list(theta0), b, buffers)), phi, create_graph=False)
     return torch._foreach_add(g_phi, g0_phi)
 
 
 def leading_order_hypergradient(
-    forward: Forward, names: list[str], theta: list[torch.Tensor], a: list[torch.Tensor | None],
-    wfm: Wfm, phi: list[nn.Parameter], hp: SGDHyper, steps: int, buffers: BufferPolicy,
+    forward: Forward,
+    names: list[str],
+    theta: list[torch.Tensor],
+    a: list[torch.Tensor | None],
+    wfm: Wfm,
+    phi: list[nn.Parameter],
+    hp: SGDHyper,
+    steps: int,
+    buffers: BufferPolicy,
 ) -> list[torch.Tensor]:
     """Fast mode: the exact hypergradient's leading order in the lr, all at one point theta.
 

@@ -18,6 +18,7 @@ Choices (spec §7 leaves the paper's values open):
   in the homogeneous case) because the embedding widths differ. LwF's warm-up (head alone first)
   is not part of spec §7 and is omitted: the head trains from step 0 with everything else.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import NetOutput
-from .base import MethodSpec, NetShapes, TransferMethod
+from .transfer_method import MethodSpec, NetShapes, TransferMethod
 
 
 def soft_cross_entropy(teacher_logits: torch.Tensor, student_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -46,7 +47,9 @@ class LwF(TransferMethod):
     def student_parameters(self) -> list[nn.Parameter]:
         return list(self.heads.parameters())
 
-    def extra_loss(self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
+    def extra_loss(
+        self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]
+    ) -> dict[str, torch.Tensor]:
         loss = sum(
             soft_cross_entropy(src.logits, head(target_out.embedding), self.temperature)
             for head, src in zip(self.heads, source_outs, strict=True)

@@ -1,6 +1,7 @@
 """LwF + AT (spec §7): the sum of the LwF term (Li & Hoiem 2016) and the attention-transfer term
 (Zagoruyko & Komodakis 2017), each exactly as in `lwf.py` and `at.py`; this file only composes them.
 """
+
 from __future__ import annotations
 
 import torch
@@ -8,8 +9,8 @@ from torch import nn
 
 from ..models import NetOutput
 from .at import AttentionTransfer
-from .base import MethodSpec, NetShapes, TransferMethod
 from .lwf import LwF
+from .transfer_method import MethodSpec, NetShapes, TransferMethod
 
 
 class LwFAT(TransferMethod):
@@ -24,5 +25,7 @@ class LwFAT(TransferMethod):
     def student_parameters(self) -> list[nn.Parameter]:
         return self.lwf.student_parameters() + self.at.student_parameters()
 
-    def extra_loss(self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
+    def extra_loss(
+        self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]
+    ) -> dict[str, torch.Tensor]:
         return {**self.lwf.extra_loss(x, target_out, source_outs), **self.at.extra_loss(x, target_out, source_outs)}

@@ -6,13 +6,14 @@ For a pair i = (m, n): S = source tap m (a constant), T = target tap n.
 - Regressor r_i: Conv2d(C_n -> C_m, 1x1, bias), default init, no BN, no activation; trained with theta.
 - d_{b,c} = mean_{h,w} (S~ - r_i(T))^2 on raw post-ReLU features (no normalisation).
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import NetShapes, Pair
+from .transfer_method import NetShapes, Pair
 
 
 def resize_to(source: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -25,7 +26,9 @@ def resize_to(source: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def build_regressors(pairs: tuple[Pair, ...], shapes: NetShapes) -> nn.ModuleList:
     """One 1x1 conv per pair mapping target channels C_n to source channels C_m."""
     return nn.ModuleList(
-        nn.Conv2d(shapes.target[p.target_layer][0], shapes.sources[p.source][p.source_layer][0], kernel_size=1, bias=True)
+        nn.Conv2d(
+            shapes.target[p.target_layer][0], shapes.sources[p.source][p.source_layer][0], kernel_size=1, bias=True
+        )
         for p in pairs
     )
 

@@ -8,17 +8,26 @@ Both read p = global average pool of the un-resized source tap, shape (B, C_m).
   on the magnitude of p.
 Disabled parts return None: the loss then uses uniform weights 1/C (what) or lambda = 1 (where).
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import NetShapes, Pair
+from .transfer_method import NetShapes, Pair
 
 
 class MetaNets(nn.Module):
-    def __init__(self, pairs: tuple[Pair, ...], shapes: NetShapes, what: bool, where: bool, where_activation: str = "relu6", where_bias_init: float = 1.0):
+    def __init__(
+        self,
+        pairs: tuple[Pair, ...],
+        shapes: NetShapes,
+        what: bool,
+        where: bool,
+        where_activation: str = "relu6",
+        where_bias_init: float = 1.0,
+    ):
         super().__init__()
         channels = [shapes.sources[p.source][p.source_layer][0] for p in pairs]
         self.what = nn.ModuleList(self._zero(nn.Linear(c, c)) for c in channels) if what else None
@@ -39,7 +48,9 @@ class MetaNets(nn.Module):
     def forward(self, pooled: list[torch.Tensor]) -> tuple[list[torch.Tensor] | None, list[torch.Tensor] | None]:
         """pooled[i]: (B, C_i) -> channel weights [(B, C_i)] and pair weights [(B,)], or None."""
         weights = None if self.what is None else [F.softmax(net(p), dim=1) for net, p in zip(self.what, pooled)]
-        lambdas = None if self.where is None else [self.activation(net(p)).squeeze(1) for net, p in zip(self.where, pooled)]
+        lambdas = (
+            None if self.where is None else [self.activation(net(p)).squeeze(1) for net, p in zip(self.where, pooled)]
+        )
         return weights, lambdas
 
 

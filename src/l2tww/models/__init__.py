@@ -1,13 +1,14 @@
 """Architectures with named feature taps, built from a config mapping by `build_model`."""
+
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import FeatureNet, NetOutput, feature_shapes, net_shapes
+from ..catalog import ARCHITECTURES, VGG9, num_taps
 from .cifar_resnet import CifarResNet
+from .feature_net import FeatureNet, NetOutput, feature_shapes, net_shapes
 from .tv_resnet import TorchvisionResNet
 from .vgg import VGGBN
-from ..catalog import ARCHITECTURES, VGG9, num_taps
 
 __all__ = ["FeatureNet", "NetOutput", "feature_shapes", "net_shapes", "build_model", "num_taps", "ARCHITECTURES"]
 
@@ -22,4 +23,3 @@ def build_model(arch: Mapping[str, Any], num_classes: int, in_channels: int) -> 
     if name == "resnet_tv":
         return TorchvisionResNet(arch.get("depth", 18), num_classes, in_channels)
     raise ValueError(f"arch.name: unknown architecture {name!r}; expected one of {ARCHITECTURES}")
-

@@ -5,13 +5,14 @@ Module names match the authors' released TinyImageNet checkpoint (`conv1` with b
 Taps: the output of every residual block (after its final ReLU), in order: depth 32 gives 15 taps
 (0-4 at width w, 5-9 at 2w, 10-14 at 4w).
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import FeatureNet, NetOutput
+from .feature_net import FeatureNet, NetOutput
 
 
 class BasicBlock(nn.Module):
@@ -48,7 +49,9 @@ class CifarResNet(FeatureNet):
         for stage, planes in enumerate(widths):
             stride = 1 if stage == 0 else 2
             setattr(self, f"block{2 * stage + 1}", BasicBlock(in_planes, planes, stride))
-            setattr(self, f"blocks{2 * stage + 2}", nn.Sequential(*[BasicBlock(planes, planes, 1) for _ in range(k - 1)]))
+            setattr(
+                self, f"blocks{2 * stage + 2}", nn.Sequential(*[BasicBlock(planes, planes, 1) for _ in range(k - 1)])
+            )
             in_planes = planes
         self.fc = nn.Linear(widths[-1], num_classes)
         self.embedding_dim = widths[-1]

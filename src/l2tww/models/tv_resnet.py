@@ -4,13 +4,13 @@ Taps: 0 = stem after ReLU, before the max-pool; 1-4 = outputs of layer1..layer4.
 torchvision's default init equals the paper's target init (conv N(0, 2/(k^2 C_out)), BN 1/0, no
 zero-init of residual BNs). Weights are never fetched here: `l2tww.training.weights.load_torchvision` loads them.
 """
+
 from __future__ import annotations
 
 import torch
-
 from torch import nn
 
-from .base import FeatureNet, NetOutput
+from .feature_net import FeatureNet, NetOutput
 
 
 class TorchvisionResNet(FeatureNet):

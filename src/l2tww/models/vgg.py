@@ -4,13 +4,13 @@
 Taps: the activation just before each max-pool (post-ReLU). Head: global average pool -> Linear.
 Only the parameters the forward uses are created (the official class carries unused ones).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .base import FeatureNet, NetOutput
-
+from .feature_net import FeatureNet, NetOutput
 
 
 class VGGBN(FeatureNet):
@@ -24,7 +24,11 @@ class VGGBN(FeatureNet):
                 stages.append(nn.Sequential(*layers))
                 layers = []
             else:
-                layers += [nn.Conv2d(channels, int(item), 3, padding=1, bias=True), nn.BatchNorm2d(int(item)), nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(channels, int(item), 3, padding=1, bias=True),
+                    nn.BatchNorm2d(int(item)),
+                    nn.ReLU(inplace=True),
+                ]
                 channels = int(item)
         self.stages = nn.ModuleList(stages)
         self.pool = nn.MaxPool2d(2)

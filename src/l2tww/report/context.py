@@ -1,4 +1,5 @@
 """What the report reads: targets, methods and every finished run, as plain values (JSON)."""
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ summary and every hashed artifact must be the same bytes at every rerun (DVC rec
 numbers come from each run's timing.json; a run pulled from a DVC remote has none here and is left
 out of the means (its count is stated).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,21 @@ from ..results.cells import group_cells, n_text  # noqa: E402
 from .context import ReportContext  # noqa: E402
 from .tables import md_table, mean_std  # noqa: E402
 
-HEADER = ["target", "N/class", "method", "seeds timed", "s / epoch (mean ± std)", "vs scratch", "peak memory MB (max)", "student / meta params", "device"]
-PEAK_MEMORY_NOTE = "Peak memory: CUDA max allocated on a GPU; on a CPU the peak resident set size during the run (data and Python included)."
+HEADER = [
+    "target",
+    "N/class",
+    "method",
+    "seeds timed",
+    "s / epoch (mean ± std)",
+    "vs scratch",
+    "peak memory MB (max)",
+    "student / meta params",
+    "device",
+]
+PEAK_MEMORY_NOTE = (
+    "Peak memory: CUDA max allocated on a GPU; on a CPU the peak resident set size during the run (data "
+    "and Python included)."
+)
 
 
 def _timed(members: list[dict]) -> list[dict]:
@@ -35,7 +49,15 @@ def cost_rows(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
     for target, t in ctx.targets.items():
         n = t["primary_n"]
         peers = [target] + [o for o, c in ctx.targets.items() if (c["dataset"], c["arch"]) == (t["dataset"], t["arch"])]
-        base = next((_timed(groups[(p, m, n)]) for p in peers for m, cfg in ctx.methods.items() if cfg["kind"] == "scratch" and _timed(groups.get((p, m, n), []))), None)
+        base = next(
+            (
+                _timed(groups[(p, m, n)])
+                for p in peers
+                for m, cfg in ctx.methods.items()
+                if cfg["kind"] == "scratch" and _timed(groups.get((p, m, n), []))
+            ),
+            None,
+        )
         base_t = mean_std([x["time_per_epoch_s"] for x in base])[0] if base else None
         for method in t["methods"]:
             members = groups.get((target, method, n))
@@ -44,10 +66,19 @@ def cost_rows(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
                 continue
             mean, std = mean_std([x["time_per_epoch_s"] for x in timed])
             machine = timed[0].get("machine", {})
-            rows.append([target, n_text(n), ctx.label(method), f"{len(timed)} of {len(members)}", f"{mean:.2f} ± {std:.2f}",
-                         f"{mean / base_t:.1f}×" if base_t else "–", f"{max(x['peak_memory_mb'] for x in timed):.0f}",
-                         f"{members[0].get('student_params', 0):,} / {members[0].get('meta_params', 0):,}",
-                         f"{machine.get('device', '?')} ({machine.get('threads', '?')} threads)"])
+            rows.append(
+                [
+                    target,
+                    n_text(n),
+                    ctx.label(method),
+                    f"{len(timed)} of {len(members)}",
+                    f"{mean:.2f} ± {std:.2f}",
+                    f"{mean / base_t:.1f}×" if base_t else "–",
+                    f"{max(x['peak_memory_mb'] for x in timed):.0f}",
+                    f"{members[0].get('student_params', 0):,} / {members[0].get('meta_params', 0):,}",
+                    f"{machine.get('device', '?')} ({machine.get('threads', '?')} threads)",
+                ]
+            )
     return rows
 
 
@@ -82,11 +113,18 @@ def write_cost(ctx: ReportContext, out_dir: Path) -> Path:
     for old in folder.glob("cost-*.png"):
         if old.stem.removeprefix("cost-") not in drawn:
             old.unlink()
-    text = ["# Cost: time per epoch and peak memory", "",
-            "Measured in the runs themselves (train + val pass per epoch, `timing.json` beside each run's metrics); "
-            "the device and threads are the runs' own. These numbers differ at every execution, which is why they live "
-            "here and not in the report, the summary or any file DVC hashes.", "",
-            md_table(HEADER, cost_rows(ctx, ctx.runs)), "", PEAK_MEMORY_NOTE, ""]
+    text = [
+        "# Cost: time per epoch and peak memory",
+        "",
+        "Measured in the runs themselves (train + val pass per epoch, `timing.json` beside each run's metrics); "
+        "the device and threads are the runs' own. These numbers differ at every execution, which is why they live "
+        "here and not in the report, the summary or any file DVC hashes.",
+        "",
+        md_table(HEADER, cost_rows(ctx, ctx.runs)),
+        "",
+        PEAK_MEMORY_NOTE,
+        "",
+    ]
     text += [f"![{t}](cost-{t}.png)" for t in drawn] + [""]
     write_text(folder / "cost.md", "\n".join(text))
     return folder / "cost.md"

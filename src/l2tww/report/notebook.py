@@ -2,6 +2,7 @@
 
 Kept here so the notebooks hold only their sections, and a fix to figure output applies to all.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,12 @@ from ..results.cells import group_cells
 from . import tables
 from .context import ReportContext
 
-STYLE = {"font": {"size": 11}, "axes": {"titlesize": 12, "labelsize": 11}, "legend": {"fontsize": 9}, "figure": {"dpi": 100}}
+STYLE = {
+    "font": {"size": 11},
+    "axes": {"titlesize": 12, "labelsize": 11},
+    "legend": {"fontsize": 9},
+    "figure": {"dpi": 100},
+}
 
 
 def seeds(k: int) -> str:

@@ -6,6 +6,7 @@ to .ipynb, executed by papermill in a python3 kernel that runs *this* interprete
 exported with `nbconvert --no-input`-equivalent settings to one self-contained HTML page (figures
 inlined as base64). Everything is written atomically: a killed report leaves the previous files.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,9 +50,19 @@ def _execute(template: Path, workdir: Path, parameters: dict) -> "object":
     nbformat.write(nb, src)
     with _this_interpreter_on_path():
         try:  # cwd: the caller's, so relative data_root / results_root resolve as for every other verb
-            papermill.execute_notebook(str(src), str(done), parameters=parameters, kernel_name="python3", cwd=os.getcwd(), progress_bar=False, log_output=False)
+            papermill.execute_notebook(
+                str(src),
+                str(done),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=os.getcwd(),
+                progress_bar=False,
+                log_output=False,
+            )
         except papermill.PapermillExecutionError as exc:
-            raise RuntimeError(f"report: {template.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+            raise RuntimeError(
+                f"report: {template.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+            ) from None
     return nbformat.read(done, as_version=4)
 
 
@@ -96,7 +107,11 @@ def render(ctx: ReportContext, out_dir: str | Path, templates: Path = TEMPLATES)
     with tempfile.TemporaryDirectory(prefix=".render-", dir=out_dir) as tmp:
         work = Path(tmp)
         ctx.save(work / "context.json")
-        parameters = {"context_path": str(work / "context.json"), "figures_dir": str(work / "figures"), "plots_dir": str(work / "plots")}
+        parameters = {
+            "context_path": str(work / "context.json"),
+            "figures_dir": str(work / "figures"),
+            "plots_dir": str(work / "plots"),
+        }
         executed = [_execute(templates / name, work, parameters) for name in NOTEBOOKS]
         page = _html(_join(executed))
         figures = [f"figures/{f}" for f in _publish(work / "figures", out_dir / "figures")]

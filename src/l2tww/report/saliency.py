@@ -18,6 +18,7 @@ so this one is chosen and documented (spec §8 suggestion):
   there more).
 The weights are each run's best-val epoch (model.pt).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,7 +55,9 @@ def choose_runs(methods: dict, runs: list[dict]) -> tuple[dict, dict] | None:
     fm = [r for r in runs if is_fm(methods, r["method"])]
     lw = [r for r in runs if is_l2t_w(methods, r["method"])]
     candidates = [
-        (a, b) for a in fm for b in lw
+        (a, b)
+        for a in fm
+        for b in lw
         if (a["target"], a["n_per_class"], a["seed"]) == (b["target"], b["n_per_class"], b["seed"])
     ]
     if not candidates:
@@ -78,13 +81,17 @@ def _split_data(run: dict, device: torch.device):
     return open_split(data["prepared"], data["split"], data["dataset"], 64, device)
 
 
-def load_trained(run: dict, device: torch.device = torch.device("cpu")) -> Trained:
-    """`run`: a report run (metrics + `inputs`, the plain description training used)."""
+def load_trained(run: dict, device: torch.device | None = None) -> Trained:
+    """`run`: a report run (metrics + `inputs`, the plain description training used); on the CPU
+    unless `device` says otherwise."""
+    device = device or torch.device("cpu")
     inputs = run["inputs"]
     data = _split_data(run, device)
     sources = [load_source(s, device) for s in inputs["sources"]]
     target = build_model(inputs["arch"], data.num_classes, data.image_shape[0]).to(device)
-    method = build_method(MethodSpec.from_dict(inputs["spec"]), net_shapes(target, sources, data.image_shape)).to(device)
+    method = build_method(MethodSpec.from_dict(inputs["spec"]), net_shapes(target, sources, data.image_shape)).to(
+        device
+    )
     state = load_torch(f"{run['dir']}/model.pt", f"weights of {run['run_id']}")
     target.load_state_dict(state["target"])
     method.load_state_dict(state["method"])
@@ -129,7 +136,9 @@ def wfm_saliency(trained: Trained, x: torch.Tensor) -> torch.Tensor:
     out = trained.target(x)
     source_features = [s(x).features for s in trained.sources]
     distances = pair_distances(trained.method.spec.pairs, trained.method.regressors, out.features, source_features)
-    loss = weighted_matching_loss(distances, weights_and_lambdas(trained.method, source_features), None, trained.method.beta)
+    loss = weighted_matching_loss(
+        distances, weights_and_lambdas(trained.method, source_features), None, trained.method.beta
+    )
     (grad,) = torch.autograd.grad(loss * x.shape[0], x)  # x B: each image's own loss (mean over batch)
     sal = grad.abs().amax(dim=1)  # (B, H, W)
     return sal / sal.flatten(1).amax(dim=1).clamp_min(1e-12)[:, None, None]
@@ -151,4 +160,12 @@ def compare(fm_run: dict, l2t_run: dict, count: int = 6) -> dict:
     mean = torch.tensor(norm["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(norm["std"]).view(1, -1, 1, 1)
     images = (x * std + mean).clamp(0, 1).permute(0, 2, 3, 1)  # (B, H, W, C) in [0, 1] for imshow
-    return {"images": images.numpy(), "labels": names, "fm": s_fm.numpy(), "l2t_w": s_lw.numpy(), "diff": (s_lw - s_fm).numpy(), "fm_run": fm_run["run_id"], "l2t_w_run": l2t_run["run_id"]}
+    return {
+        "images": images.numpy(),
+        "labels": names,
+        "fm": s_fm.numpy(),
+        "l2t_w": s_lw.numpy(),
+        "diff": (s_lw - s_fm).numpy(),
+        "fm_run": fm_run["run_id"],
+        "l2t_w_run": l2t_run["run_id"],
+    }

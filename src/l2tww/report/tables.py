@@ -2,6 +2,7 @@
 notebooks and the markdown summary print the same numbers. Every accuracy is the test top-1 at each run's best-val
 epoch, mean ± sample std over seeds, with n seeds stated.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -39,14 +40,40 @@ def table1(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
             members = groups.get((target, method, n))
             if not members:
                 continue
-            ref = paper.table1_number(ctx.targets[target]["builder"], ctx.methods[method], ctx.targets[target]["source_builders"]) if n is None else None
+            ref = (
+                paper.table1_number(
+                    ctx.targets[target]["builder"], ctx.methods[method], ctx.targets[target]["source_builders"]
+                )
+                if n is None
+                else None
+            )
             mean = mean_std([r["test_acc"] for r in members])[0]
             delta = f"{mean - ref.value:+.2f}" if ref else "–"
-            rows.append([target, n_text(n), ctx.label(method), str(len(members)), acc_text(members), epochs_text(members), ref.text() if ref else "–", delta])
+            rows.append(
+                [
+                    target,
+                    n_text(n),
+                    ctx.label(method),
+                    str(len(members)),
+                    acc_text(members),
+                    epochs_text(members),
+                    ref.text() if ref else "–",
+                    delta,
+                ]
+            )
     return rows
 
 
-TABLE1_HEADER = ["target", "N/class", "method", "seeds", "test top-1 % (mean ± 95% CI)", "best-val epoch per seed", "paper", "Δ vs paper"]
+TABLE1_HEADER = [
+    "target",
+    "N/class",
+    "method",
+    "seeds",
+    "test top-1 % (mean ± 95% CI)",
+    "best-val epoch per seed",
+    "paper",
+    "Δ vs paper",
+]
 
 
 def lowdata(ctx: ReportContext, runs: list[dict]) -> dict[str, dict[str, list[tuple]]]:
@@ -56,8 +83,16 @@ def lowdata(ctx: ReportContext, runs: list[dict]) -> dict[str, dict[str, list[tu
     for target in ctx.targets:
         for method in ctx.targets[target]["methods"]:
             points = [
-                (n, *mean_std([r["test_acc"] for r in ms]), len(ms), paper.lowdata_number(ctx.targets[target]["builder"], ctx.methods[method], n, ctx.targets[target]["source_builders"]))
-                for (t, m, n), ms in groups.items() if (t, m) == (target, method)
+                (
+                    n,
+                    *mean_std([r["test_acc"] for r in ms]),
+                    len(ms),
+                    paper.lowdata_number(
+                        ctx.targets[target]["builder"], ctx.methods[method], n, ctx.targets[target]["source_builders"]
+                    ),
+                )
+                for (t, m, n), ms in groups.items()
+                if (t, m) == (target, method)
             ]
             if len(points) > 1:
                 out.setdefault(target, {})[method] = sorted(points, key=lambda p: n_order(p[0]))
@@ -70,7 +105,9 @@ def lowdata_table(ctx: ReportContext, curves: dict) -> tuple[list[str], list[lis
     rows = []
     for target, methods in curves.items():
         for method, points in methods.items():
-            cell = {p[0]: f"{p[1]:.2f} ± {p[2]:.2f} (n={p[3]})" + (f"; paper {p[4].text()}" if p[4] else "") for p in points}
+            cell = {
+                p[0]: f"{p[1]:.2f} ± {p[2]:.2f} (n={p[3]})" + (f"; paper {p[4].text()}" if p[4] else "") for p in points
+            }
             rows.append([target, ctx.label(method)] + [cell.get(n, "–") for n in ns])
     return header, rows
 
@@ -86,12 +123,16 @@ def multisource(ctx: ReportContext, runs: list[dict]) -> list[list[str]]:
         for (target, method, n), members in groups.items():
             if target != name:
                 continue
-            rows.append([name, " + ".join(t["sources"]), ctx.label(method), n_text(n), str(len(members)), acc_text(members)])
+            rows.append(
+                [name, " + ".join(t["sources"]), ctx.label(method), n_text(n), str(len(members)), acc_text(members)]
+            )
             for other, o in targets.items():
                 same = o["dataset"] == t["dataset"] and o["arch"] == t["arch"] and set(o["sources"]) < set(t["sources"])
                 if same and groups.get((other, method, n)):
                     ref = groups[(other, method, n)]
-                    rows.append([other, " + ".join(o["sources"]), ctx.label(method), n_text(n), str(len(ref)), acc_text(ref)])
+                    rows.append(
+                        [other, " + ".join(o["sources"]), ctx.label(method), n_text(n), str(len(ref)), acc_text(ref)]
+                    )
     return rows
 
 
@@ -120,26 +161,43 @@ def claims_markdown(rows: list[dict]) -> str:
 def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], html_name: str) -> str:
     builders = sorted({t["builder"] for t in ctx.targets.values()})
     out = [
-        "# L2T-ww reproduction: summary", "",
-        f"Made from `{ctx.origin}`; {len(runs)} runs. Every accuracy: {runs[0]['selection']}; Table 1 gives the mean ± the half-width of its 95% t-interval over the seeds stated. "
-        f"Full report with figures: [{html_name}]({html_name}).", "",
-        "## Table 1", "", md_table(TABLE1_HEADER, table1(ctx, runs)), "",
+        "# L2T-ww reproduction: summary",
+        "",
+        f"Made from `{ctx.origin}`; {len(runs)} runs. Every accuracy: {runs[0]['selection']}; Table 1 gives the mean ± "
+        "the half-width of its 95% t-interval over the seeds stated. "
+        f"Full report with figures: [{html_name}]({html_name}).",
+        "",
+        "## Table 1",
+        "",
+        md_table(TABLE1_HEADER, table1(ctx, runs)),
+        "",
     ]
     if ctx.claims:
         out += ["## The paper's claims", "", CLAIMS_NOTE, "", claims_markdown(ctx.claims), ""]
     if not paper.has_paper_numbers(builders):
-        out += [f"No paper numbers apply: the datasets ({', '.join(builders)}) are not in the paper (the embedded default is a miniature, not a reproduction).", ""]
+        out += [
+            f"No paper numbers apply: the datasets ({', '.join(builders)}) are not in the paper (the embedded default "
+            "is a miniature, not a reproduction).",
+            "",
+        ]
     else:
-        out += [f"{paper.TABLE1_CAPTION} [V] verified (the paper's abstract); [R] recalled, unverified. Paper numbers are compared only at N = all.", ""]
+        out += [
+            f"{paper.TABLE1_CAPTION} [V] verified (the paper's abstract); [R] recalled, unverified. Paper numbers are "
+            "compared only at N = all.",
+            "",
+        ]
     curves = lowdata(ctx, runs)
     if curves:
         out += ["## Low-data", "", md_table(*lowdata_table(ctx, curves)), ""]
     multi = multisource(ctx, runs)
     if multi:
         out += ["## Multi-source", "", md_table(MULTI_HEADER, multi), ""]
-    out += ["## Cost", "", "Time per epoch and peak memory: [cost/cost.md](cost/cost.md) (apart, since they differ at every execution).", ""]
+    out += [
+        "## Cost",
+        "",
+        "Time per epoch and peak memory: [cost/cost.md](cost/cost.md) (apart, since they differ at every execution).",
+        "",
+    ]
     if figures:
         out += ["## Figures", ""] + [f"- [{Path(f).stem}]({f})" for f in figures] + [""]
     return "\n".join(out)
-
-

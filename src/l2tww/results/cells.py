@@ -4,6 +4,7 @@ A cell is (target, method, N per class): the seeds of a cell are what a table av
 comparison pairs. N = None means the whole train split; it is written `all` in text and CSV,
 `nall` in tags (paths, run ids, rule wildcards), and sorts after every number.
 """
+
 from __future__ import annotations
 
 import math

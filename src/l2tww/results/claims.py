@@ -19,6 +19,7 @@ Rules (stats.py has the verdict rule):
   lambda read before training is the where-net's random init (issue 12, finding 4), hence change.
   Pairs with lambda_init = 0 have no relative change and are left out of the spread.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -40,10 +41,10 @@ class ClaimsSpec:
     single_sources: tuple[Arm, ...] = ()
     fast: Arm | None = None
     exact: Arm | None = None
-    reference: Arm | None = None        # e.g. fine-tuning: does the source carry transferable signal at all?
+    reference: Arm | None = None  # e.g. fine-tuning: does the source carry transferable signal at all?
     max_half_width: float = stats.MAX_HALF_WIDTH
-    equivalence_margin: float = 1.5     # fast ~ exact within +-1.5 pt (issue 12 budget)
-    multi_source_margin: float = 0.0    # ">=" read as ">": equal within noise is inconclusive
+    equivalence_margin: float = 1.5  # fast ~ exact within +-1.5 pt (issue 12 budget)
+    multi_source_margin: float = 0.0  # ">=" read as ">": equal within noise is inconclusive
     entropy_deficit_min: float = 1e-2
     lambda_change_min: float = 0.2
     level: float = stats.LEVEL
@@ -61,8 +62,6 @@ class ClaimRow:
     reason: str
 
 
-
-
 def _ns(cells, arm: Arm) -> set:
     return {n for (t, m, n) in cells if (t, m) == arm}
 
@@ -77,7 +76,10 @@ def _best_on_val(cells, arms: tuple[Arm, ...], n) -> tuple[Arm, float] | None:
         vals = _field(cells, arm, n, "val_acc")
         if vals:
             if any(v is None for v in vals.values()):
-                raise ValueError(f"claims: target={arm[0]} method={arm[1]} n_per_class={n_text(n)}: val_acc missing; the best arm is chosen on validation")
+                raise ValueError(
+                    f"claims: target={arm[0]} method={arm[1]} n_per_class={n_text(n)}: val_acc missing; the best arm "
+                    "is chosen on validation"
+                )
             scored.append((statistics.fmean(vals.values()), arm))
     if not scored:
         return None
@@ -131,7 +133,8 @@ def transfer_at(log: dict, epoch: int) -> dict:
     (its best-val epoch) beside lambda before training (the first logged epoch for older logs)."""
     at = log["epochs"].index(epoch)
     return {
-        "entropy_deficit": log["entropy_deficit"][at], "lambda_final": log["lambda"][at],
+        "entropy_deficit": log["entropy_deficit"][at],
+        "lambda_final": log["lambda"][at],
         "lambda_init": (log.get("initial") or {}).get("lambda", log["lambda"][0]),
     }
 
@@ -194,7 +197,9 @@ def _gain_rows(cells, spec) -> list[ClaimRow]:
     if not set(small) & set(large):
         return [_not_run(claim, comparison, "no seed shared by all four cells")]
     p = stats.paired_difference(small, large, spec.level)
-    return [_row(claim, comparison, p.ci, stats.verdict_greater(p.ci, 0.0, spec.max_half_width, spec.level), _unpaired(p))]
+    return [
+        _row(claim, comparison, p.ci, stats.verdict_greater(p.ci, 0.0, spec.max_half_width, spec.level), _unpaired(p))
+    ]
 
 
 def claims_table(records: list[dict], spec: ClaimsSpec) -> list[ClaimRow]:
@@ -217,6 +222,7 @@ def claims_table(records: list[dict], spec: ClaimsSpec) -> list[ClaimRow]:
         def pick(n):
             found = _best_on_val(cells, arms, n)
             return found and (found[0], f"{found[0][1]} on {found[0][0]} is the {what} on val ({found[1]:.2f})")
+
         return pick
 
     claim = "the source transfers at all (reference > scratch)"
@@ -228,18 +234,31 @@ def claims_table(records: list[dict], spec: ClaimsSpec) -> list[ClaimRow]:
     claim = "L2T-ww > the best baseline"
     if spec.baselines and not absent(claim, spec.l2t):
         rows += _paired_rows(cells, spec, claim, spec.l2t, best(spec.baselines, "best baseline"), _greater(spec)) or [
-            _not_run(claim, spec.l2t[1], "no baseline run at an N of L2T-ww")]
+            _not_run(claim, spec.l2t[1], "no baseline run at an N of L2T-ww")
+        ]
     if spec.scratch and not absent("the gain over scratch grows as N shrinks", spec.l2t, spec.scratch):
         rows += _gain_rows(cells, spec)
     rows += _meta_rows(records, spec)
     claim = "multi-source ≥ the best single source"
     if spec.multi_source and spec.single_sources and not absent(claim, spec.multi_source):
-        rows += _paired_rows(cells, spec, claim, spec.multi_source, best(spec.single_sources, "best single source"),
-                             _greater(spec, -spec.multi_source_margin)) or [_not_run(claim, spec.multi_source[1], "no single-source run at an N of multi-source")]
+        rows += _paired_rows(
+            cells,
+            spec,
+            claim,
+            spec.multi_source,
+            best(spec.single_sources, "best single source"),
+            _greater(spec, -spec.multi_source_margin),
+        ) or [_not_run(claim, spec.multi_source[1], "no single-source run at an N of multi-source")]
     claim = f"fast mode ≈ exact mode (±{spec.equivalence_margin:g} pt)"
     if spec.fast and spec.exact and not absent(claim, spec.fast, spec.exact):
-        rows += _paired_rows(cells, spec, claim, spec.fast, fixed(spec.exact),
-                             lambda ci: stats.verdict_equivalent(ci, spec.equivalence_margin, spec.max_half_width, spec.level))
+        rows += _paired_rows(
+            cells,
+            spec,
+            claim,
+            spec.fast,
+            fixed(spec.exact),
+            lambda ci: stats.verdict_equivalent(ci, spec.equivalence_margin, spec.max_half_width, spec.level),
+        )
     return rows
 
 
@@ -248,10 +267,15 @@ def _num(x) -> str:
 
 
 def to_markdown(rows: list[ClaimRow]) -> str:
-    lines = ["| Claim | Comparison | Seeds | Mean (paired diff) | 95% CI | Verdict | Reason |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| Claim | Comparison | Seeds | Mean (paired diff) | 95% CI | Verdict | Reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ci = "—" if r.low is None else f"[{_num(r.low)}, {_num(r.high)}]"
-        lines.append(f"| {r.claim} | {r.comparison} | {r.seeds} | {_num(r.mean)} | {ci} | **{r.verdict}** | {r.reason} |")
+        lines.append(
+            f"| {r.claim} | {r.comparison} | {r.seeds} | {_num(r.mean)} | {ci} | **{r.verdict}** | {r.reason} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -260,6 +284,10 @@ def to_json(rows: list[ClaimRow]) -> dict:
     rounded to 4 places, and keyed by stable text so that `dvc metrics diff` lines up rows."""
     out: dict = {}
     for r in rows:
-        fields = {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(r).items() if k not in ("claim", "comparison")}
+        fields = {
+            k: round(v, 4) if isinstance(v, float) else v
+            for k, v in asdict(r).items()
+            if k not in ("claim", "comparison")
+        }
         out.setdefault(r.claim, {})[r.comparison] = fields
     return out

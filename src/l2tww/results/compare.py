@@ -13,6 +13,7 @@ Beside the cells, the claims tables of the two sides' metrics.json (where both h
 side by side: a claim whose verdict differs is what a reader of either side would conclude
 differently (`l2tww compare --same-verdicts` exits 1 then: issue 12's machine-robustness check).
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,7 +25,6 @@ from pathlib import Path, PurePosixPath
 
 from . import stats
 from .cells import Cell, n_text, parse_n, seeds_by_cell
-
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class CellDiff:
 class Comparison:
     changed: list[CellDiff]
     unchanged: int
-    only_a: list[Cell]   # cells of A with no seed shared with B (absent from B, or other seeds only)
+    only_a: list[Cell]  # cells of A with no seed shared with B (absent from B, or other seeds only)
     only_b: list[Cell]
 
 
@@ -62,9 +62,16 @@ def _record(raw: dict, where: str) -> dict:
         if raw.get(key) in (None, ""):
             raise ValueError(f"{where}: key {key} missing")
     try:
-        out["n_per_class"], out["seed"], out["test_acc"] = parse_n(raw.get("n_per_class")), int(raw["seed"]), float(raw["test_acc"])
+        out["n_per_class"], out["seed"], out["test_acc"] = (
+            parse_n(raw.get("n_per_class")),
+            int(raw["seed"]),
+            float(raw["test_acc"]),
+        )
     except (TypeError, ValueError):
-        raise ValueError(f"{where}: n_per_class={raw.get('n_per_class')!r} seed={raw['seed']!r} test_acc={raw['test_acc']!r}: expected integers and a number") from None
+        raise ValueError(
+            f"{where}: n_per_class={raw.get('n_per_class')!r} seed={raw['seed']!r} test_acc={raw['test_acc']!r}: "
+            "expected integers and a number"
+        ) from None
     return out
 
 
@@ -114,7 +121,9 @@ def load_claims(path: str, rev: str | None = None, repo: str | Path = ".") -> di
 
 
 def _cells(records: list[dict]) -> dict[Cell, dict]:
-    return {cell: {s: r["test_acc"] for s, r in seeds.items()} for cell, seeds in seeds_by_cell(records, "compare").items()}
+    return {
+        cell: {s: r["test_acc"] for s, r in seeds.items()} for cell, seeds in seeds_by_cell(records, "compare").items()
+    }
 
 
 def _mean(by_seed: dict, seeds) -> float:
@@ -154,8 +163,19 @@ def format_comparison(cmp: Comparison, label_a: str = "A", label_b: str = "B") -
             unpaired = f" (+{d.b_only} B-only, {d.a_only} A-only seeds ignored)" if d.a_only or d.b_only else ""
             interval = "no interval" if ci.low is None else f"[{ci.low:+.2f}, {ci.high:+.2f}]"
             verdict = "yes" if d.beyond_noise else ("n/a" if ci.low is None else "no")
-            rows.append([d.cell[0], d.cell[1], n_text(d.cell.n_per_class), f"{ci.n}{unpaired}",
-                         f"{d.mean_a:.2f}", f"{d.mean_b:.2f}", f"{ci.mean:+.2f}", interval, verdict])
+            rows.append(
+                [
+                    d.cell[0],
+                    d.cell[1],
+                    n_text(d.cell.n_per_class),
+                    f"{ci.n}{unpaired}",
+                    f"{d.mean_a:.2f}",
+                    f"{d.mean_b:.2f}",
+                    f"{ci.mean:+.2f}",
+                    interval,
+                    verdict,
+                ]
+            )
         lines += _table(["target", "method", "N", "seeds", "A", "B", "B−A", "95% CI", "beyond noise"], rows)
     else:
         lines.append("no changed cell")
@@ -184,7 +204,9 @@ def pair_verdicts(a: dict, b: dict) -> list[VerdictPair]:
     for claim in list(a) + [c for c in b if c not in a]:
         rows_a, rows_b = list(a.get(claim, {}).items()), list(b.get(claim, {}).items())
         for i in range(max(len(rows_a), len(rows_b))):
-            out.append(VerdictPair(claim, rows_a[i] if i < len(rows_a) else None, rows_b[i] if i < len(rows_b) else None))
+            out.append(
+                VerdictPair(claim, rows_a[i] if i < len(rows_a) else None, rows_b[i] if i < len(rows_b) else None)
+            )
     return out
 
 
@@ -206,7 +228,9 @@ def format_verdicts(pairs: list[VerdictPair], label_a: str = "A", label_b: str =
     return "\n".join(lines) + "\n"
 
 
-def main_compare(rev_a: str | None, rev_b: str | None, path: str, repo: str | Path = ".", metrics: str | None = None) -> tuple[str, bool | None]:
+def main_compare(
+    rev_a: str | None, rev_b: str | None, path: str, repo: str | Path = ".", metrics: str | None = None
+) -> tuple[str, bool | None]:
     """`l2tww compare [REV_A] [REV_B]`: the CLI passes rev_a="HEAD", rev_b=None (the working tree) by
     default, and the summary's metrics.json as `metrics`. Returns the text and whether every claim
     kept its verdict (None unless both sides have a claims table)."""

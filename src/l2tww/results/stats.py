@@ -17,6 +17,7 @@ Verdict rule (fixed here so that no threshold is chosen after seeing the numbers
 - One seed gives no interval: inconclusive. A CI wider than max_half_width (1.5 pt) is named in the
   reason, with the seeds needed at the observed std to reach it.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,6 +35,7 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusi
 @dataclass(frozen=True)
 class MeanCI:
     """Mean over n values with its two-sided CI; low/high are None when n < 2 (no interval)."""
+
     n: int
     mean: float
     std: float  # sample std, ddof=1 (0 for n = 1)
@@ -48,6 +50,7 @@ class MeanCI:
 @dataclass(frozen=True)
 class Paired:
     """Per-seed differences a - b over the seeds both sides have; unpaired seeds are counted, not used."""
+
     seeds: tuple
     diffs: tuple[float, ...]
     ci: MeanCI
@@ -107,7 +110,10 @@ def _width_note(ci: MeanCI, max_half_width: float | None, level: float) -> str:
     if max_half_width is None or ci.half_width <= max_half_width:
         return ""
     need = seeds_needed(ci.std, max_half_width, level)
-    return f"half-width {fmt(ci.half_width)} > {max_half_width:g} (~{need} seeds would reach ±{max_half_width:g} at the observed std {fmt(ci.std)})"
+    return (
+        f"half-width {fmt(ci.half_width)} > {max_half_width:g} (~{need} seeds would reach ±{max_half_width:g} at "
+        f"the observed std {fmt(ci.std)})"
+    )
 
 
 def _no_interval(ci: MeanCI) -> Verdict | None:
@@ -116,7 +122,9 @@ def _no_interval(ci: MeanCI) -> Verdict | None:
     return None
 
 
-def verdict_greater(ci: MeanCI, bound: float = 0.0, max_half_width: float | None = MAX_HALF_WIDTH, level: float = LEVEL) -> Verdict:
+def verdict_greater(
+    ci: MeanCI, bound: float = 0.0, max_half_width: float | None = MAX_HALF_WIDTH, level: float = LEVEL
+) -> Verdict:
     """Claim "mean > bound"."""
     if (v := _no_interval(ci)) is not None:
         return v
@@ -126,10 +134,17 @@ def verdict_greater(ci: MeanCI, bound: float = 0.0, max_half_width: float | None
         return Verdict(SUPPORTED, f"CI lower end {fmt(ci.low)} > {bound:g}{wide}")
     if ci.high < bound:
         return Verdict(CONTRADICTED, f"CI upper end {fmt(ci.high)} < {bound:g}{wide}")
-    return Verdict(INCONCLUSIVE, f"CI [{fmt(ci.low)}, {fmt(ci.high)}] too wide to decide: {note}" if note else f"CI [{fmt(ci.low)}, {fmt(ci.high)}] contains {bound:g}")
+    return Verdict(
+        INCONCLUSIVE,
+        f"CI [{fmt(ci.low)}, {fmt(ci.high)}] too wide to decide: {note}"
+        if note
+        else f"CI [{fmt(ci.low)}, {fmt(ci.high)}] contains {bound:g}",
+    )
 
 
-def verdict_equivalent(ci: MeanCI, margin: float = MAX_HALF_WIDTH, max_half_width: float | None = MAX_HALF_WIDTH, level: float = LEVEL) -> Verdict:
+def verdict_equivalent(
+    ci: MeanCI, margin: float = MAX_HALF_WIDTH, max_half_width: float | None = MAX_HALF_WIDTH, level: float = LEVEL
+) -> Verdict:
     """Claim "|mean| <= margin"."""
     if (v := _no_interval(ci)) is not None:
         return v
@@ -139,4 +154,9 @@ def verdict_equivalent(ci: MeanCI, margin: float = MAX_HALF_WIDTH, max_half_widt
     if ci.low > margin or ci.high < -margin:
         wide = f"; {note}, decided anyway: the CI lies outside ±{margin:g}" if note else ""
         return Verdict(CONTRADICTED, f"CI [{fmt(ci.low)}, {fmt(ci.high)}] entirely outside ±{margin:g}{wide}")
-    return Verdict(INCONCLUSIVE, f"CI [{fmt(ci.low)}, {fmt(ci.high)}] too wide to decide: {note}" if note else f"CI [{fmt(ci.low)}, {fmt(ci.high)}] straddles ±{margin:g}")
+    return Verdict(
+        INCONCLUSIVE,
+        f"CI [{fmt(ci.low)}, {fmt(ci.high)}] too wide to decide: {note}"
+        if note
+        else f"CI [{fmt(ci.low)}, {fmt(ci.high)}] straddles ±{margin:g}",
+    )

@@ -10,6 +10,7 @@
   here that differs at every execution: the others are the same bytes at every rerun (DVC hashes
   them), so timings stay out of them.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,12 +18,36 @@ import io
 import statistics
 from pathlib import Path
 
+from ..io import write_json, write_text
 from . import stats
 from .cells import group_cells, n_tag, n_text, parse_n
-from ..io import write_json, write_text
 
-RUN_FIELDS = ["run_id", "target", "method", "label", "n_per_class", "seed", "test_acc", "val_acc", "best_epoch", "last_epoch", "last_val_acc"]
-SUMMARY_FIELDS = ["target", "method", "label", "n_per_class", "seeds", "test_acc_mean", "test_acc_std", "test_acc_ci95_low", "test_acc_ci95_high", "val_acc_mean", "selection"]
+RUN_FIELDS = [
+    "run_id",
+    "target",
+    "method",
+    "label",
+    "n_per_class",
+    "seed",
+    "test_acc",
+    "val_acc",
+    "best_epoch",
+    "last_epoch",
+    "last_val_acc",
+]
+SUMMARY_FIELDS = [
+    "target",
+    "method",
+    "label",
+    "n_per_class",
+    "seeds",
+    "test_acc_mean",
+    "test_acc_std",
+    "test_acc_ci95_low",
+    "test_acc_ci95_high",
+    "val_acc_mean",
+    "selection",
+]
 COST_FIELDS = ["target", "method", "n_per_class", "seeds_timed", "time_per_epoch_s", "peak_memory_mb"]
 
 
@@ -39,14 +64,21 @@ def aggregate(runs: list[dict]) -> list[dict]:
     for (target, method, n), members in group_cells(runs).items():
         tests = [m["test_acc"] for m in members]
         ci = stats.mean_ci(tests)
-        rows.append({
-            "target": target, "method": method, "label": members[0]["label"],
-            "n_per_class": n_text(n), "seeds": len(members),
-            "test_acc_mean": round(statistics.fmean(tests), 4), "test_acc_std": round(ci.std, 4),
-            "test_acc_ci95_low": None if ci.low is None else round(ci.low, 4), "test_acc_ci95_high": None if ci.high is None else round(ci.high, 4),
-            "val_acc_mean": round(statistics.fmean(m["val_acc"] for m in members), 4),
-            "selection": members[0]["selection"],
-        })
+        rows.append(
+            {
+                "target": target,
+                "method": method,
+                "label": members[0]["label"],
+                "n_per_class": n_text(n),
+                "seeds": len(members),
+                "test_acc_mean": round(statistics.fmean(tests), 4),
+                "test_acc_std": round(ci.std, 4),
+                "test_acc_ci95_low": None if ci.low is None else round(ci.low, 4),
+                "test_acc_ci95_high": None if ci.high is None else round(ci.high, 4),
+                "val_acc_mean": round(statistics.fmean(m["val_acc"] for m in members), 4),
+                "selection": members[0]["selection"],
+            }
+        )
     return rows
 
 
@@ -55,11 +87,16 @@ def cost(runs: list[dict]) -> list[dict]:
     rows = []
     for (target, method, n), members in group_cells(runs).items():
         timed = [m["timing"] for m in members if m.get("timing")]
-        rows.append({
-            "target": target, "method": method, "n_per_class": n_text(n), "seeds_timed": len(timed),
-            "time_per_epoch_s": round(statistics.fmean(t["time_per_epoch_s"] for t in timed), 4) if timed else None,
-            "peak_memory_mb": round(max(t["peak_memory_mb"] for t in timed), 1) if timed else None,
-        })
+        rows.append(
+            {
+                "target": target,
+                "method": method,
+                "n_per_class": n_text(n),
+                "seeds_timed": len(timed),
+                "time_per_epoch_s": round(statistics.fmean(t["time_per_epoch_s"] for t in timed), 4) if timed else None,
+                "peak_memory_mb": round(max(t["peak_memory_mb"] for t in timed), 1) if timed else None,
+            }
+        )
     return rows
 
 
@@ -71,11 +108,22 @@ def write_summary(runs: list[dict], out: Path, claims: dict | None = None) -> Pa
     write_text(out / "runs.csv", _csv([{**r, "n_per_class": n_text(r["n_per_class"])} for r in runs], RUN_FIELDS))
     write_text(out / "summary.csv", _csv(rows, SUMMARY_FIELDS))
     write_text(out / "cost.csv", _csv(cost(runs), COST_FIELDS))
-    write_text(out / "lowdata.csv", _csv([r for r in rows if r["n_per_class"] != "all"], ["target", "method", "n_per_class", "test_acc_mean", "test_acc_std"]))
+    write_text(
+        out / "lowdata.csv",
+        _csv(
+            [r for r in rows if r["n_per_class"] != "all"],
+            ["target", "method", "n_per_class", "test_acc_mean", "test_acc_std"],
+        ),
+    )
     nested: dict = {}
     for r in rows:
         cell = nested.setdefault(r["target"], {}).setdefault(r["method"], {})
-        cell[n_tag(parse_n(r["n_per_class"]))] = {"test_acc": r["test_acc_mean"], "test_acc_std": r["test_acc_std"], "test_acc_ci95": [r["test_acc_ci95_low"], r["test_acc_ci95_high"]], "seeds": r["seeds"]}
+        cell[n_tag(parse_n(r["n_per_class"]))] = {
+            "test_acc": r["test_acc_mean"],
+            "test_acc_std": r["test_acc_std"],
+            "test_acc_ci95": [r["test_acc_ci95_low"], r["test_acc_ci95_high"]],
+            "seeds": r["seeds"],
+        }
     if claims:
         nested["claims"] = claims
     write_json(out / "metrics.json", nested)

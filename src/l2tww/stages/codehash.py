@@ -10,6 +10,7 @@ and formatting never change a result, so editing them re-runs nothing, while any
 behaviour (a constant, an operator, an argument) changes the hash and re-runs the jobs that
 execute that module.
 """
+
 from __future__ import annotations
 
 import ast
@@ -91,7 +92,12 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
     return tree
 

@@ -2,20 +2,29 @@
 placement, and how a finished job is recorded: metrics.json (the identity and how the numbers were
 computed: the same bytes at every rerun on one machine kind) and timing.json (seconds, memory,
 host and git state of this execution; kept out of every hash), then the checkpoint discarded."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
-from ..data.download import file_hash
 from ..config.layout import TIMING_FILE
 from ..data.batches import SplitData
+from ..data.download import file_hash
 from ..data.loader import open_split
 from ..io import write_json
 from ..models import FeatureNet
-from ..training.runtime import execution_record, machine_record, select_device, set_deterministic, set_precision, set_threads
+from ..training.runtime import (
+    execution_record,
+    machine_record,
+    select_device,
+    set_deterministic,
+    set_precision,
+    set_threads,
+)
 from ..training.trainer import Trainer
+
 
 def device_for(runtime: dict) -> torch.device:
     """The device, with the configured precision and determinism set before CUDA is first used."""
@@ -27,8 +36,13 @@ def device_for(runtime: dict) -> torch.device:
 
 def open_data(data: dict, batch_size: int, device: torch.device, runtime: dict) -> SplitData:
     return open_split(
-        Path(data["prepared"]), Path(data["split"]), data["dataset"], batch_size, device,
-        channels_last=runtime["channels_last"] and device.type == "cuda", workers=runtime["workers"],
+        Path(data["prepared"]),
+        Path(data["split"]),
+        data["dataset"],
+        batch_size,
+        device,
+        channels_last=runtime["channels_last"] and device.type == "cuda",
+        workers=runtime["workers"],
     )
 
 

@@ -11,18 +11,25 @@ modules that resolve them (config, paths, this one) are not hashed as code: edit
 config.py re-runs nothing. Runtime knobs that do not change numbers (threads, workers, device
 choice) are left out; precision, determinism and channels_last change them on a GPU and are in.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
 
-from .codehash import code_identity, text_hash
+from ..catalog import METHODS
 from ..config import Params, Run
 from ..report import NOTEBOOKS as NOTEBOOK_FILES
-from ..catalog import METHODS
+from .codehash import code_identity, text_hash
 
-NOT_CODE = ("l2tww.config", "l2tww.config.params", "l2tww.config.layout", "l2tww.stages.codehash", "l2tww.stages.identity")
+NOT_CODE = (
+    "l2tww.config",
+    "l2tww.config.params",
+    "l2tww.config.layout",
+    "l2tww.stages.codehash",
+    "l2tww.stages.identity",
+)
 
 
 def _code(*roots: str) -> dict[str, str]:
@@ -47,7 +54,9 @@ def split_identity(params: Params, dataset: str, n_per_class: int | None = None,
     cfg = params["datasets"][dataset]
     base = {
         "prepared": prepare_identity(params, dataset),
-        "dataset": {k: v for k, v in cfg.items() if k not in ("normalize", "augment")},  # read when loading, not splitting
+        "dataset": {
+            k: v for k, v in cfg.items() if k not in ("normalize", "augment")
+        },  # read when loading, not splitting
         "split_seed": params["split_seed"],
         "code": _code("l2tww.stages.split"),
     }
@@ -57,7 +66,11 @@ def split_identity(params: Params, dataset: str, n_per_class: int | None = None,
 def source_identity(params: Params, name: str) -> dict:
     src = params["sources"][name]
     if not params.is_pretrained(name):  # released weights: the file is fixed by its checksum
-        return {"weights": src["weights"], "arch": src["arch"], "dataset": params["datasets"][src["dataset"]]["builder"]}
+        return {
+            "weights": src["weights"],
+            "arch": src["arch"],
+            "dataset": params["datasets"][src["dataset"]]["builder"],
+        }
     return {
         "source": src,
         "recipe": params["recipes"][src["recipe"]],
@@ -98,6 +111,6 @@ def report_identity(params: Params) -> dict:
     but they are the report's prose."""
     return {
         "summary": summary_identity(params),
-        "code": _code("l2tww.stages.report", *NOTEBOOKS),
+        "code": _code("l2tww.stages.reporting", *NOTEBOOKS),
         "notebooks": {m: text_hash(m) for m in NOTEBOOKS},
     }

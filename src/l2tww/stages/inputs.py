@@ -1,22 +1,33 @@
 """Plain descriptions of a source and of a run: every path, config slice and method spec the
 library needs to build them. Training executes them; the report rebuilds finished runs from them."""
+
 from __future__ import annotations
 
-from ..config import Params, Run
 from ..catalog import BUILDERS
+from ..config import Params, Run
 
 
 def data_inputs(params: Params, dataset: str, n_per_class: int | None, seed: int) -> dict:
     layout = params.layout
-    return {"name": dataset, "prepared": str(layout.prepared(dataset)), "split": str(layout.split(dataset, n_per_class, seed)), "dataset": params["datasets"][dataset]}
+    return {
+        "name": dataset,
+        "prepared": str(layout.prepared(dataset)),
+        "split": str(layout.split(dataset, n_per_class, seed)),
+        "dataset": params["datasets"][dataset],
+    }
 
 
 def source_inputs(params: Params, name: str) -> dict:
     cfg = params["sources"][name]
     info = BUILDERS[params["datasets"][cfg["dataset"]]["builder"]]
     return {
-        "name": name, "arch": cfg["arch"], "num_classes": info.num_classes, "channels": info.channels,
-        "pretrained": params.is_pretrained(name), "weights": cfg.get("weights"), "weights_cache": str(params.layout.raw(f"weights-{name}")),
+        "name": name,
+        "arch": cfg["arch"],
+        "num_classes": info.num_classes,
+        "channels": info.channels,
+        "pretrained": params.is_pretrained(name),
+        "weights": cfg.get("weights"),
+        "weights_cache": str(params.layout.raw(f"weights-{name}")),
         "model": str(params.layout.source_dir(name) / "model.pt"),
     }
 
@@ -25,9 +36,16 @@ def run_inputs(params: Params, run: Run) -> dict:
     tcfg = params["targets"][run.target]
     spec = params.method_spec(run.target, run.method)
     return {
-        "run_id": run.run_id, "dir": str(params.layout.run_dir(run.relpath)),
-        "target": run.target, "method": run.method, "label": params.label(run.method), "n_per_class": run.n_per_class, "seed": run.seed,
-        "arch": tcfg["arch"], "recipe": params["recipes"][tcfg["recipe"]], "spec": spec.as_dict(),
+        "run_id": run.run_id,
+        "dir": str(params.layout.run_dir(run.relpath)),
+        "target": run.target,
+        "method": run.method,
+        "label": params.label(run.method),
+        "n_per_class": run.n_per_class,
+        "seed": run.seed,
+        "arch": tcfg["arch"],
+        "recipe": params["recipes"][tcfg["recipe"]],
+        "spec": spec.as_dict(),
         "data": data_inputs(params, tcfg["dataset"], run.n_per_class, run.seed),
         "source_names": tcfg["sources"],
         "sources": [] if spec.kind == "scratch" else [source_inputs(params, s) for s in tcfg["sources"]],

@@ -1,8 +1,9 @@
 """`l2tww prepare <dataset>`."""
+
 from __future__ import annotations
 
 from ..config import Params
-from ..data.prepare import prepare
+from ..data.store import prepare
 
 
 def prepare_dataset(params: Params, dataset: str) -> dict:

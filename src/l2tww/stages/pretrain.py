@@ -1,4 +1,5 @@
 """`l2tww pretrain <source>`: train a source network on its dataset (spec §2)."""
+
 from __future__ import annotations
 
 from ..config import Params
@@ -23,10 +24,24 @@ def pretrain_source(params: Params, name: str, progress: bool = False) -> dict:
     model = place(build_model(cfg["arch"], data.num_classes, data.image_shape[0]), device, runtime)
     method = Scratch(MethodSpec(name="scratch", kind="scratch"), net_shapes(model, [], data.image_shape)).to(device)
     identity = digest(source_identity(params, name))
-    record = {"run_id": f"source-{name}", "source": name, "dataset": cfg["dataset"], "arch": cfg["arch"], "n_per_class": cfg.get("n_per_class"), "seed": cfg["seed"], "recipe": recipe}
+    record = {
+        "run_id": f"source-{name}",
+        "source": name,
+        "dataset": cfg["dataset"],
+        "arch": cfg["arch"],
+        "n_per_class": cfg.get("n_per_class"),
+        "seed": cfg["seed"],
+        "recipe": recipe,
+    }
     out_dir = params.layout.source_dir(name)
     fit = FitConfig(
-        recipe, out_dir, cfg["seed"], device, runtime["precision"], record,
-        fingerprint=digest({"identity": identity, "inputs": input_hashes([data_in["split"]])}), progress=progress,
+        recipe,
+        out_dir,
+        cfg["seed"],
+        device,
+        runtime["precision"],
+        record,
+        fingerprint=digest({"identity": identity, "inputs": input_hashes([data_in["split"]])}),
+        progress=progress,
     )
     return finish(Trainer(model, method, [], data, fit), out_dir, identity, runtime)

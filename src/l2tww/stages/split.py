@@ -1,4 +1,5 @@
 """`l2tww split <dataset> [--n N --seed S]`: the base split, or an N-per-class subset of it."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,12 +1,13 @@
 """`l2tww summarize`: every run of the matrix -> results/summary/ (with the claims table)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..results import claims
 from ..config import Params
 from ..config.layout import TIMING_FILE
 from ..io import read_json
+from ..results import claims
 from ..results.summary import write_summary
 
 

@@ -3,6 +3,7 @@
 A run whose metrics.json already records its current identity is kept, not trained again: a job
 killed during its third run, rerun, trains only the third (resuming its checkpoint) and the rest.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,7 +42,11 @@ def train_runs(params: Params, runs: list[Run], progress: bool = False, job: Job
         if len(runs) > 1:
             print(f"[l2tww] {run.run_id}", flush=True)
         if finished(params, run):
-            print(f"[l2tww] {run.run_id}: finished earlier with this identity, kept (delete {params.layout.run_dir(run.relpath)} to train it again)", flush=True)
+            print(
+                f"[l2tww] {run.run_id}: finished earlier with this identity, kept (delete "
+                f"{params.layout.run_dir(run.relpath)} to train it again)",
+                flush=True,
+            )
             continue
         train_run(params, run, progress)
     if job is not None:
@@ -63,16 +68,31 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
     # report and the claims measure what was learned, not where it started. Eval mode: no state moves.
     initial = evaluate(target, data.val, method, sources, observe=True).get("transfer") if method.observes else None
     record = {
-        "run_id": inputs["run_id"], "target": inputs["target"], "method": inputs["method"], "label": inputs["label"],
-        "kind": spec.kind, "n_per_class": inputs["n_per_class"], "seed": inputs["seed"], "dataset": inputs["data"]["name"],
-        "sources": inputs["source_names"], "pairs": [p.key for p in spec.pairs], "hparams": spec.hparams,
-        "arch": inputs["arch"], "recipe": recipe,
+        "run_id": inputs["run_id"],
+        "target": inputs["target"],
+        "method": inputs["method"],
+        "label": inputs["label"],
+        "kind": spec.kind,
+        "n_per_class": inputs["n_per_class"],
+        "seed": inputs["seed"],
+        "dataset": inputs["data"]["name"],
+        "sources": inputs["source_names"],
+        "pairs": [p.key for p in spec.pairs],
+        "hparams": spec.hparams,
+        "arch": inputs["arch"],
+        "recipe": recipe,
     }
     files = [inputs["data"]["split"]] + [s["model"] for s in inputs["sources"] if s["pretrained"]]
     out_dir = Path(inputs["dir"])
     fit = FitConfig(
-        recipe, out_dir, inputs["seed"], device, runtime["precision"], record,
-        fingerprint=digest({"identity": identity, "inputs": input_hashes(files)}), progress=progress,
+        recipe,
+        out_dir,
+        inputs["seed"],
+        device,
+        runtime["precision"],
+        record,
+        fingerprint=digest({"identity": identity, "inputs": input_hashes(files)}),
+        progress=progress,
     )
     trainer = Trainer(target, method, sources, data, fit)
     return finish(trainer, out_dir, identity, runtime, also_write=lambda: _write_transfer(out_dir, spec, initial))
@@ -86,4 +106,7 @@ def _write_transfer(out_dir: Path, spec: MethodSpec, initial: dict | None) -> No
     if not rows:
         return
     stats = {key: [t[key] for _, t in rows] for key in rows[0][1]}
-    write_json(out_dir / "transfer.json", {"pairs": [p.key for p in spec.pairs], "epochs": [e for e, _ in rows], **stats, "initial": initial})
+    write_json(
+        out_dir / "transfer.json",
+        {"pairs": [p.key for p in spec.pairs], "epochs": [e for e, _ in rows], **stats, "initial": initial},
+    )

@@ -11,6 +11,7 @@
   machine kind); `machine_record` what timing.json carries (host, pid, git state: facts of one
   execution that must not enter hashed artifacts).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,10 +43,14 @@ def check_device(spec: str) -> str:
     Returns the device type a job would use here ("cuda" or "cpu")."""
     if spec.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"runtime.device: {spec!r} requested but CUDA is not available on this machine (use auto or cpu)")
+            raise RuntimeError(
+                f"runtime.device: {spec!r} requested but CUDA is not available on this machine (use auto or cpu)"
+            )
         index = int(spec.split(":")[1]) if ":" in spec else 0
         if index >= torch.cuda.device_count():
-            raise RuntimeError(f"runtime.device: {spec!r} requested but this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise RuntimeError(
+                f"runtime.device: {spec!r} requested but this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
         return "cuda"
     return "cuda" if spec == "auto" and torch.cuda.is_available() else "cpu"
 
@@ -54,7 +59,10 @@ def runtime_warnings(runtime: dict, device_type: str) -> list[str]:
     """Settings that are valid but do nothing on this device (still part of the runs' identity)."""
     out = []
     if device_type == "cpu" and runtime["precision"] != "fp32":
-        out.append(f"runtime.precision: {runtime['precision']} has no effect on the CPU (runtime.device: {runtime['device']}); runs compute in fp32")
+        out.append(
+            f"runtime.precision: {runtime['precision']} has no effect on the CPU (runtime.device: "
+            f"{runtime['device']}); runs compute in fp32"
+        )
     if device_type == "cpu" and runtime["channels_last"]:
         out.append(f"runtime.channels_last: has no effect on the CPU (runtime.device: {runtime['device']})")
     return out
@@ -90,9 +98,16 @@ def tf32_state() -> dict[str, str]:
     """What the matmul and cuDNN convolution switches say now (for tests and the GPU check)."""
     conv = getattr(torch.backends.cudnn, "conv", None)
     if conv is not None and hasattr(conv, "fp32_precision"):
-        return {"matmul": torch.backends.cuda.matmul.fp32_precision, "conv": conv.fp32_precision, "float32_matmul_precision": torch.get_float32_matmul_precision()}
-    return {"matmul": "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee", "conv": "tf32" if torch.backends.cudnn.allow_tf32 else "ieee",
-            "float32_matmul_precision": torch.get_float32_matmul_precision()}
+        return {
+            "matmul": torch.backends.cuda.matmul.fp32_precision,
+            "conv": conv.fp32_precision,
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        }
+    return {
+        "matmul": "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee",
+        "conv": "tf32" if torch.backends.cudnn.allow_tf32 else "ieee",
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+    }
 
 
 def set_deterministic(deterministic: bool) -> None:
@@ -173,7 +188,9 @@ def execution_record(device: torch.device, runtime: dict) -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
         "precision": runtime["precision"],
         "deterministic": runtime["deterministic"],
     }
@@ -181,4 +198,11 @@ def execution_record(device: torch.device, runtime: dict) -> dict:
 
 def machine_record(device: torch.device) -> dict:
     """Where and when this execution ran: facts kept out of hashed artifacts (timing.json)."""
-    return {"git_sha": git_sha(), "git_dirty": git_dirty(), "host": platform.node(), "pid": os.getpid(), "device": str(device), "threads": torch.get_num_threads()}
+    return {
+        "git_sha": git_sha(),
+        "git_dirty": git_dirty(),
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }

@@ -1,4 +1,5 @@
 """Frozen source networks: pretrained here (`l2tww pretrain`) or loaded from released weights."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,5 +32,7 @@ def load_source(source: dict, device: torch.device) -> FeatureNet:
         try:
             model.load_state_dict(state["target"])
         except (RuntimeError, KeyError) as exc:
-            raise ValueError(f"{path}: does not fit sources.{source['name']}.arch {source['arch']} ({str(exc).splitlines()[0]})") from None
+            raise ValueError(
+                f"{path}: does not fit sources.{source['name']}.arch {source['arch']} ({str(exc).splitlines()[0]})"
+            ) from None
     return freeze(model.to(device))

@@ -20,6 +20,7 @@
   run's identity on one machine kind, so a rerun writes the same bytes; `timing` (seconds, peak
   memory) differs at every execution and goes to timing.json, which no hash covers.
 """
+
 from __future__ import annotations
 
 import copy
@@ -64,7 +65,9 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 @torch.no_grad()
-def evaluate(target: FeatureNet, loader, method: TransferMethod | None = None, sources=(), observe: bool = False) -> dict:
+def evaluate(
+    target: FeatureNet, loader, method: TransferMethod | None = None, sources=(), observe: bool = False
+) -> dict:
     """Top-1 and CE on `loader` in eval mode; with `observe`, the method's averaged statistics."""
     target.eval()
     correct = torch.zeros((), device=loader.labels.device)
@@ -109,13 +112,18 @@ class FitResult:
 
 
 class Trainer:
-    def __init__(self, target: FeatureNet, method: TransferMethod, sources: list[FeatureNet], data: SplitData, config: FitConfig):
+    def __init__(
+        self, target: FeatureNet, method: TransferMethod, sources: list[FeatureNet], data: SplitData, config: FitConfig
+    ):
         self.target, self.method, self.sources, self.data, self.config = target, method, sources, data, config
         self.recipe, self.device = config.recipe, config.device
         self.run_dir = Path(config.run_dir)
         self.optimizer = torch.optim.SGD(
             list(target.parameters()) + list(method.student_parameters()),
-            lr=self.recipe["lr"], momentum=self.recipe["momentum"], weight_decay=self.recipe["weight_decay"], nesterov=False,
+            lr=self.recipe["lr"],
+            momentum=self.recipe["momentum"],
+            weight_decay=self.recipe["weight_decay"],
+            nesterov=False,
         )
         self.ckpt_path = self.run_dir / "checkpoint.pt"
 
@@ -139,7 +147,11 @@ class Trainer:
             return fresh
         ckpt = load_torch(self.ckpt_path, "checkpoint")
         if ckpt.get("fingerprint") != self.config.fingerprint:
-            print(f"[l2tww] {self.ckpt_path}: made by a run of another identity (params, inputs or code changed); starting afresh", flush=True)
+            print(
+                f"[l2tww] {self.ckpt_path}: made by a run of another identity (params, inputs or code changed); "
+                "starting afresh",
+                flush=True,
+            )
             return fresh
         self.target.load_state_dict(ckpt["target"])
         self.method.load_state_dict(ckpt["method"])
@@ -173,7 +185,13 @@ class Trainer:
         needs_sources = self.method.needs_sources
         observe = self.method.observes
         record, precision, progress = self.config.record, self.config.precision, self.config.progress
-        bar = tqdm(range(start_epoch, epochs), desc=record.get("run_id", "train"), disable=not progress, initial=start_epoch, total=epochs)
+        bar = tqdm(
+            range(start_epoch, epochs),
+            desc=record.get("run_id", "train"),
+            disable=not progress,
+            initial=start_epoch,
+            total=epochs,
+        )
         for epoch in bar:
             t0 = time.perf_counter()
             lr = lr_at(epoch, self.recipe)
@@ -202,14 +220,26 @@ class Trainer:
                     f"the last good checkpoint (after epoch {epoch - 1}) is kept at {self.ckpt_path}"
                 )
             val = evaluate(self.target, self.data.val, self.method, self.sources, observe=observe)
-            row = {"epoch": epoch, "lr": lr, "train_loss": loss_sum.item() / max(steps, 1), "val_acc": val["acc"], "val_loss": val["loss"], "test_acc": None}
+            row = {
+                "epoch": epoch,
+                "lr": lr,
+                "train_loss": loss_sum.item() / max(steps, 1),
+                "val_acc": val["acc"],
+                "val_loss": val["loss"],
+                "test_acc": None,
+            }
             improved = val["acc"] > best["val_acc"]
             if self.recipe.get("test_every_epoch"):
                 row["test_acc"] = evaluate(self.target, self.data.test)["acc"]
             if improved:
                 best = {
-                    "val_acc": val["acc"], "epoch": epoch, "test_acc": row["test_acc"],
-                    "state": {"target": copy.deepcopy(self.target.state_dict()), "method": copy.deepcopy(self.method.state_dict())},
+                    "val_acc": val["acc"],
+                    "epoch": epoch,
+                    "test_acc": row["test_acc"],
+                    "state": {
+                        "target": copy.deepcopy(self.target.state_dict()),
+                        "method": copy.deepcopy(self.method.state_dict()),
+                    },
                 }
             if "transfer" in val:
                 row["transfer"] = val["transfer"]
@@ -219,7 +249,11 @@ class Trainer:
             self._log_live(live, row)
             bar.set_postfix(val=f"{val['acc']:.1f}", best=f"{best['val_acc']:.1f}@{best['epoch']}")
             if not progress:
-                print(f"[l2tww] epoch {epoch}: lr {lr:.4g} loss {row['train_loss']:.4f} val {val['acc']:.2f} best {best['val_acc']:.2f}@{best['epoch']}", flush=True)
+                print(
+                    f"[l2tww] epoch {epoch}: lr {lr:.4g} loss {row['train_loss']:.4f} val {val['acc']:.2f} best "
+                    f"{best['val_acc']:.2f}@{best['epoch']}",
+                    flush=True,
+                )
         if best["test_acc"] is None:  # test once, on the best-val weights
             best["test_acc"] = self._test_best(best)
             history[best["epoch"]]["test_acc"] = best["test_acc"]
@@ -258,6 +292,9 @@ class Trainer:
             "epoch_times_s": times,
             "peak_memory_mb": peak_memory_mb(self.device),
         }
-        save_torch(self.run_dir / "model.pt", {"target": best["state"]["target"], "method": best["state"]["method"], "best_epoch": best["epoch"]})
+        save_torch(
+            self.run_dir / "model.pt",
+            {"target": best["state"]["target"], "method": best["state"]["method"], "best_epoch": best["epoch"]},
+        )
         write_json(self.run_dir / "history.json", history)
         return FitResult(metrics, timing)

@@ -13,6 +13,7 @@
   `num_batches_tracked` counters; missing counters are filled in (eval-mode sources never read them).
   `python -m l2tww.training.weights_diff A B` compares the two files' tensors.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,10 +40,16 @@ def _check_shapes(model: torch.nn.Module, state: dict, origin: str, prefix: str 
     unexpected = [k for k in state if k not in own]
     if missing or unexpected:
         what = f"missing {prefix}{missing[0]}" if missing else f"unexpected {prefix}{unexpected[0]}"
-        raise ValueError(f"{origin}: does not fit the configured architecture ({len(missing)} missing, {len(unexpected)} unexpected tensors; {what})")
+        raise ValueError(
+            f"{origin}: does not fit the configured architecture ({len(missing)} missing, {len(unexpected)} unexpected "
+            f"tensors; {what})"
+        )
     for k, v in state.items():
         if tuple(v.shape) != tuple(own[k].shape):
-            raise ValueError(f"{origin}: tensor {prefix}{k} has shape {tuple(v.shape)}, the configured architecture expects {tuple(own[k].shape)}")
+            raise ValueError(
+                f"{origin}: tensor {prefix}{k} has shape {tuple(v.shape)}, the configured architecture expects "
+                f"{tuple(own[k].shape)}"
+            )
 
 
 def _local(cfg: dict, key: str) -> Path:
@@ -58,7 +65,9 @@ def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path)
     from ..models.cifar_resnet import CifarResNet
 
     if not isinstance(model, CifarResNet):
-        raise ValueError(f"weights.format: official_checkpoint holds a CIFAR ResNet; the source arch builds {type(model).__name__}")
+        raise ValueError(
+            f"weights.format: official_checkpoint holds a CIFAR ResNet; the source arch builds {type(model).__name__}"
+        )
     if "path" in cfg or "url" not in cfg:
         path = _local(cfg, "weights")
         if cfg.get("sha256"):
@@ -67,7 +76,9 @@ def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path)
         path = fetch(cfg["url"], Path(cache_dir) / Path(cfg["url"].split("?")[0]).name, cfg.get("sha256"))
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ValueError(f"{path}: not an official L2T-ww checkpoint (expected a dict with 'state_dict' and 'num_classes')")
+        raise ValueError(
+            f"{path}: not an official L2T-ww checkpoint (expected a dict with 'state_dict' and 'num_classes')"
+        )
     state = {k.removeprefix("module."): v for k, v in ckpt["state_dict"].items()}  # DataParallel-saved files
     classes = ckpt.get("num_classes", state["fc.weight"].shape[0] if "fc.weight" in state else None)
     if classes != model.fc.out_features:
@@ -87,7 +98,9 @@ def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict
     from ..models.tv_resnet import TorchvisionResNet
 
     if not isinstance(model, TorchvisionResNet):
-        raise ValueError(f"weights.format: torchvision holds a torchvision ResNet; the source arch builds {type(model).__name__}")
+        raise ValueError(
+            f"weights.format: torchvision holds a torchvision ResNet; the source arch builds {type(model).__name__}"
+        )
     if cfg.get("path") and Path(cfg["path"]).is_file():
         path = Path(cfg["path"])
         if cfg.get("sha256"):
@@ -99,7 +112,9 @@ def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict
         name = Path(url.split("?")[0]).name
         prefix = HASH_IN_NAME.search(name)
         dest = Path(cfg["path"]) if cfg.get("path") else Path(cache_dir) / name
-        path = fetch(url, dest, cfg.get("sha256"), sha256_prefix=prefix.group(1) if prefix else None, key=f"weights/{name}")
+        path = fetch(
+            url, dest, cfg.get("sha256"), sha256_prefix=prefix.group(1) if prefix else None, key=f"weights/{name}"
+        )
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")

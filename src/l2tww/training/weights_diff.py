@@ -10,6 +10,7 @@ status 0: the same names (counters aside), shapes and values (within --atol, def
 equal); 1: they differ; 2: a file cannot be read. Files are loaded with weights_only=True (plain
 state_dicts, or a dict holding one under "state_dict"), so no pickled code ever runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,9 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: file not found") from None
     except Exception as exc:  # unpickling refusals and corrupt files alike: one line
-        raise ValueError(f"{path}: cannot be read as a weights_only state_dict ({str(exc).splitlines()[0][:200]})") from None
+        raise ValueError(
+            f"{path}: cannot be read as a weights_only state_dict ({str(exc).splitlines()[0][:200]})"
+        ) from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -76,9 +79,12 @@ def report(path_a: Path, path_b: Path, atol: float = 0.0) -> tuple[str, bool]:
 
     a, b = read_state(path_a), read_state(path_b)
     c = diff_states(a, b)
-    lines = [f"A: {path_a} (sha256 {file_hash(path_a)}, {len(a)} tensors)",
-             f"B: {path_b} (sha256 {file_hash(path_b)}, {len(b)} tensors)",
-             f"shared tensors: {c.shared}; only in A: {len(c.only_a)}; only in B: {len(c.only_b)}; shape mismatches: {len(c.shape_mismatch)}"]
+    lines = [
+        f"A: {path_a} (sha256 {file_hash(path_a)}, {len(a)} tensors)",
+        f"B: {path_b} (sha256 {file_hash(path_b)}, {len(b)} tensors)",
+        f"shared tensors: {c.shared}; only in A: {len(c.only_a)}; only in B: {len(c.only_b)}; shape mismatches: "
+        f"{len(c.shape_mismatch)}",
+    ]
     for label, names in (("only in A", c.only_a), ("only in B", c.only_b), ("shape mismatch", c.shape_mismatch)):
         if names:
             lines.append(f"  {label}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
@@ -86,14 +92,18 @@ def report(path_a: Path, path_b: Path, atol: float = 0.0) -> tuple[str, bool]:
         lines.append(f"  BatchNorm counters in one file only (pre-0.4.1 save; ignored): {len(c.counters_only_in_one)}")
     lines.append(f"max |A - B| over shared tensors: {c.max_abs_diff:.6g}" + (f" (at {c.argmax})" if c.argmax else ""))
     same = c.same(atol)
-    lines.append("verdict: " + ("the same tensors" if same else "different") + (f" (atol {atol:g})" if atol else " (exact)"))
+    lines.append(
+        "verdict: " + ("the same tensors" if same else "different") + (f" (atol {atol:g})" if atol else " (exact)")
+    )
     return "\n".join(lines), same
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("a", type=Path, help="weights file A")
     ap.add_argument("b", type=Path, help="weights file B")
-    ap.add_argument("--atol", type=float, default=0.0, help="largest absolute difference still called the same (default 0: exact)")
+    ap.add_argument(
+        "--atol", type=float, default=0.0, help="largest absolute difference still called the same (default 0: exact)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,4 +114,3 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(text)
     return 0 if same else 1
-

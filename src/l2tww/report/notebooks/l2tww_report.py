@@ -31,9 +31,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from l2tww.report import paper_numbers as paper, tables
-from l2tww.report.notebook import Notebook
 from l2tww.io import read_json, write_text
+from l2tww.report import paper_numbers as paper
+from l2tww.report import tables
+from l2tww.report.notebook import Notebook
 from l2tww.results.cells import n_text
 
 nb = Notebook(context_path, figures_dir)
@@ -51,9 +52,14 @@ def mean_curve(members, key):
 
 
 exe = runs[0].get("execution", {})
-note(f"**Made from** `{ctx.origin}`: {len(ctx.targets)} target(s), {len(runs)} runs, each identified by the hash of its params, "
-     f"inputs and code (metrics.json `identity`). torch {exe.get('torch', '?')}, device {exe.get('device', '?')} ({exe.get('device_name', '?')}), "
-     f"precision {exe.get('precision', '?')}. Time and memory are in [cost/cost.md](cost/cost.md), apart: they differ at every execution.")
+note(
+    f"**Made from** `{ctx.origin}`: {len(ctx.targets)} target(s), {len(runs)} runs, each identified by the hash of its "
+    "params, "
+    f"inputs and code (metrics.json `identity`). torch {exe.get('torch', '?')}, device {exe.get('device', '?')} "
+    f"({exe.get('device_name', '?')}), "
+    f"precision {exe.get('precision', '?')}. Time and memory are in [cost/cost.md](cost/cost.md), apart: they differ "
+    "at every execution."
+)
 
 # %% [markdown]
 # ## Table 1: every target × method
@@ -63,11 +69,15 @@ note(f"**Made from** `{ctx.origin}`: {len(ctx.targets)} target(s), {len(runs)} r
 table(tables.TABLE1_HEADER, tables.table1(ctx, runs))
 builders = sorted({t["builder"] for t in ctx.targets.values()})
 if paper.has_paper_numbers(builders):
-    note(f"{paper.TABLE1_CAPTION} **[V]** verified (the paper's abstract); **[R]** recalled, unverified: "
-         "check against arXiv 1905.05901. Δ = ours − paper, only where the run uses the full training set (N = all).")
+    note(
+        f"{paper.TABLE1_CAPTION} **[V]** verified (the paper's abstract); **[R]** recalled, unverified: "
+        "check against arXiv 1905.05901. Δ = ours − paper, only where the run uses the full training set (N = all)."
+    )
 else:
-    note(f"**No paper numbers apply**: the datasets here ({', '.join(builders)}) are not in the paper. "
-         "The embedded default is a miniature that demonstrates the machinery; its numbers are not the paper's.")
+    note(
+        f"**No paper numbers apply**: the datasets here ({', '.join(builders)}) are not in the paper. "
+        "The embedded default is a miniature that demonstrates the machinery; its numbers are not the paper's."
+    )
 
 # %% [markdown]
 # ## The paper's claims, tested
@@ -92,13 +102,19 @@ for target, methods in curves.items():
     for method, points in methods.items():
         pts = [p for p in points if p[0] is not None]
         ns, means, stds = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
-        ax.errorbar(ns, means, yerr=stds, marker="o", capsize=3, label=f"{ctx.label(method)} (n={min(p[3] for p in pts)})")
-        csv = "n_per_class,test_acc_mean,test_acc_std,seeds\n" + "".join(f"{p[0]},{p[1]:.4f},{p[2]:.4f},{p[3]}\n" for p in pts)
+        ax.errorbar(
+            ns, means, yerr=stds, marker="o", capsize=3, label=f"{ctx.label(method)} (n={min(p[3] for p in pts)})"
+        )
+        csv = "n_per_class,test_acc_mean,test_acc_std,seeds\n" + "".join(
+            f"{p[0]},{p[1]:.4f},{p[2]:.4f},{p[3]}\n" for p in pts
+        )
         write_text(PLOTS / "lowdata" / f"{target}-{method}.csv", csv)
         for p in pts:
             if p[4]:
                 ax.scatter([p[0]], [p[4].value], marker="*", s=140, color="k", zorder=5)
-                ax.annotate(f"paper {p[4].text()}", (p[0], p[4].value), textcoords="offset points", xytext=(6, 4), fontsize=9)
+                ax.annotate(
+                    f"paper {p[4].text()}", (p[0], p[4].value), textcoords="offset points", xytext=(6, 4), fontsize=9
+                )
     all_n = sorted({p[0] for pts in methods.values() for p in pts if p[0] is not None})
     ax.set_xscale("log")
     ax.set_xticks(all_n, [str(n) for n in all_n])
@@ -138,7 +154,9 @@ for target in ctx.targets:
         ax.fill_between(epochs, mean - std, mean + std, color=cmap(i % 10), alpha=0.12)
         best = [r["best_epoch"] for r in members]
         ax.scatter(best, [mean[min(b, len(mean) - 1)] for b in best], color=cmap(i % 10), s=18, zorder=4)
-        csv = "epoch,val_acc,val_acc_std,seeds\n" + "".join(f"{e},{m:.4f},{s:.4f},{len(members)}\n" for e, m, s in zip(epochs, mean, std))
+        csv = "epoch,val_acc,val_acc_std,seeds\n" + "".join(
+            f"{e},{m:.4f},{s:.4f},{len(members)}\n" for e, m, s in zip(epochs, mean, std)
+        )
         write_text(PLOTS / "learning_curves" / f"{target}-n{n_text(n)}-{method}.csv", csv)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

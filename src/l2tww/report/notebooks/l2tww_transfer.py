@@ -29,9 +29,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from l2tww.report import tables
-from l2tww.report.notebook import Notebook, seeds
 from l2tww.io import read_json
+from l2tww.report.notebook import Notebook, seeds
 from l2tww.results.cells import n_text
 
 nb = Notebook(context_path, figures_dir)
@@ -44,12 +43,15 @@ save, table, note, primary_groups = nb.save, nb.table, nb.note, nb.primary_group
 # λ is the where-net output averaged over the validation images, as logged each epoch
 # (`transfer.json`). The heatmap shows it at each seed's best-val epoch, averaged over seeds.
 
+
 # %%
 def transfer_runs(with_key):
     """Primary-N groups of L2T methods whose transfer.json logs a varying `with_key`."""
     out = []
     for target, method, n, members in primary_groups(lambda m: ctx.kind(m) == "l2t"):
-        logs = [read_json(Path(r["dir"]) / "transfer.json") for r in members if (Path(r["dir"]) / "transfer.json").exists()]
+        logs = [
+            read_json(Path(r["dir"]) / "transfer.json") for r in members if (Path(r["dir"]) / "transfer.json").exists()
+        ]
         if logs:
             out.append((target, method, n, members, logs))
     return out
@@ -108,7 +110,15 @@ def evolution(ax, logs, key, pairs, transform=None, ylabel="", logy=False, legen
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    (legend_ax or ax).legend(handles=ax.get_lines(), fontsize=7, ncol=2 if len(pairs) > 8 else 1, loc="center left", bbox_to_anchor=(1.01, 0.5), title="pair (s<src>.<tap>-t<tap>)", title_fontsize=8)
+    (legend_ax or ax).legend(
+        handles=ax.get_lines(),
+        fontsize=7,
+        ncol=2 if len(pairs) > 8 else 1,
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        title="pair (s<src>.<tap>-t<tap>)",
+        title_fontsize=8,
+    )
 
 
 shown = 0
@@ -119,10 +129,14 @@ for target, method, n, members, logs in transfer_runs("lambda"):
         continue
     pairs = logs[0]["pairs"]
     best = at_best(members, logs, "lambda")
-    first = np.mean([(log.get("initial") or {}).get("lambda", log["lambda"][0]) for log in logs], axis=0)  # before training
+    first = np.mean(
+        [(log.get("initial") or {}).get("lambda", log["lambda"][0]) for log in logs], axis=0
+    )  # before training
     mat, rows, cols = pair_matrix(target, pairs, best)
     dmat = pair_matrix(target, pairs, best - first)[0]
-    fig, (a, d, b) = plt.subplots(1, 3, figsize=(20, 0.55 * len(rows) + 3.2), gridspec_kw={"width_ratios": [1, 1, 1.2], "wspace": 0.45})
+    fig, (a, d, b) = plt.subplots(
+        1, 3, figsize=(20, 0.55 * len(rows) + 3.2), gridspec_kw={"width_ratios": [1, 1, 1.2], "wspace": 0.45}
+    )
     im = heatmap(a, mat, rows, cols, "magma_r", 0.0, max(1e-6, float(np.nanmax(mat))), "{:.2f}")
     fig.colorbar(im, ax=a, label="λ (pair weight)")
     a.set_title(f"λ at the best-val epoch (mean of {seeds(len(members))})")
@@ -152,12 +166,22 @@ from l2tww.results.claims import meta_movement, transfer_at
 rows = []
 for target, method, n, members, logs in transfer_runs("lambda"):
     moves = [meta_movement(transfer_at(log, r["best_epoch"])) for r, log in zip(members, logs)]
-    rows.append([target, ctx.label(method), n_text(n), str(len(moves)),
-                 f"{np.mean([m['max_entropy_deficit'] for m in moves]):.2e}",
-                 f"{np.mean([m['max_lambda_change'] for m in moves]):.1%}",
-                 f"{sum(m['dead_lambda'] for m in moves)} / {len(moves) * len(logs[0]['pairs'])}"])
-table(["target", "method", "N/class", "seeds", "max entropy deficit (mean)", "max |Δλ/λ₀| (mean)", "dead λ (pair-runs)"], rows,
-      empty="No L2T runs: no meta-networks to inspect.")
+    rows.append(
+        [
+            target,
+            ctx.label(method),
+            n_text(n),
+            str(len(moves)),
+            f"{np.mean([m['max_entropy_deficit'] for m in moves]):.2e}",
+            f"{np.mean([m['max_lambda_change'] for m in moves]):.1%}",
+            f"{sum(m['dead_lambda'] for m in moves)} / {len(moves) * len(logs[0]['pairs'])}",
+        ]
+    )
+table(
+    ["target", "method", "N/class", "seeds", "max entropy deficit (mean)", "max |Δλ/λ₀| (mean)", "dead λ (pair-runs)"],
+    rows,
+    empty="No L2T runs: no meta-networks to inspect.",
+)
 
 # %% [markdown]
 # ## What to transfer: channel weights
@@ -179,7 +203,9 @@ for target, method, n, members, logs in transfer_runs("entropy_deficit"):
     trained = saliency.load_trained(members[0])
     x, _, _ = saliency.sample_images(members[0], 10)
     weights = saliency.mean_channel_weights(trained, x)
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(18, 0.22 * len(pairs) + 3.4), gridspec_kw={"width_ratios": [1, 1.2, 1.1], "wspace": 0.45})
+    fig, (a, b, c) = plt.subplots(
+        1, 3, figsize=(18, 0.22 * len(pairs) + 3.4), gridspec_kw={"width_ratios": [1, 1.2, 1.1], "wspace": 0.45}
+    )
     a.barh(range(len(pairs)), np.maximum(deficit, 1e-12), color="tab:blue")
     a.set_xscale("log")
     a.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short log axis
@@ -187,7 +213,16 @@ for target, method, n, members, logs in transfer_runs("entropy_deficit"):
     a.invert_yaxis()
     a.set_xlabel("1 − H(w)/log C at the best-val epoch")
     a.set_title(f"entropy deficit, mean of {seeds(len(members))}")
-    evolution(b, logs, "entropy_deficit", pairs, transform=lambda d: np.maximum(d, 1e-12), ylabel="1 − H(w)/log C", logy=True, legend_ax=c)
+    evolution(
+        b,
+        logs,
+        "entropy_deficit",
+        pairs,
+        transform=lambda d: np.maximum(d, 1e-12),
+        ylabel="1 − H(w)/log C",
+        logy=True,
+        legend_ax=c,
+    )
     b.set_title("entropy deficit over training")
     cmap = plt.get_cmap("viridis", len(pairs))
     for i, w in enumerate(weights):
@@ -199,7 +234,9 @@ for target, method, n, members, logs in transfer_runs("entropy_deficit"):
     c.set_ylabel("weight × C")
     c.set_title(f"channel weights, seed {members[0]['seed']}, 10 test images")
     c.grid(alpha=0.3)
-    fig.suptitle(f"What to transfer: {target}, {ctx.label(method)}, N={n_text(n)}", y=1 + 0.3 / fig.get_figheight())  # 0.3 in above the axes
+    fig.suptitle(
+        f"What to transfer: {target}, {ctx.label(method)}, N={n_text(n)}", y=1 + 0.3 / fig.get_figheight()
+    )  # 0.3 in above the axes
     save(fig, f"what-{target}-{method}")
     shown += 1
 if not shown:
@@ -237,4 +274,3 @@ else:
     fig.colorbar(im_d, ax=axes[3, :].ravel().tolist(), shrink=0.9, label="difference")
     fig.suptitle(f"|∂L_wfm/∂x| (max over channels), best-val weights\nFM: {sal['fm_run']}   L2T-w: {sal['l2t_w_run']}")
     save(fig, "saliency")
-

@@ -3,6 +3,7 @@
 Transfer methods read `features` (post-ReLU maps at documented points, spec §1) and
 `embedding` (the pooled penultimate vector the LwF head reads); they never reach into a model.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -45,7 +46,9 @@ def net_shapes(target: FeatureNet, sources: list[FeatureNet], input_shape: tuple
     for s in sources:
         with torch.no_grad():
             param = next(s.parameters())
-            source_classes.append(s(torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype)).logits.shape[1])
+            source_classes.append(
+                s(torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype)).logits.shape[1]
+            )
     return NetShapes(
         target=feature_shapes(target, input_shape),
         sources=[feature_shapes(s, input_shape) for s in sources],

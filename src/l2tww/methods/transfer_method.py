@@ -9,6 +9,7 @@ A method owns its extra modules and its loss terms; the trainer knows no method 
   the trainer and logged each epoch.
 - `extra_state()` / `load_extra_state()`: optimizer state the method owns (e.g. Adam on phi), for resume.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import FeatureNet, NetOutput
 from ..catalog import MethodSpec, NetShapes, Pair
+from ..models import FeatureNet, NetOutput
 
 __all__ = ["MethodSpec", "NetShapes", "Pair", "TransferMethod"]
 
@@ -34,7 +35,9 @@ class TransferMethod(nn.Module):
     def student_parameters(self) -> list[nn.Parameter]:
         return []
 
-    def extra_loss(self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
+    def extra_loss(
+        self, x: torch.Tensor, target_out: NetOutput, source_outs: list[NetOutput]
+    ) -> dict[str, torch.Tensor]:
         return {}
 
     def train_step(

@@ -3,6 +3,7 @@
 Every dataset gets `meta.json` (classes, labels of each pool, provenance), written last so its
 presence means the stage finished. Tensor datasets also get `data.pt` (uint8 images (N, C, H, W)).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io import save_torch, write_json
 from ..catalog import BUILDERS
+from ..io import save_torch, write_json
 
 
 def _builder(name: str):
@@ -27,7 +28,11 @@ def _builder(name: str):
 def prepare(dataset: str, builder: str, raw_dir: Path, out_dir: Path) -> dict:
     """Build `dataset` with `builder` and write it under `out_dir`. Returns the meta dict."""
     info = BUILDERS[builder]
-    built = _builder(builder)(Path(raw_dir)) if info.storage == "tensor" else _builder(builder)(Path(raw_dir), Path(out_dir))
+    built = (
+        _builder(builder)(Path(raw_dir))
+        if info.storage == "tensor"
+        else _builder(builder)(Path(raw_dir), Path(out_dir))
+    )
     meta = {
         "dataset": dataset,
         "builder": builder,

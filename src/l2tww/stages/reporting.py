@@ -1,4 +1,5 @@
 """`l2tww report`: resolve the params into a plain ReportContext and render it."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -6,8 +7,8 @@ from pathlib import Path
 
 from ..config import Params
 from ..report.context import ReportContext
-from ..results.cells import n_order
 from ..report.render import render
+from ..results.cells import n_order
 from .inputs import run_inputs
 from .summarize import claim_rows, collect_runs
 
@@ -33,13 +34,19 @@ def report_context(params: Params) -> ReportContext:
     claims = [asdict(row) for row in claim_rows(params, runs)]
     targets = {
         name: {
-            "dataset": t["dataset"], "builder": params["datasets"][t["dataset"]]["builder"], "arch": t["arch"],
-            "sources": t["sources"], "methods": methods_of(params, name), "primary_n": primary_n(params, name),
+            "dataset": t["dataset"],
+            "builder": params["datasets"][t["dataset"]]["builder"],
+            "arch": t["arch"],
+            "sources": t["sources"],
+            "methods": methods_of(params, name),
+            "primary_n": primary_n(params, name),
             "source_builders": [params["datasets"][params["sources"][s]["dataset"]]["builder"] for s in t["sources"]],
         }
         for name, t in params["targets"].items()
     }
-    return ReportContext(origin=str(params.origin), targets=targets, methods=params["methods"], runs=runs, claims=claims)
+    return ReportContext(
+        origin=str(params.origin), targets=targets, methods=params["methods"], runs=runs, claims=claims
+    )
 
 
 def make_report(params: Params, out_dir: str | Path | None = None) -> Path:
