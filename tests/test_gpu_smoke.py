@@ -87,11 +87,13 @@ def test_a_missing_or_foreign_source_checkpoint_is_refused_in_one_line(tmp_path,
     assert smoke.main(["--device", "cpu", "--ci", "--source-weights", str(absent), "--only", "parity,32px"]) == 1
     out = capsys.readouterr().out
     named = [line for line in out.splitlines() if str(absent) in line]
-    assert len(named) == 1, out  # one line names the file and how to get it; the other rows say "as above"
+    assert len(named) == 1, out  # one line names the file and how to get it; later refusals say "as above"
     assert named[0].startswith("parity ") and "refused" in named[0]
     assert "not found" in named[0] and "--source-weights" in named[0] and "github.com/alinlab/L2T-ww" in named[0]
-    refused = [line for line in out.splitlines() if line.startswith(("parity", "32px"))]
-    assert len(refused) == 16 and all(" refused " in line for line in refused), out
+    rows = [line for line in out.splitlines() if line.startswith(("parity", "32px"))]
+    refused = [line for line in rows if " refused " in line]
+    assert len(rows) == 16 and len(refused) == 11, out  # scratch needs no source: its 5 rows run
+    assert all(" ok " in line for line in rows if line.startswith("32px scratch")), out
     assert "random" not in out and out.rstrip().endswith("checks: FAILED")
 
     foreign = tmp_path / "tinyimagenet-200-resnet32.pth.tar"

@@ -80,8 +80,9 @@ def iterate(setting: Setting, params, target, mode, source, size, batch, iters, 
 def row32(setting: Setting, mode: str, variant: str, done: dict) -> dict:
     """One 32 px row; `done` holds the finished rows by (mode, variant) for the comparisons."""
     sizes = setting.sizes
+    source = None if mode == "scratch" else setting.source32()  # scratch runs without the released file
     out = iterate(
-        setting, setting.params, TARGET_32, mode, setting.source32(), 32, sizes.batch32, sizes.iters32,
+        setting, setting.params, TARGET_32, mode, source, 32, sizes.batch32, sizes.iters32,
         sizes.warmup, variant,
     )  # fmt: skip
     losses = out.pop("losses")

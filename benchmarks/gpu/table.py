@@ -75,9 +75,9 @@ def render(result: dict) -> str:
     previous = None
     for row in result["rows"]:
         text = found = detail(row)
-        if row["status"] == "refused" and found == previous:
-            text = "as above"  # the same missing file: named once
-        previous = found if row["status"] == "refused" else None
+        if row["status"] == "refused":
+            text = "as above" if found == previous else found  # the same missing file: named once
+            previous = found
         lines.append(
             f"{row['row']:<28} {row['status']:<11} {_num(row.get('s_per_iter'), '.4f', 9)} "
             f"{_num(row.get('x_scratch'), '.1f', 9)} {_num(row.get('peak_mb'), '.0f', 8)}  {text}"
