@@ -24,12 +24,14 @@ Exit status 0 when every row ran and passed its checks.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -55,7 +57,7 @@ TOY_NONDETERMINISTIC = (
 )
 
 
-def rows(setting: Setting, tiny: endtoend.Tiny, toy: bool) -> list[tuple[str, callable]]:
+def rows(setting: Setting, tiny: endtoend.Tiny, toy: bool) -> list[tuple[str, Callable[[], dict]]]:
     """(name, row) in the order they run: correctness first, then cost."""
     done: dict = {}
     cpu_toy = toy and setting.device.type == "cpu"
@@ -102,8 +104,6 @@ def run(args) -> dict:
             results = [budget.run(name, row) for name, row in selected]
     finally:
         torch.set_num_threads(threads)  # a caller's (e.g. pytest's) setting outlives the script
-    for r in results:  # the raw losses are for the comparisons only
-        r.pop("losses", None)
     return {
         "date": time.strftime("%Y-%m-%d"),
         "form": "toy form (--ci): code paths only, not costs" if args.ci else "full size",
@@ -115,7 +115,7 @@ def run(args) -> dict:
             "cuda": torch.version.cuda if device.type == "cuda" else None,
             "threads": args.threads or threads,
         },
-        "sizes": vars(setting.sizes),
+        "sizes": dataclasses.asdict(setting.sizes),
         "source_weights": str(args.source_weights),
         "notes": notes(setting),
         "memory": "CUDA max allocated per row" if device.type == "cuda" else "process peak RSS since the row started",

@@ -14,6 +14,7 @@ allocated within the row; on a CPU the process's peak resident set since the row
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import torch
@@ -43,6 +44,7 @@ def iterate(setting: Setting, params, target, mode, source, size, batch, iters, 
     precision = variant if variant in ("tf32", "bf16") else "fp32"
     channels_last = variant == "channels_last"
     set_precision(precision)
+    workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     set_deterministic(variant == "deterministic")
     try:
         narrow = setting.sizes.narrow if size == 32 else 1
@@ -74,6 +76,8 @@ def iterate(setting: Setting, params, target, mode, source, size, batch, iters, 
     finally:
         set_precision("fp32")
         set_deterministic(False)  # the presets' default, as every other row runs
+        if workspace is None:  # set_deterministic's cuBLAS setting leaves with the row
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
     return {"s_per_iter": seconds, "peak_mb": peak_memory_mb(device), "losses": torch.stack(losses).cpu().tolist()}
 
 
