@@ -189,6 +189,7 @@ def test_the_seed_rule_plans_each_claim_at_holms_first_step():
     scratch = rows["l2tww_vs_scratch@n5"]  # supported rows keep their planned n but need no excuse
     assert scratch.planned_n == 9 and "asked" not in scratch.reason
     assert "no design SD: no planned n" in rows["multi_source@n5"].reason
+    assert "no design SD: no planned n" in rows["learned_where@n5"].reason  # supported, and unplanned
     assert rows["multi_source@n5"].planned_n is None and rows["multi_source@n5"].power is None
 
 

@@ -12,7 +12,8 @@ Rows with n >= 10 also get the exact sign-flip p (permutation.py): shown beside 
 used by the verdict. Seed counts (power.py): planned n = the smallest n >= 3 with power >=
 plan.power at plan.effect points and alpha = plan.level / m (Holm's strictest step), from
 plan.design_sd[id], the SD of the paired difference on the design seeds; each row also gives its
-power at the n it has. Without a design SD a row says "no design SD: no planned n".
+power at the n it has. A row without a design SD says "no design SD: no planned n", whatever its
+verdict.
 
 Equivalence claims (outside the family): TOST at plan.level within +-plan.equivalence_margin:
 supported if both one-sided tests reject (p_TOST = the larger p <= level), contradicted if the 90%
@@ -113,7 +114,7 @@ def accuracy_rows(family: list[Differences], plan: Plan) -> list[ClaimRow]:
         else:
             verdict = stats.INCONCLUSIVE
             reason = f"Holm-adjusted p {p_text(p_adj)} (opposite {p_text(p_opp)}) > {plan.level:g}"
-        if verdict == stats.INCONCLUSIVE:
+        if verdict == stats.INCONCLUSIVE or sd is None:
             how = f"power {plan.power:g} at +{plan.effect:g} pt, level {alpha:.2g}"
             reason += "; " + _asked(ci.n, planned, sd, how)
         rows.append(
@@ -155,7 +156,7 @@ def equivalence_row(d: Differences, plan: Plan) -> ClaimRow:
         reason = f"90% CI [{stats.fmt(ci.low)}, {stats.fmt(ci.high)}] entirely outside ±{margin:g} pt"
     else:
         reason = f"TOST p {p_text(test.p)} > {level:g}: the 90% CI reaches outside ±{margin:g} pt"
-    if verdict == stats.INCONCLUSIVE:
+    if verdict == stats.INCONCLUSIVE or sd is None:
         reason += "; " + _asked(ci.n, planned, sd, f"power {plan.power:g} at a true difference of 0")
     return ClaimRow(
         d.id,
