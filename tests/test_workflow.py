@@ -90,7 +90,11 @@ def artifacts(root: Path) -> set[str]:
 
 def planned_jobs(root: Path) -> dict[str, int]:
     """Job counts per rule of a dry run (empty when nothing is to be done)."""
-    out = sh(["snakemake", "-n", "--cores", "2", "all"], root).stdout
+    return job_counts(sh(["snakemake", "-n", "--cores", "2", "all"], root).stdout)
+
+
+def job_counts(out: str) -> dict[str, int]:
+    """Job counts per rule in the output of `snakemake -n`."""
     table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", out, re.S)
     if not table:
         assert "Nothing to be done" in out, out

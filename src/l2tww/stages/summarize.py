@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Params
-from ..config.layout import TIMING_FILE
-from ..io import read_json
+from ..config.layout import IDENTITY_FILE, TIMING_FILE
+from ..io import read_json, write_json
 from ..results import claims
 from ..results.summary import write_summary
+from .identity import digest, summary_identity
 
 
 def collect_runs(params: Params) -> list[dict]:
@@ -50,5 +51,8 @@ def claim_rows(params: Params, runs: list[dict]) -> list[claims.ClaimRow]:
 
 
 def summarize(params: Params) -> Path:
+    """The summary files, then identity.json: the identity they were made under, written last."""
     runs = collect_runs(params)
-    return write_summary(runs, params.layout.summary_dir(), claims.to_json(claim_rows(params, runs)))
+    out = write_summary(runs, params.layout.summary_dir(), claims.to_json(claim_rows(params, runs)))
+    write_json(out / IDENTITY_FILE, {"identity": digest(summary_identity(params))})
+    return out
