@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from l2tww import config
+from l2tww.stages.plan import planned_jobs as plan_of
+
 from .conftest import REPO
 from .test_workflow import job_counts, make_project, planned_jobs, sh
-
-pytestmark = pytest.mark.integration
 
 CLEAN = "Data and pipelines are up to date."
 # The tiny pipeline: prepare 2, split_base 2, split 2 (a source's and a target's), pretrain 1,
@@ -43,11 +44,30 @@ def _record_identity(path: Path, identity: str) -> None:
     path.write_text(json.dumps(data))
 
 
-def test_a_pulled_clone_reruns_only_what_is_stale(tmp_path: Path):
+@pytest.mark.parametrize("params", ["tests/fixtures/tiny-params.yaml", "params.yaml"])
+def test_sync_walks_the_jobs_snakemake_plans(tmp_path: Path, params: str):
+    """What sync checks and touches is what `snakemake all` runs: the same jobs, rules and outputs
+    (a job sync did not know would be touched, unchecked, as an input of one it marks current)."""
+    root = make_project(tmp_path / "p")
+    shutil.copy2(REPO / params, root / "params.yaml")
+    out = sh(["snakemake", "-n", "all"], root).stdout
+    snakemake = sorted(
+        (rule, tuple(sorted(outputs.split(", "))))
+        for rule, outputs in re.findall(r"^rule (\w+):\n(?:    (?!output:).*\n)*    output: (.*)$", out, re.M)
+    )
+    ours = sorted((job.rule, tuple(sorted(job.outputs))) for job in plan_of(config.load(REPO / params)))
+    assert ours == snakemake
+
+
+@pytest.mark.integration
+def test_a_pulled_clone_reruns_only_what_is_stale(snakemade: Path, tmp_path: Path):
     a = make_project(tmp_path / "a", git=True)
     shutil.copy2(REPO / ".gitignore", a / ".gitignore")  # the project's: results/summary tracked, logs not
+    for top in ("data/prepared", "data/splits", "results", "reports"):  # the tiny pipeline's outputs (conftest)
+        shutil.copytree(snakemade / top, a / top)
+    sh(["dvc", "commit", "--force", "-q"], a)  # what the Snakefile's onsuccess hook records after a run
+    assert planned_jobs(a) == {}
     sh(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], a)
-    sh(["snakemake", "--cores", "2", "all"], a)  # its onsuccess hook records dvc.lock
     sh(["git", "add", "-A"], a)
     sh(["git", "commit", "-qm", "results"], a)
     sh(["dvc", "push", "-q"], a)
@@ -73,8 +93,17 @@ def test_a_pulled_clone_reruns_only_what_is_stale(tmp_path: Path):
     expected = {"train": 1, "summarize": 1, "report": 1, "all": 1}
     assert _plan(c) == (expected, {"results/runs/animal/fm_single/n5-s0.json"})
     out = sh(["l2tww", "sync", "--dry-run"], c).stdout
-    stale = {line.split(":")[0].strip() for line in out.splitlines()[2:]}
+    stale = {line.split(":")[0].strip() for line in out.splitlines() if line.startswith("  ")}
     assert stale == {"train animal/fm_single/n5-s0", "summarize", "report"}, out
+
+    # Data the remote does not hold (a preset's, which only `dvc add`s its results folder): absent,
+    # not stale; Snakemake makes it when a job that runs needs it, so nothing runs now.
+    d = tmp_path / "d"
+    shutil.copytree(b, d, symlinks=True)
+    shutil.rmtree(d / "data")
+    out = sh(["l2tww", "sync"], d).stdout
+    assert f"{JOBS - 6} of {JOBS} jobs current" in out and "6 absent" in out and "stale" not in out, out
+    assert planned_jobs(d) == {}
 
     # A pulled run whose metrics.json records another identity is stale, whatever its dates and
     # the metadata the first sync recorded here: its job, the summary and the report are planned.
