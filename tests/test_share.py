@@ -44,7 +44,7 @@ def _record_identity(path: Path, identity: str) -> None:
     path.write_text(json.dumps(data))
 
 
-@pytest.mark.parametrize("params", ["tests/fixtures/tiny-params.yaml", "params.yaml"])
+@pytest.mark.parametrize("params", ["tests/fixtures/tiny-params.yaml", "params.yaml", "workflow/presets/paper.yaml"])
 def test_sync_walks_the_jobs_snakemake_plans(tmp_path: Path, params: str):
     """What sync checks and touches is what `snakemake all` runs: the same jobs, rules and outputs
     (a job sync did not know would be touched, unchecked, as an input of one it marks current)."""
