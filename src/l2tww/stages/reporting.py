@@ -6,9 +6,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..config import Params
+from ..config.layout import IDENTITY_FILE
+from ..io import write_json
 from ..report.context import ReportContext
 from ..report.render import render
 from ..results.cells import n_order
+from .identity import digest, report_identity
 from .inputs import run_inputs
 from .summarize import claim_rows, collect_runs
 
@@ -56,5 +59,8 @@ def report_context(params: Params) -> ReportContext:
 
 
 def make_report(params: Params, out_dir: str | Path | None = None) -> Path:
+    """The rendered report, then identity.json: the identity it was made under, written last."""
     context = report_context(params)  # before starting a kernel: a missing run fails fast
-    return render(context, out_dir if out_dir is not None else params.layout.reports)
+    out = render(context, out_dir if out_dir is not None else params.layout.reports)
+    write_json(out / IDENTITY_FILE, {"identity": digest(report_identity(params))})
+    return out

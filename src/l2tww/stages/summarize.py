@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Params
-from ..config.layout import TIMING_FILE
-from ..io import read_json
+from ..config.layout import IDENTITY_FILE, TIMING_FILE
+from ..io import read_json, write_json
 from ..results import claims, diagnostics
 from ..results.summary import write_summary
 from ..results.verdicts import ClaimRow, Plan, to_json
+from .identity import digest, summary_identity
 
 
 def collect_runs(params: Params) -> list[dict]:
@@ -63,6 +64,9 @@ def claim_rows(params: Params, runs: list[dict]) -> tuple[list[ClaimRow], list[d
 
 
 def summarize(params: Params) -> Path:
+    """The summary files, then identity.json: the identity they were made under, written last."""
     runs = collect_runs(params)
     rows, diag = claim_rows(params, runs)
-    return write_summary(runs, params.layout.summary_dir(), to_json(rows), diagnostics.to_json(diag))
+    out = write_summary(runs, params.layout.summary_dir(), to_json(rows), diagnostics.to_json(diag))
+    write_json(out / IDENTITY_FILE, {"identity": digest(summary_identity(params))})
+    return out
