@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: reproduce robustness test test-cluster install system-data lint clean-results mutation
+.PHONY: reproduce pull robustness test test-cluster install system-data lint clean-results mutation
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,13 @@ $(VENV)/.installed: pyproject.toml requirements/embedded-data.txt | system-data
 
 reproduce: install
 	snakemake --cores $(CORES) --rerun-incomplete all
+
+# Results made on another clone (README: Share results): fetch the DVC remote's copy of this
+# commit's outputs, then mark for Snakemake those whose recorded identity is current; a following
+# `make reproduce` re-makes only the rest.
+pull: install
+	dvc pull
+	l2tww sync
 
 # Issue 12's machine check: the embedded default again, in a scratch clone of HEAD, with the float
 # arithmetic of another machine: 2 threads per job (another reduction order) and the kernels of a

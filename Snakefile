@@ -33,9 +33,10 @@ localrules:
 
 
 # After a plain `snakemake ... all`, record the new state in dvc.lock so `dvc status` agrees.
-# Skipped inside `dvc repro` (which records itself and holds DVC's lock) and outside a DVC repo.
+# Skipped inside `dvc repro` (which records itself and holds DVC's lock), outside a DVC repo, and
+# under --touch (`l2tww sync`), which runs nothing: a lock it recorded could list a stale output.
 onsuccess:
-    if dvc_should_commit():
+    if dvc_should_commit() and not workflow.touch:
         shell("dvc commit --force --quiet || echo 'l2tww: dvc commit failed; run it by hand to update dvc.lock' >&2")
 
 

@@ -1,8 +1,14 @@
-"""Shared fixtures: the tiny config, and embedded datasets prepared once per test session."""
+"""Shared fixtures: the tiny config, embedded datasets prepared once per test session, and the
+tiny pipeline in a temporary copy of the project, run once by Snakemake."""
 
 from __future__ import annotations
 
 import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,8 +40,6 @@ def prepared_root(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny(tmp_path, prepared_root) -> config.Params:
     """The tiny params with its own results folder and a private copy of the prepared data."""
-    import shutil
-
     raw = tiny_raw()
     data = tmp_path / "data"
     shutil.copytree(prepared_root, data)
@@ -49,3 +53,79 @@ def with_changes(params: config.Params, **changes) -> config.Params:
     raw = copy.deepcopy(params.data)
     raw.update(changes)
     return config.from_mapping(raw)
+
+
+# -- the workflow in a temporary copy of the project (tests/test_workflow.py, test_share.py, ...) --
+
+BIN = str(Path(sys.executable).parent)
+# What a project needs to run: the workflow and the package (its schema and report templates inside).
+PROJECT_FILES = ["Snakefile", "dvc.yaml", ".dvcignore", "workflow", "src"]
+
+
+def sh(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    # The copy's own src/ comes first, so its code (edited by a test) is what runs and is hashed.
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(cwd / "src"),
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and result.returncode != 0:
+        logs = (
+            "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "logs").rglob("*.log")))
+            if (cwd / "logs").exists()
+            else ""
+        )
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n{logs}"
+        )
+    return result
+
+
+def make_project(root: Path, git: bool = False) -> Path:
+    root.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if not src.exists():
+            continue
+        dst = root / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dst)
+    shutil.copy2(TINY, root / "params.yaml")
+    if git:
+        sh(["git", "init", "-q"], root)
+        (root / ".gitignore").write_text("__pycache__/\n*.egg-info/\n")
+        sh(["dvc", "init", "-q"], root)
+        sh(["git", "add", "-A"], root)
+        sh(["git", "commit", "-qm", "init"], root)
+    return root
+
+
+def planned_jobs(root: Path) -> dict[str, int]:
+    """Job counts per rule of a dry run (empty when nothing is to be done)."""
+    return job_counts(sh(["snakemake", "-n", "--cores", "2", "all"], root).stdout)
+
+
+def job_counts(out: str) -> dict[str, int]:
+    """Job counts per rule in the output of `snakemake -n`."""
+    table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", out, re.S)
+    if not table:
+        assert "Nothing to be done" in out, out
+        return {}
+    return {line.split()[0]: int(line.split()[1]) for line in table.group(1).splitlines() if line.strip()}
+
+
+@pytest.fixture(scope="session")
+def snakemade(tmp_path_factory) -> Path:
+    """The tiny pipeline run once by Snakemake, for the workflow tests (which copy it before editing)."""
+    root = make_project(tmp_path_factory.mktemp("sm") / "project")
+    sh(["snakemake", "--cores", "2", "all"], root)
+    return root

@@ -5,71 +5,17 @@ These run real subprocesses (snakemake, dvc, git) in a temporary copy of the pro
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import REPO, TINY
+from .conftest import REPO, job_counts, make_project, planned_jobs, sh  # noqa: F401 (re-exported)
 
 pytestmark = pytest.mark.integration
 
-BIN = str(Path(sys.executable).parent)
-# What a project needs to run: the workflow and the package (its schema and report templates inside).
-PROJECT_FILES = ["Snakefile", "dvc.yaml", ".dvcignore", "workflow", "src"]
 ARTIFACT_ROOTS = ["data/prepared", "data/splits", "results", "reports"]
-
-
-def sh(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    # The copy's own src/ comes first, so its code (edited by a test) is what runs and is hashed.
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(cwd / "src"),
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
-    if check and result.returncode != 0:
-        logs = (
-            "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "logs").rglob("*.log")))
-            if (cwd / "logs").exists()
-            else ""
-        )
-        raise AssertionError(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n{logs}"
-        )
-    return result
-
-
-def make_project(root: Path, git: bool = False) -> Path:
-    root.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if not src.exists():
-            continue
-        dst = root / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(src, dst)
-    shutil.copy2(TINY, root / "params.yaml")
-    if git:
-        sh(["git", "init", "-q"], root)
-        (root / ".gitignore").write_text("__pycache__/\n*.egg-info/\n")
-        sh(["dvc", "init", "-q"], root)
-        sh(["git", "add", "-A"], root)
-        sh(["git", "commit", "-qm", "init"], root)
-    return root
 
 
 def artifacts(root: Path) -> set[str]:
@@ -86,23 +32,6 @@ def artifacts(root: Path) -> set[str]:
             ):
                 found.add(rel)
     return {a for a in found if not a.endswith(".gitignore")}
-
-
-def planned_jobs(root: Path) -> dict[str, int]:
-    """Job counts per rule of a dry run (empty when nothing is to be done)."""
-    out = sh(["snakemake", "-n", "--cores", "2", "all"], root).stdout
-    table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", out, re.S)
-    if not table:
-        assert "Nothing to be done" in out, out
-        return {}
-    return {line.split()[0]: int(line.split()[1]) for line in table.group(1).splitlines() if line.strip()}
-
-
-@pytest.fixture(scope="module")
-def snakemade(tmp_path_factory) -> Path:
-    root = make_project(tmp_path_factory.mktemp("sm") / "project")
-    sh(["snakemake", "--cores", "2", "all"], root)
-    return root
 
 
 def test_snakemake_runs_the_tiny_pipeline_end_to_end(snakemade: Path):

@@ -8,8 +8,11 @@
     l2tww train fashion l2tww --n 5 --seed 0 1 2  # three runs in turn, one process
     l2tww train --job fashion/l2tww/n5-s0-4   # a training job of the matrix (what Snakemake runs)
     l2tww summarize                           # results/summary/
-    l2tww compare [REV_A] [REV_B]             # per-seed paired differences (default HEAD vs workspace)
-                                              # and the claims' verdicts; a REV may be another checkout
+    l2tww sync                                # after `dvc pull`: mark for Snakemake the pulled outputs
+                                              # whose recorded identity is current; list the stale
+    l2tww compare [REV_A] [REV_B]             # per cell: identical / equivalent (±1.5 pt) / different /
+                                              # can't tell (default HEAD vs workspace), and the claims'
+                                              # verdicts by claim id; a REV may be another checkout
     l2tww runs                                # the run matrix, one run id per line
     l2tww weights compare A.pth B.pth         # largest tensor difference of two weight files
 
@@ -61,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a training job of the run matrix, e.g. fashion/l2tww/n5-s0-4 (`l2tww runs --jobs`); writes its record",
     )
     sub.add_parser("summarize", help="aggregate run metrics into results/summary/")
+    p = sub.add_parser(
+        "sync",
+        help="after `dvc pull`: mark the outputs whose recorded identity is current as such for Snakemake "
+        "(the rest re-run); prints what is stale and why",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what is current and stale; change nothing")
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
     p = sub.add_parser("compare", help="paired, per-seed differences of results/summary/runs.csv between two revisions")
@@ -73,7 +82,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="git revision, or another checkout's directory (default: the working tree)",
     )
-    p.add_argument("--same-verdicts", action="store_true", help="exit 1 if a claim's verdict differs between the two")
+    p.add_argument(
+        "--same-verdicts",
+        action="store_true",
+        help="exit 1 if a claim's verdict differs between the two, or a side has no claims table",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=1.5,
+        help="a cell is 'equivalent' when the 90%% CI of B - A lies within +-MARGIN points (default 1.5)",
+    )
     p = sub.add_parser("runs", help="print the run matrix, one run id per line")
     p.add_argument(
         "--jobs", action="store_true", help="print the training jobs instead (runtime.runs_per_job seeds each)"
@@ -144,12 +163,18 @@ def _dispatch(args) -> int | None:
         from .stages.summarize import summarize
 
         summarize(params)
+    elif args.verb == "sync":
+        from .stages.sync import sync
+
+        sync(params, args.params, args.dry_run)
     elif args.verb == "compare":
         from .results.compare import main_compare
 
         summary = params.layout.summary_dir()
+        if not args.margin > 0:
+            raise config.ConfigError(f"compare: --margin {args.margin:g}: expected a positive number of points")
         text, same = main_compare(
-            args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json")
+            args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json"), margin=args.margin
         )
         print(text)
         if args.same_verdicts and same is not True:

@@ -1,4 +1,5 @@
-# Shared helpers: config validation, the effective params file and the run matrix.
+# Shared helpers: config validation, the effective params file and the run matrix; what each job
+# reads comes from l2tww.stages.plan, which `l2tww sync` walks too.
 import os
 import shutil
 from pathlib import Path
@@ -10,7 +11,7 @@ from snakemake.utils import validate
 from l2tww.config import ConfigError, Run, from_mapping
 from l2tww.config.layout import SEEDS_PATTERN
 from l2tww.results.cells import parse_n
-from l2tww.stages import identity
+from l2tww.stages import identity, plan
 
 # One schema for Snakemake and the CLI. Snakemake's validate checks the structure; l2tww's own
 # loader then fills the defaults (Snakemake's filler cannot walk the schema's if/then branches)
@@ -91,23 +92,11 @@ def job_of(w):
 
 
 def source_inputs(w):
-    src = PARAMS["sources"][w.source]
-    return [
-        LAYOUT.prepared_marker(src["dataset"]),
-        LAYOUT.split(src["dataset"], src.get("n_per_class"), src["seed"]),
-    ]
-
-
-def run_inputs(run: Run) -> list:
-    target = PARAMS["targets"][run.target]
-    inputs = [LAYOUT.prepared_marker(target["dataset"]), LAYOUT.split(target["dataset"], run.n_per_class, run.seed)]
-    if PARAMS["methods"][run.method]["kind"] != "scratch":  # scratch runs need no source: they start at once
-        inputs += [LAYOUT.source_dir(s) / "model.pt" for s in target["sources"] if PARAMS.is_pretrained(s)]
-    return inputs
+    return plan.source_files(PARAMS, w.source)
 
 
 def job_inputs(w):
-    return sorted({str(f) for run in job_of(w).runs for f in run_inputs(run)})
+    return plan.job_files(PARAMS, job_of(w))
 
 
 def job_identity(w):

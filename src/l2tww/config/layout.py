@@ -15,6 +15,7 @@ SEEDS_PATTERN = r"[0-9]+(-[0-9]+)?(\+[0-9]+(-[0-9]+)?)*"  # seeds_tag's output, 
 # Beside each run's and source's metrics.json: the seconds, memory, host and git state of the
 # execution that made it. Never hashed (.dvcignore), never part of a result's identity.
 TIMING_FILE = "timing.json"
+IDENTITY_FILE = "identity.json"
 
 
 def seeds_tag(seeds) -> str:
@@ -71,8 +72,10 @@ class Layout:
     def summary_dir(self) -> Path:
         return self.results / "summary"
 
-    SUMMARY_FILES = ("summary.csv", "runs.csv", "lowdata.csv", "metrics.json", "cost.csv")
-    REPORT_FILES = ("l2tww-report.html", "summary.md", "cost/cost.md")
+    # identity.json: the identity the summary or report was made under (stages/identity.py), written
+    # last; what `l2tww sync` compares on a clone that pulled them.
+    SUMMARY_FILES = ("summary.csv", "runs.csv", "lowdata.csv", "metrics.json", "cost.csv", IDENTITY_FILE)
+    REPORT_FILES = ("l2tww-report.html", "summary.md", "cost/cost.md", IDENTITY_FILE)
 
     def summary_files(self) -> list[Path]:
         return [self.summary_dir() / name for name in self.SUMMARY_FILES]

@@ -1,7 +1,8 @@
 """The prepare stage: builder -> `data/prepared/<dataset>/` (the artifact layout: config/layout.py).
 
-Every dataset gets `meta.json` (classes, labels of each pool, provenance), written last so its
-presence means the stage finished. Tensor datasets also get `data.pt` (uint8 images (N, C, H, W)).
+Every dataset gets `meta.json` (classes, labels of each pool, provenance and, from the pipeline, the
+identity it was prepared under), written last so its presence means the stage finished. Tensor
+datasets also get `data.pt` (uint8 images (N, C, H, W)).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def _builder(name: str):
     return PAPER_BUILDERS[name]
 
 
-def prepare(dataset: str, builder: str, raw_dir: Path, out_dir: Path) -> dict:
-    """Build `dataset` with `builder` and write it under `out_dir`. Returns the meta dict."""
+def prepare(dataset: str, builder: str, raw_dir: Path, out_dir: Path, identity: str | None = None) -> dict:
+    """Build `dataset` with `builder` and write it under `out_dir`. Returns the meta dict, which
+    records `identity` (the pipeline's hash of what prepared it) where one is given."""
     info = BUILDERS[builder]
     built = (
         _builder(builder)(Path(raw_dir))
@@ -42,6 +44,8 @@ def prepare(dataset: str, builder: str, raw_dir: Path, out_dir: Path) -> dict:
         "test_labels": None if built.get("test_y") is None else np.asarray(built["test_y"]).tolist(),
         "provenance": built.get("provenance", {}),
     }
+    if identity is not None:
+        meta["identity"] = identity
     if info.storage == "tensor":
         tensors = {"train_x": torch.from_numpy(np.ascontiguousarray(built["train_x"]))}
         if built.get("test_x") is not None:

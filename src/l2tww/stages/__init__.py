@@ -5,6 +5,7 @@ method specs) and hands them to the library below, which never sees a params fil
     prepare    l2tww prepare      split      l2tww split
     pretrain   l2tww pretrain     train      l2tww train
     summarize  l2tww summarize    report     l2tww report
+    sync       l2tww sync         plan       the jobs of `snakemake all`: files, recorded identities
     identity   what a result depends on (params slice, inputs, code), for Snakemake, resume, metrics
     codehash   the code part of an identity
     inputs     the plain description of a source or a run, shared by training and the report

@@ -4,11 +4,14 @@ code it executes (`codehash`). Every consumer takes it from here:
 - Snakemake: each rule's `params` is the job's identity hash, so a job re-runs exactly when its
   identity changes (a param, an upstream input's identity, or a behaviour edit of its code);
 - resume: a checkpoint is used only by a run of the same identity (`train.Trainer`);
-- metrics.json records the identity hash beside the git SHA.
+- every artifact records its identity hash (metrics.json, meta.json, a split file, a job record,
+  the summary's and the report's identity.json), so `l2tww sync` can tell, on a clone that pulled
+  them, which are current without Snakemake's local metadata.
 
 Values resolved by the stages layer (method specs, pair lists) are part of the identity, so the
 modules that resolve them (config, paths, this one) are not hashed as code: editing a message in
-config.py re-runs nothing. Runtime knobs that do not change numbers (threads, workers, device
+config.py re-runs nothing. Nor is `plan` (which files a job reads, whether a finished run is kept):
+it decides what runs, never a number. Runtime knobs that do not change numbers (threads, workers, device
 choice) are left out; precision, determinism and channels_last change them on a GPU and are in.
 """
 
@@ -29,6 +32,7 @@ NOT_CODE = (
     "l2tww.config.layout",
     "l2tww.stages.codehash",
     "l2tww.stages.identity",
+    "l2tww.stages.plan",
 )
 
 
@@ -100,7 +104,15 @@ def run_identity(params: Params, run: Run) -> dict:
 
 
 def summary_identity(params: Params) -> dict:
-    return {"labels": {m: params.label(m) for m in params["methods"]}, "code": _code("l2tww.stages.summarize")}
+    """Labels, the claims' roles and plan (a new plan re-decides every verdict), the code, and the
+    runs it aggregates: a summary pulled beside other runs than the ones it was made from is not
+    taken for current (`l2tww sync`)."""
+    return {
+        "labels": {m: params.label(m) for m in params["methods"]},
+        "claims": params.data.get("claims"),
+        "runs": {run.run_id: digest(run_identity(params, run)) for run in params.runs()},
+        "code": _code("l2tww.stages.summarize"),
+    }
 
 
 NOTEBOOKS = tuple(f"l2tww.report.notebooks.{Path(name).stem}" for name in NOTEBOOK_FILES)

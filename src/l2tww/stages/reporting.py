@@ -6,9 +6,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..config import Params
+from ..config.layout import IDENTITY_FILE
+from ..io import write_json
 from ..report.context import ReportContext
 from ..report.render import render
 from ..results.cells import n_order
+from .identity import digest, report_identity
 from .inputs import run_inputs
 from .summarize import claim_rows, collect_runs
 
@@ -31,7 +34,7 @@ def primary_n(params: Params, target: str) -> int | None:
 def report_context(params: Params) -> ReportContext:
     """Every run's metrics (fails with one line if one is missing) beside how it was made."""
     runs = [{**metrics, "inputs": run_inputs(params, run)} for run, metrics in zip(params.runs(), collect_runs(params))]
-    claims = [asdict(row) for row in claim_rows(params, runs)]
+    rows, diagnostics = claim_rows(params, runs)
     targets = {
         name: {
             "dataset": t["dataset"],
@@ -45,10 +48,19 @@ def report_context(params: Params) -> ReportContext:
         for name, t in params["targets"].items()
     }
     return ReportContext(
-        origin=str(params.origin), targets=targets, methods=params["methods"], runs=runs, claims=claims
+        origin=str(params.origin),
+        targets=targets,
+        methods=params["methods"],
+        runs=runs,
+        claims=[asdict(row) for row in rows],
+        diagnostics=[asdict(row) for row in diagnostics],
+        roles={k: v for k, v in params.data.get("claims", {}).items() if k != "plan"},
     )
 
 
 def make_report(params: Params, out_dir: str | Path | None = None) -> Path:
+    """The rendered report, then identity.json: the identity it was made under, written last."""
     context = report_context(params)  # before starting a kernel: a missing run fails fast
-    return render(context, out_dir if out_dir is not None else params.layout.reports)
+    out = render(context, out_dir if out_dir is not None else params.layout.reports)
+    write_json(out / IDENTITY_FILE, {"identity": digest(report_identity(params))})
+    return out

@@ -1,4 +1,5 @@
-"""`l2tww split <dataset> [--n N --seed S]`: the base split, or an N-per-class subset of it."""
+"""`l2tww split <dataset> [--n N --seed S]`: the base split, or an N-per-class subset of it, each
+recording the identity it was made under (`l2tww sync` compares it on a clone that pulled it)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from ..config import Params
 from ..data.splits import base_split, low_data_split
 from ..io import read_json, write_json
+from .identity import digest, split_identity
 
 
 def make_split(params: Params, dataset: str, n_per_class: int | None = None, seed: int | None = None) -> Path:
@@ -16,9 +18,12 @@ def make_split(params: Params, dataset: str, n_per_class: int | None = None, see
     meta = read_json(layout.prepared_marker(dataset), f"prepared {dataset} (run `l2tww prepare {dataset}`)")
     if seed is None:
         out = layout.base_split(dataset)
-        write_json(out, base_split(meta, cfg, params["split_seed"], dataset))
+        split = base_split(meta, cfg, params["split_seed"], dataset)
+        write_json(out, {**split, "identity": digest(split_identity(params, dataset))})
         return out
     base = read_json(layout.base_split(dataset), f"base split of {dataset} (run `l2tww split {dataset}`)")
     out = layout.split(dataset, n_per_class, seed)
-    write_json(out, low_data_split(base, meta, n_per_class, seed, cfg["low_data_val_fraction"], dataset))
+    split = low_data_split(base, meta, n_per_class, seed, cfg["low_data_val_fraction"], dataset)
+    # nall copies the base split, whose identity is not this file's: replaced
+    write_json(out, {**split, "identity": digest(split_identity(params, dataset, n_per_class, seed))})
     return out

@@ -12,12 +12,14 @@ from ..config import Job, Params, Run
 from ..io import read_json, write_json
 from ..methods import MethodSpec, build_method
 from ..models import build_model, net_shapes
+from ..training.evaluation import evaluate
 from ..training.runtime import seed_everything
 from ..training.sources import load_source
-from ..training.trainer import FitConfig, Trainer, evaluate
+from ..training.trainer import FitConfig, Trainer
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, run_identity
 from .inputs import run_inputs
+from .plan import job_runs, run_record, stale_reason
 
 
 def train_run(params: Params, run: Run, progress: bool = False) -> dict:
@@ -25,14 +27,9 @@ def train_run(params: Params, run: Run, progress: bool = False) -> dict:
 
 
 def finished(params: Params, run: Run) -> bool:
-    """Whether the run's folder holds a finished run of its current identity."""
-    folder = params.layout.run_dir(run.relpath)
-    if not (folder / "model.pt").exists() or not (folder / "metrics.json").exists():
-        return False
-    try:
-        return read_json(folder / "metrics.json").get("identity") == digest(run_identity(params, run))
-    except ValueError:  # a damaged metrics.json is not a finished run
-        return False
+    """Whether the run's folder holds a finished run of its current identity (what `l2tww sync`
+    asks of a pulled run too)."""
+    return stale_reason(run_record(params, run)) is None
 
 
 def train_runs(params: Params, runs: list[Run], progress: bool = False, job: Job | None = None) -> None:
@@ -50,8 +47,8 @@ def train_runs(params: Params, runs: list[Run], progress: bool = False, job: Job
             continue
         train_run(params, run, progress)
     if job is not None:
-        record = {"job": job.tag, "runs": {r.run_id: digest(run_identity(params, r)) for r in job.runs}}
-        write_json(params.layout.job_record(**job.wildcards), record)
+        runs = job_runs(params, job)
+        write_json(params.layout.job_record(**job.wildcards), {"job": job.tag, "identity": digest(runs), "runs": runs})
 
 
 def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = False) -> dict:
