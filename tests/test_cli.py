@@ -49,3 +49,18 @@ def test_runs_lists_the_matrix():
     result = l2tww("--params", str(REPO / "params.yaml"), "runs")
     assert result.returncode == 0
     assert "fashion-l2tww-n25-s0" in result.stdout.split()
+
+
+def test_check_warns_that_precision_has_no_effect_on_the_cpu(tmp_path: Path):
+    """A valid setting that does nothing here is a warning, not an error (issue 21)."""
+    raw = tiny_raw()
+    raw["runtime"].update(device="cpu", precision="tf32")
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = l2tww("--params", str(path), "check")
+    assert result.returncode == 0, result.stderr
+    assert f"l2tww: warning: {path}: runtime.precision: tf32 has no effect on the CPU" in result.stderr
+    assert "ok" in result.stdout
+    raw["runtime"]["precision"] = "fp32"
+    path.write_text(yaml.safe_dump(raw))
+    assert "warning" not in l2tww("--params", str(path), "check").stderr

@@ -108,3 +108,17 @@ def test_check_warns_that_precision_does_nothing_on_the_cpu():
     assert any("runtime.precision: tf32 has no effect on the CPU" in w for w in runtime.runtime_warnings(base, "cpu"))
     assert runtime.runtime_warnings({**base, "precision": "fp32"}, "cpu") == []
     assert runtime.runtime_warnings(base, "cuda") == []
+
+
+def test_a_job_that_is_not_deterministic_does_not_pay_for_the_switch():
+    """torch 2.14's use_deterministic_algorithms imports torch._dynamo (~2.5 s of CPU per job): a
+    job with deterministic: false (the default) must not call it for a no-op."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch; from l2tww.training.runtime import set_deterministic; set_deterministic(False); "
+        "print('torch._dynamo' in sys.modules, torch.backends.cudnn.benchmark)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "True"], out.stderr[-500:]

@@ -66,6 +66,19 @@ def test_editing_one_method_reruns_only_its_runs(snakemade: Path, tmp_path: Path
     assert "pretrain" not in jobs and "prepare" not in jobs and "split" not in jobs
 
 
+def test_changing_precision_replans_the_training_jobs(snakemade: Path, tmp_path: Path):
+    """runtime.precision is part of every run's identity (issue 21): tf32 re-runs the trainings
+    (and the pretrained source), not the data preparation."""
+    project = tmp_path / "tf32"
+    shutil.copytree(snakemade, project, symlinks=True)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["runtime"]["precision"] = "tf32"
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    jobs = planned_jobs(project)
+    assert jobs.get("train") == 2 and jobs.get("pretrain") == 1, jobs  # scratch and fm_single; the source
+    assert "prepare" not in jobs and "split" not in jobs
+
+
 def _edit(project: Path, module: str, text: str) -> None:
     path = project / "src/l2tww" / module
     path.write_text(path.read_text() + text)

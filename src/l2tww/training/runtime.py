@@ -115,7 +115,10 @@ def set_deterministic(deterministic: bool) -> None:
     workspace setting cuBLAS needs for repeatable results: call before CUDA is first used."""
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic)
+    # Only on a change: torch 2.14's use_deterministic_algorithms imports torch._dynamo (~2.5 s of
+    # CPU per process), which every non-deterministic job would pay for a no-op.
+    if torch.are_deterministic_algorithms_enabled() != deterministic:
+        torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.benchmark = not deterministic
     torch.backends.cudnn.deterministic = deterministic
 
