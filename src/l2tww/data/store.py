@@ -2,6 +2,8 @@
 
 Every dataset gets `meta.json` (classes, labels of each pool, provenance), written last so its
 presence means the stage finished. Tensor datasets also get `data.pt` (uint8 images (N, C, H, W)).
+Image folders (your own images) are built by data/image_folder.py and written by `write_prepared`
+the same way.
 """
 
 from __future__ import annotations
@@ -33,16 +35,22 @@ def prepare(dataset: str, builder: str, raw_dir: Path, out_dir: Path) -> dict:
         if info.storage == "tensor"
         else _builder(builder)(Path(raw_dir), Path(out_dir))
     )
+    return write_prepared(dataset, builder, info.storage, built, out_dir)
+
+
+def write_prepared(dataset: str, builder: str, storage: str, built: dict, out_dir: Path) -> dict:
+    """A builder's result -> data.pt (tensor storage; a folder builder wrote its images already),
+    then meta.json. Returns the meta dict."""
     meta = {
         "dataset": dataset,
         "builder": builder,
-        "storage": info.storage,
+        "storage": storage,
         "classes": list(built["classes"]),
         "train_labels": np.asarray(built["train_y"]).tolist(),
         "test_labels": None if built.get("test_y") is None else np.asarray(built["test_y"]).tolist(),
         "provenance": built.get("provenance", {}),
     }
-    if info.storage == "tensor":
+    if storage == "tensor":
         tensors = {"train_x": torch.from_numpy(np.ascontiguousarray(built["train_x"]))}
         if built.get("test_x") is not None:
             tensors["test_x"] = torch.from_numpy(np.ascontiguousarray(built["test_x"]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -14,6 +14,9 @@ class ReportContext:
     methods: dict  # name -> its params entry (kind, label, hyperparameters)
     runs: list  # each run's metrics.json, plus "dir" and "inputs" (stages.inputs.run_inputs)
     claims: list  # the claims table's rows (l2tww.results.claims.ClaimRow as dicts)
+    # image folders (your own images) -> {root, counts (per pool; test None: held out of train),
+    # skipped_unreadable, manifest}: what prepare read, from its meta.json
+    data: dict = field(default_factory=dict)
 
     def label(self, method: str) -> str:
         return self.methods[method].get("label", method)
