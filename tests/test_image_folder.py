@@ -242,3 +242,27 @@ def test_without_a_test_folder_test_images_are_held_out_of_train_per_class(tmp_p
     assert base["test"]["pool"] == "train" and np.bincount(labels[base["test"]["indices"]]).tolist() == [2, 2, 2]
     parts = [set(base[p]["indices"]) for p in ("train", "val", "test")]
     assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+
+
+def test_the_prepared_identity_follows_the_images_and_how_they_are_stored(tmp_path):
+    from l2tww.stages.identity import digest, prepare_identity, split_identity
+
+    root = write_image_folder(tmp_path / "imgs", 2, 8)
+    first = own_params(tmp_path, root)
+    before = prepare_identity(first, "own")
+    assert set(before) == {"builder", "code", "images", "read"} and before["read"]["storage"] == "tensor"
+    assert prepare_identity(own_params(tmp_path, root), "own") == before  # nothing touched
+    assert prepare_identity(own_params(tmp_path, root, skip_unreadable=True), "own") != before
+    assert prepare_identity(own_params(tmp_path, root, image_size=24), "own") != before  # resized when prepared
+    Image.fromarray(digits()[0][300]).save(root / "train" / "digit0" / "extra.png")
+    after = own_params(tmp_path, root)
+    assert prepare_identity(after, "own") != before
+    assert digest(split_identity(after, "own", 3, 0)) != digest(split_identity(first, "own", 3, 0))  # downstream too
+
+
+def test_check_warns_that_test_is_unused_when_the_folder_has_its_own_test_images(tmp_path):
+    from l2tww.stages.check import check_warnings
+
+    assert check_warnings(own_params(tmp_path, write_image_folder(tmp_path / "a", 2, 8))) == []
+    warnings = check_warnings(own_params(tmp_path, write_image_folder(tmp_path / "b", 2, 8, test=2)))
+    assert len(warnings) == 1 and warnings[0].startswith("datasets.own.test: not used:") and "/b/test" in warnings[0]
