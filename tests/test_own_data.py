@@ -108,7 +108,9 @@ def test_with_skip_unreadable_the_run_finishes_and_manifest_and_report_count_it(
     report = (root / "reports/summary.md").read_text()
     assert "**1 unreadable image skipped**" in report and "35 images in train/" in report
     assert "No paper numbers apply" in report and "your own images are not the paper's data" in report
-    assert "| L2T-ww > scratch | l2tww − scratch on own, N=5 |" in report  # the claims table, unchanged
+    claims = yaml.safe_load((root / "results/summary/metrics.json").read_text())["claims"]  # the table, unchanged
+    assert {"l2tww_vs_scratch@n5", "l2tww_vs_best_baseline@n5"} <= set(claims)
+    assert "(`l2tww_vs_scratch@n5`) | l2tww − scratch on own, N=5 |" in report
     html = (root / "reports/l2tww-report.html").read_text()
     assert "unreadable image skipped" in html and "No paper numbers apply" in html
 

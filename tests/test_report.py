@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 import random
 from html import unescape
@@ -29,6 +30,8 @@ from l2tww.training.sources import load_source
 
 SECTIONS = [
     "Table 1",
+    "Meta-net diagnostics (not claims)",
+    "Which classes gain from transfer",
     "Low-data regime",
     "Multi-source transfer",
     "Where to transfer",
@@ -47,6 +50,7 @@ def _report_params(tiny: config.Params) -> config.Params:
             "fm_one_to_one": {"kind": "fm", "label": "FM (one-to-one)", "pairs": "one_to_one", "beta": 0.5},
             "l2tw_one_to_one": {"kind": "l2t", "label": "L2T-w (one-to-one)", "pairs": "one_to_one", "where": False},
             "l2tww": {"kind": "l2t", "label": "L2T-ww", "pairs": "all_to_all"},
+            "l2tww_frozen": {"kind": "l2t", "label": "L2T-ww, frozen meta-nets", "pairs": "all_to_all", "frozen": True},
         }
     )
     animal = raw["targets"]["animal"]
@@ -56,7 +60,11 @@ def _report_params(tiny: config.Params) -> config.Params:
         "all_to_all": {"source": [0, 2], "target": [0, 1, 2]},
     }
     animal["runs"] = [
-        {"methods": ["scratch", "fm_one_to_one", "l2tw_one_to_one", "l2tww"], "n_per_class": [5], "seeds": [0, 1]},
+        {
+            "methods": ["scratch", "fm_one_to_one", "l2tw_one_to_one", "l2tww", "l2tww_frozen"],
+            "n_per_class": [5],
+            "seeds": [0, 1],
+        },
         {"methods": ["scratch", "l2tww"], "n_per_class": [3], "seeds": [0, 1]},
     ]
     raw["targets"]["animal_multi"] = {
@@ -68,6 +76,9 @@ def _report_params(tiny: config.Params) -> config.Params:
     raw["claims"] = {
         "l2tww": ["animal", "l2tww"],
         "scratch": ["animal", "scratch"],
+        "frozen": ["animal", "l2tww_frozen"],
+        "what": ["animal", "l2tw_one_to_one"],
+        "what_control": ["animal", "fm_one_to_one"],
         "baselines": [["animal", "fm_one_to_one"], ["animal", "l2tw_one_to_one"]],
         "multi_source": ["animal_multi", "l2tww"],
         "single_sources": [["animal", "l2tww"]],
@@ -88,7 +99,8 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
         else [load_source(source_inputs(params, s), torch.device("cpu")) for s in tcfg["sources"]]
     )
     method = build_method(spec, net_shapes(target, sources, (1, 32, 32)))
-    if spec.kind == "l2t" and method.meta.what is not None:  # move the weights off uniform, as training would
+    frozen = spec.hparams.get("frozen", False)
+    if spec.kind == "l2t" and method.meta.what is not None and not frozen:  # off uniform, as training would
         for layer in method.meta.what:
             torch.nn.init.normal_(layer.weight, std=0.5)
     out = layout.run_dir(run.relpath)
@@ -106,9 +118,10 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
             "test_acc": None,
         }
         if spec.kind == "l2t":
-            entropy = [math.log(8) - 0.01 * e for _ in spec.pairs]
+            move = 0 if frozen else e  # the frozen control's meta-nets stay at their init
+            entropy = [math.log(8) - 0.01 * move for _ in spec.pairs]
             row["transfer"] = {
-                "lambda": [1.0 + 0.1 * e * (i % 3) for i in range(len(spec.pairs))],
+                "lambda": [1.0 + 0.1 * move * (i % 3) * (1 + run.seed) for i in range(len(spec.pairs))],
                 "entropy": entropy,
                 "entropy_deficit": [1 - h / math.log(8) for h in entropy],
             }
@@ -118,6 +131,7 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
         history.append(row)
     best = EPOCHS - 1
     history[best]["test_acc"] = 30 + 10 * rng.random()
+    confusion = [[rng.randint(0, 5) for _ in range(10)] for _ in range(10)]  # rows: true class
     metrics = {
         "run_id": run.run_id,
         "target": run.target,
@@ -139,6 +153,9 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
         "epochs": EPOCHS,
         "student_params": 10,
         "meta_params": 5,
+        "images": {"train": 10 * (run.n_per_class or 100), "val": 100, "test": 200},
+        "test_class_acc": [100 * row[c] / max(1, sum(row)) for c, row in enumerate(confusion)],
+        "test_confusion": confusion,
         "execution": {
             "torch": torch.__version__,
             "python": "3",
@@ -210,14 +227,22 @@ def test_report_renders_every_section(fixture_results, tmp_path):
     # the claims table renders in both, one row per claim and N, each with a verdict
     assert "## The paper's claims" in summary and "The paper's claims, tested" in html
     for claim in (
-        "L2T-ww > scratch",
-        "L2T-ww > the best baseline",
-        "the gain over scratch grows as N shrinks",
-        "learned channel weights are non-uniform",
-        "pair weights are selective",
-        "multi-source ≥ the best single source",
+        "l2tww_vs_scratch@n5",
+        "l2tww_vs_scratch@n3",
+        "learning_helps@n5",
+        "learned_what@n5",
+        "l2tww_vs_best_baseline@n5",
+        "gain_grows",
+        "multi_source@n5",
+        "meta_moved_frozen@n5",
+        "pair_agreement_l2tww@n5",
+        "check of the control: ok",
     ):
         assert claim in summary and claim in unescape(html), claim
+    assert "Holm p (m)" in summary and "(m=7)" in summary  # the family: 7 accuracy rows
+    # per-class gains over scratch: L2T-ww, the best baseline on val and the frozen control, by class name
+    assert "## Which classes gain from transfer" in summary and "animal0" in summary
+    assert "frozen control − scratch (n=2)" in summary and "best baseline on val" in summary
     assert "Did the meta-networks learn?" in html
     assert "animal_multi" in summary and "± " in summary
     assert not list(out.glob(".render-*"))  # the temp folder is gone
@@ -282,3 +307,16 @@ def test_paper_numbers_map_by_kind_and_mark():
     assert paper.table1_number("stl10", l2tww, ["tinyimagenet", "cifar10"]) is None
     assert paper.table1_number("stl10", l2tww, ["cifar10"]) is None
     assert not paper.has_paper_numbers(["animal_mnist"])
+
+
+def test_summary_metrics_nest_claims_and_diagnostics_by_id_and_repeat_byte_for_byte(fixture_results):
+    from l2tww.stages.summarize import summarize
+
+    out = summarize(fixture_results)
+    first = (out / "metrics.json").read_bytes()
+    metrics = json.loads(first)
+    assert metrics["claims"]["learning_helps@n5"]["m"] == 7 and "verdict" in metrics["claims"]["gain_grows"]
+    assert metrics["diagnostics"]["meta_moved_frozen@n5"]["reading"].startswith("check of the control: ok")
+    assert "verdict" not in metrics["diagnostics"]["pair_agreement_l2tww@n5"]
+    assert metrics["animal"]["l2tww"]["n5"]["seeds"] == 2  # the means, nested as before
+    assert summarize(fixture_results) and (out / "metrics.json").read_bytes() == first

@@ -9,8 +9,9 @@
     l2tww train fashion l2tww --n 5 --seed 0 1 2  # three runs in turn, one process
     l2tww train --job fashion/l2tww/n5-s0-4   # a training job of the matrix (what Snakemake runs)
     l2tww summarize                           # results/summary/
-    l2tww compare [REV_A] [REV_B]             # per-seed paired differences (default HEAD vs workspace)
-                                              # and the claims' verdicts; a REV may be another checkout
+    l2tww compare [REV_A] [REV_B]             # per cell: identical / equivalent (±1.5 pt) / different /
+                                              # can't tell (default HEAD vs workspace), and the claims'
+                                              # verdicts by claim id; a REV may be another checkout
     l2tww runs                                # the run matrix, one run id per line
     l2tww weights compare A.pth B.pth         # largest tensor difference of two weight files
 
@@ -79,7 +80,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="git revision, or another checkout's directory (default: the working tree)",
     )
-    p.add_argument("--same-verdicts", action="store_true", help="exit 1 if a claim's verdict differs between the two")
+    p.add_argument(
+        "--same-verdicts",
+        action="store_true",
+        help="exit 1 if a claim's verdict differs between the two, or a side has no claims table",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=1.5,
+        help="a cell is 'equivalent' when the 90%% CI of B - A lies within +-MARGIN points (default 1.5)",
+    )
     p = sub.add_parser("runs", help="print the run matrix, one run id per line")
     p.add_argument(
         "--jobs", action="store_true", help="print the training jobs instead (runtime.runs_per_job seeds each)"
@@ -162,8 +173,10 @@ def _dispatch(args) -> int | None:
         from .results.compare import main_compare
 
         summary = params.layout.summary_dir()
+        if not args.margin > 0:
+            raise config.ConfigError(f"compare: --margin {args.margin:g}: expected a positive number of points")
         text, same = main_compare(
-            args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json")
+            args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json"), margin=args.margin
         )
         print(text)
         if args.same_verdicts and same is not True:

@@ -356,6 +356,7 @@ def _walk_refs(p: dict, trees: Mapping[str, ImageTree]) -> Iterator[str]:
     for key, (target, method) in _claim_arms(p.get("claims", {})):
         if (target, method) not in run_arms:
             yield f"{key}: [{target}, {method}] is not in the run matrix (targets.<t>.runs)"
+    yield from _not_a_baseline(p.get("claims", {}), methods)
 
 
 def _shared_images(datasets: dict, target_ds: str, source: dict) -> str | None:
@@ -381,8 +382,28 @@ def _shared_images(datasets: dict, target_ds: str, source: dict) -> str | None:
 
 def _claim_arms(claims: dict) -> Iterator[tuple[str, list]]:
     for role, value in claims.items():
+        if role == "plan":
+            continue
         for i, arm in enumerate(value if role in ("baselines", "single_sources") else [value]):
             yield (f"claims.{role}[{i}]" if role in ("baselines", "single_sources") else f"claims.{role}"), arm
+
+
+def _not_a_baseline(claims: dict, methods: dict) -> Iterator[str]:
+    """claims.baselines holds the paper's baselines only: a control or the fine-tuning reference
+    there would let "L2T-ww > the best baseline" be decided against the wrong arm."""
+    not_baselines = ("l2tww", "frozen", "fm_all_to_all", "reference", "multi_source", "fast", "exact")
+    roles = {tuple(claims[k]): k for k in reversed(not_baselines) if k in claims}
+    for i, (target, method) in enumerate(claims.get("baselines", [])):
+        m = methods.get(method, {})
+        if (target, method) in roles:
+            yield f"claims.baselines[{i}]: [{target}, {method}] is the {roles[(target, method)]} arm, not a baseline"
+        elif (
+            m.get("kind") == "finetune" or m.get("frozen") or (m.get("kind") == "fm" and m.get("pairs") == "all_to_all")
+        ):
+            yield (
+                f"claims.baselines[{i}]: method {method!r} is a control or the reference (fine-tuning, frozen "
+                "meta-nets, FM over all pairs); expected one of the paper's baselines"
+            )
 
 
 def _pool_per_class(ds: dict, per_class: int) -> int:

@@ -13,7 +13,9 @@ class ReportContext:
     targets: dict  # name -> {dataset, builder, arch, sources, source_builders, methods (in run-block order), primary_n}
     methods: dict  # name -> its params entry (kind, label, hyperparameters)
     runs: list  # each run's metrics.json, plus "dir" and "inputs" (stages.inputs.run_inputs)
-    claims: list  # the claims table's rows (l2tww.results.claims.ClaimRow as dicts)
+    claims: list  # the claims table's rows (l2tww.results.verdicts.ClaimRow as dicts)
+    diagnostics: list = field(default_factory=list)  # the meta-net diagnostics (results.diagnostics.DiagnosticRow)
+    roles: dict = field(default_factory=dict)  # params.yaml's claims roles: role -> [target, method] or a list of them
     # image folders (your own images) -> {root, counts (per pool; test None: held out of train),
     # skipped_unreadable, manifest}: what prepare read, from its meta.json
     data: dict = field(default_factory=dict)

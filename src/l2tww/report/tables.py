@@ -11,7 +11,7 @@ from pathlib import Path
 from ..catalog import IMAGE_FOLDER
 from ..results import stats
 from ..results.cells import group_cells, n_order, n_text
-from ..results.claims import ClaimRow, to_markdown
+from . import evidence
 from . import paper_numbers as paper
 from .context import ReportContext
 
@@ -146,18 +146,6 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-CLAIMS_NOTE = (
-    "Each claim is a paired difference over the seeds both arms ran (same subset and target init per seed), "
-    "test top-1 in points, with its 95% t-interval. Verdict rule (fixed before the runs, `l2tww.results.stats`): "
-    "supported if the interval lies above 0 (within ±margin for ≈), contradicted if it lies below (outside), "
-    "else inconclusive; the best baseline / single source is chosen on validation accuracy."
-)
-
-
-def claims_markdown(rows: list[dict]) -> str:
-    return to_markdown([ClaimRow(**r) for r in rows])
-
-
 def data_notes(ctx: ReportContext) -> list[str]:
     """One line per image folder: what prepare read, and how many unreadable images it skipped."""
     lines = []
@@ -203,7 +191,19 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
         "",
     ]
     if ctx.claims:
-        out += ["## The paper's claims", "", CLAIMS_NOTE, "", claims_markdown(ctx.claims), ""]
+        out += ["## The paper's claims", "", evidence.CLAIMS_NOTE, "", md_table(*evidence.claims_rows(ctx.claims)), ""]
+    if ctx.diagnostics:
+        out += [
+            "## Meta-net diagnostics (not claims)",
+            "",
+            evidence.DIAGNOSTICS_NOTE,
+            "",
+            md_table(*evidence.diagnostics_rows(ctx.diagnostics)),
+            "",
+        ]
+    header, rows, note = evidence.per_class(ctx, runs)
+    if rows:
+        out += ["## Which classes gain from transfer", "", note, "", md_table(header, rows), ""]
     if not paper.has_paper_numbers(builders):
         out += [
             f"No paper numbers apply: the datasets ({', '.join(builders)}) are not in the paper "

@@ -1,21 +1,20 @@
-"""Seed statistics that decide: mean with 95% CI, paired differences, and the verdict rule.
+"""Seed statistics that decide: means with t-intervals, paired differences, one-sided paired t-tests,
+Holm's adjustment and the equivalence test (TOST).
 
 Runs of different methods with the same seed share the low-data subset and the target's
 initialisation, so a comparison is the mean of per-seed differences (paired), not a difference of
 unpaired means: the seed-to-seed variation common to both methods cancels.
 
-Interval: Student's t over seeds. With the 5-10 seeds a cell gets, a percentile bootstrap would be
+Interval: Student's t over seeds. With the 5-20 seeds a cell gets, a percentile bootstrap would be
 too narrow: it resamples the observed values, so it cannot see that the std itself is uncertain
 (it behaves like z with ddof=0): at n = 5 its half-width is about 1.96 * sqrt(4/5) = 1.75 standard
 errors against t's 2.78, and it covers well under 95%.
 
-Verdict rule (fixed here so that no threshold is chosen after seeing the numbers):
-- "mean > bound" (bound 0 for "A > B"; -margin for non-inferiority): supported if the CI's lower end
-  is > bound, contradicted if its upper end is < bound, else inconclusive.
-- "|mean| <= margin" (equivalence, "A ~ B"): supported if the whole CI lies within [-margin, margin],
-  contradicted if it lies entirely outside, else inconclusive.
-- One seed gives no interval: inconclusive. A CI wider than max_half_width (1.5 pt) is named in the
-  reason, with the seeds needed at the observed std to reach it.
+Degenerate samples, fixed here so that no caller divides by zero:
+- n < 2: no interval and no test; every p-value is 1 (nothing can be rejected).
+- all differences equal (sample std 0): the t statistic is +-inf or undefined, so a one-sided p is
+  0 when the mean lies strictly on the alternative's side and 1 otherwise (H0: mean <= 0 with all
+  differences 3.0 gives p = 0; with all 0.0 gives p = 1), and the interval is [mean, mean].
 """
 
 from __future__ import annotations
@@ -27,8 +26,7 @@ from dataclasses import dataclass
 
 from scipy import stats as _sps
 
-LEVEL = 0.95
-MAX_HALF_WIDTH = 1.5  # accuracy points: the issue's acceptance bound on a claim's CI half-width
+LEVEL = 0.95  # two-sided interval shown beside every paired difference
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 
 
@@ -59,9 +57,27 @@ class Paired:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    verdict: str
-    reason: str
+class Tost:
+    """Two one-sided tests of |mean| < margin (Schuirmann 1987): p is the larger of the two p-values,
+    ci the (1 - 2 alpha) interval (90% at alpha 0.05), whose lying within +-margin is the same test."""
+
+    p: float
+    p_lower: float  # H0: mean <= -margin
+    p_upper: float  # H0: mean >= +margin
+    ci: MeanCI
+    margin: float
+    alpha: float
+
+    @property
+    def verdict(self) -> str:
+        """supported: both one-sided tests reject; contradicted: the interval lies entirely outside
+        +-margin (the difference is larger than the margin); else inconclusive."""
+        if self.p <= self.alpha:
+            return SUPPORTED
+        ci = self.ci
+        if ci.low is not None and (ci.low > self.margin or ci.high < -self.margin):
+            return CONTRADICTED
+        return INCONCLUSIVE
 
 
 def fmt(x: float) -> str:
@@ -95,68 +111,39 @@ def paired_difference(a: Mapping, b: Mapping, level: float = LEVEL) -> Paired:
     return Paired(seeds, diffs, mean_ci(diffs, level), len(set(a) - set(b)), len(set(b) - set(a)))
 
 
-def seeds_needed(std: float, half_width: float, level: float = LEVEL) -> int:
-    """Smallest n >= 2 with t_{n-1} * std / sqrt(n) <= half_width."""
-    if std <= 0:
-        return 2
-    z = float(_sps.norm.ppf((1 + level) / 2))
-    n = max(2, math.ceil((z * std / half_width) ** 2))  # t > z, so no smaller n can do
-    while t_quantile(n, level) * std / math.sqrt(n) > half_width:
-        n += 1
-    return n
+def p_greater(values: Sequence[float], bound: float = 0.0) -> float:
+    """One-sided t-test p of H0: mean <= bound against mean > bound (paired: values = differences).
+    P(T_{n-1} >= (mean - bound) / (s / sqrt(n))); degenerate samples as the module docstring says."""
+    ci = mean_ci(values)
+    if ci.n < 2:
+        return 1.0
+    if ci.std == 0:
+        return 0.0 if ci.mean > bound else 1.0
+    return float(_sps.t.sf((ci.mean - bound) / (ci.std / math.sqrt(ci.n)), ci.n - 1))
 
 
-def _width_note(ci: MeanCI, max_half_width: float | None, level: float) -> str:
-    if max_half_width is None or ci.half_width <= max_half_width:
-        return ""
-    need = seeds_needed(ci.std, max_half_width, level)
-    return (
-        f"half-width {fmt(ci.half_width)} > {max_half_width:g} (~{need} seeds would reach ±{max_half_width:g} at "
-        f"the observed std {fmt(ci.std)})"
-    )
+def p_less(values: Sequence[float], bound: float = 0.0) -> float:
+    """One-sided t-test p of H0: mean >= bound against mean < bound: p_greater of the negated values."""
+    return p_greater([-float(v) for v in values], -bound)
 
 
-def _no_interval(ci: MeanCI) -> Verdict | None:
-    if ci.low is None:
-        return Verdict(INCONCLUSIVE, f"only {ci.n} seed: no interval")
-    return None
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm 1979), in the input order: with p_(1) <= ... <= p_(m),
+    adj_(i) = max over j <= i of min(1, (m - j + 1) p_(j)). Rejecting where adj <= alpha controls the
+    family-wise error rate at alpha under any dependence; the running max keeps adj monotone in p."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    out = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(pvalues[i])))
+        out[i] = running
+    return out
 
 
-def verdict_greater(
-    ci: MeanCI, bound: float = 0.0, max_half_width: float | None = MAX_HALF_WIDTH, level: float = LEVEL
-) -> Verdict:
-    """Claim "mean > bound"."""
-    if (v := _no_interval(ci)) is not None:
-        return v
-    note = _width_note(ci, max_half_width, level)
-    wide = f"; {note}, decided anyway: the CI excludes {bound:g}" if note else ""
-    if ci.low > bound:
-        return Verdict(SUPPORTED, f"CI lower end {fmt(ci.low)} > {bound:g}{wide}")
-    if ci.high < bound:
-        return Verdict(CONTRADICTED, f"CI upper end {fmt(ci.high)} < {bound:g}{wide}")
-    return Verdict(
-        INCONCLUSIVE,
-        f"CI [{fmt(ci.low)}, {fmt(ci.high)}] too wide to decide: {note}"
-        if note
-        else f"CI [{fmt(ci.low)}, {fmt(ci.high)}] contains {bound:g}",
-    )
-
-
-def verdict_equivalent(
-    ci: MeanCI, margin: float = MAX_HALF_WIDTH, max_half_width: float | None = MAX_HALF_WIDTH, level: float = LEVEL
-) -> Verdict:
-    """Claim "|mean| <= margin"."""
-    if (v := _no_interval(ci)) is not None:
-        return v
-    if -margin <= ci.low and ci.high <= margin:
-        return Verdict(SUPPORTED, f"CI [{fmt(ci.low)}, {fmt(ci.high)}] within ±{margin:g}")
-    note = _width_note(ci, max_half_width, level)
-    if ci.low > margin or ci.high < -margin:
-        wide = f"; {note}, decided anyway: the CI lies outside ±{margin:g}" if note else ""
-        return Verdict(CONTRADICTED, f"CI [{fmt(ci.low)}, {fmt(ci.high)}] entirely outside ±{margin:g}{wide}")
-    return Verdict(
-        INCONCLUSIVE,
-        f"CI [{fmt(ci.low)}, {fmt(ci.high)}] too wide to decide: {note}"
-        if note
-        else f"CI [{fmt(ci.low)}, {fmt(ci.high)}] straddles ±{margin:g}",
-    )
+def tost(values: Sequence[float], margin: float, alpha: float = 0.05) -> Tost:
+    """Equivalence within +-margin at level alpha: H0 |mean| >= margin, rejected when both
+    one-sided t-tests reject at alpha (mean > -margin and mean < +margin)."""
+    ci = mean_ci(values, 1 - 2 * alpha)
+    lower, upper = p_greater(values, -margin), p_less(values, margin)
+    return Tost(max(lower, upper), lower, upper, ci, margin, alpha)

@@ -4,7 +4,8 @@
   `l2tww compare REV_A REV_B` pairs any two commits' results by seed.
 - summary.csv: one row per target x method x N: test accuracy mean ± std and 95% CI, cost.
 - lowdata.csv: test accuracy vs N per method (for `dvc plots`).
-- metrics.json: the same means, nested, and the claims table; git-tracked, so `dvc metrics diff`
+- metrics.json: the same means, nested, the claims table under `claims` and the meta-net
+  diagnostics under `diagnostics`, each keyed by its row id; git-tracked, so `dvc metrics diff`
   works on any clone.
 - cost.csv: time per epoch and peak memory per cell, from the runs' timing.json. The only file
   here that differs at every execution: the others are the same bytes at every rerun (DVC hashes
@@ -100,8 +101,9 @@ def cost(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def write_summary(runs: list[dict], out: Path, claims: dict | None = None) -> Path:
-    """Write the summary files of `runs` (each run's metrics.json) and the claims table into `out`."""
+def write_summary(runs: list[dict], out: Path, claims: dict | None = None, diagnostics: dict | None = None) -> Path:
+    """Write the summary files of `runs` (each run's metrics.json), the claims table and the meta-net
+    diagnostics (each {id: row}) into `out`."""
     rows = aggregate(runs)
     for r in runs:
         r.setdefault("n_per_class", None)
@@ -126,5 +128,7 @@ def write_summary(runs: list[dict], out: Path, claims: dict | None = None) -> Pa
         }
     if claims:
         nested["claims"] = claims
+    if diagnostics:
+        nested["diagnostics"] = diagnostics
     write_json(out / "metrics.json", nested)
     return out

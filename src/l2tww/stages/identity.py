@@ -127,7 +127,12 @@ def run_identity(params: Params, run: Run) -> dict:
 
 
 def summary_identity(params: Params) -> dict:
-    return {"labels": {m: params.label(m) for m in params["methods"]}, "code": _code("l2tww.stages.summarize")}
+    """Labels, the claims' roles and plan (a new plan re-decides every verdict) and the code."""
+    return {
+        "labels": {m: params.label(m) for m in params["methods"]},
+        "claims": params.data.get("claims"),
+        "code": _code("l2tww.stages.summarize"),
+    }
 
 
 NOTEBOOKS = tuple(f"l2tww.report.notebooks.{Path(name).stem}" for name in NOTEBOOK_FILES)

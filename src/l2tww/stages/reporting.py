@@ -33,7 +33,7 @@ def primary_n(params: Params, target: str) -> int | None:
 def report_context(params: Params) -> ReportContext:
     """Every run's metrics (fails with one line if one is missing) beside how it was made."""
     runs = [{**metrics, "inputs": run_inputs(params, run)} for run, metrics in zip(params.runs(), collect_runs(params))]
-    claims = [asdict(row) for row in claim_rows(params, runs)]
+    rows, diagnostics = claim_rows(params, runs)
     targets = {
         name: {
             "dataset": t["dataset"],
@@ -51,7 +51,9 @@ def report_context(params: Params) -> ReportContext:
         targets=targets,
         methods=params["methods"],
         runs=runs,
-        claims=claims,
+        claims=[asdict(row) for row in rows],
+        diagnostics=[asdict(row) for row in diagnostics],
+        roles={k: v for k, v in params.data.get("claims", {}).items() if k != "plan"},
         data=image_folders_read(params),
     )
 

@@ -1,4 +1,5 @@
-"""`l2tww summarize`: every run of the matrix -> results/summary/ (with the claims table)."""
+"""`l2tww summarize`: every run of the matrix -> results/summary/ (with the claims table and the
+meta-net diagnostics, from params.yaml's `claims:` roles and plan)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 from ..config import Params
 from ..config.layout import TIMING_FILE
 from ..io import read_json
-from ..results import claims
+from ..results import claims, diagnostics
 from ..results.summary import write_summary
+from ..results.verdicts import ClaimRow, Plan, to_json
 
 
 def collect_runs(params: Params) -> list[dict]:
@@ -28,27 +30,39 @@ def _transfer(run: dict) -> dict | None:
     path = Path(run["dir"]) / "transfer.json"
     if not path.exists():
         return None
-    return claims.transfer_at(read_json(path, f"transfer statistics of {run['run_id']}"), run["best_epoch"])
+    return diagnostics.transfer_at(read_json(path, f"transfer statistics of {run['run_id']}"), run["best_epoch"])
 
 
-def claim_rows(params: Params, runs: list[dict]) -> list[claims.ClaimRow]:
-    """The claims table of params' `claims` roles (empty without them)."""
+def _arm(value) -> tuple[str, str] | None:
+    return None if value is None else tuple(value)
+
+
+def claims_spec(params: Params) -> claims.ClaimsSpec | None:
+    """params.yaml's `claims:` roles as the library's ClaimsSpec (the same names); None without them."""
     roles = params.data.get("claims")
     if not roles:
-        return []
-    spec = claims.ClaimsSpec(
-        l2t=tuple(roles["l2tww"]),
-        scratch=tuple(roles["scratch"]) if "scratch" in roles else None,
+        return None
+    single = ("l2tww", "scratch", "frozen", "fm_all_to_all", "what", "what_control", "reference", "multi_source")
+    plan = roles.get("plan", {})
+    return claims.ClaimsSpec(
+        **{role: _arm(roles.get(role)) for role in (*single, "fast", "exact")},
         baselines=tuple(tuple(a) for a in roles.get("baselines", [])),
-        multi_source=tuple(roles["multi_source"]) if "multi_source" in roles else None,
         single_sources=tuple(tuple(a) for a in roles.get("single_sources", [])),
-        fast=tuple(roles["fast"]) if "fast" in roles else None,
-        exact=tuple(roles["exact"]) if "exact" in roles else None,
-        reference=tuple(roles["reference"]) if "reference" in roles else None,
+        plan=Plan(**{**plan, "design_sd": dict(plan.get("design_sd", {}))}),
     )
-    return claims.claims_table([{**r, "transfer": _transfer(r)} for r in runs], spec)
+
+
+def claim_rows(params: Params, runs: list[dict]) -> tuple[list[ClaimRow], list[diagnostics.DiagnosticRow]]:
+    """The claims table and the meta-net diagnostics of params' `claims` roles (empty without them)."""
+    spec = claims_spec(params)
+    if spec is None:
+        return [], []
+    arms = {role: arm for role, arm in (("l2tww", spec.l2tww), ("frozen", spec.frozen)) if arm}
+    records = [{**r, "transfer": _transfer(r)} for r in runs]
+    return claims.claims_table(runs, spec), diagnostics.diagnostics_table(records, arms, spec.plan.level)
 
 
 def summarize(params: Params) -> Path:
     runs = collect_runs(params)
-    return write_summary(runs, params.layout.summary_dir(), claims.to_json(claim_rows(params, runs)))
+    rows, diag = claim_rows(params, runs)
+    return write_summary(runs, params.layout.summary_dir(), to_json(rows), diagnostics.to_json(diag))

@@ -12,9 +12,10 @@ from ..config import Job, Params, Run
 from ..io import read_json, write_json
 from ..methods import MethodSpec, build_method
 from ..models import build_model, net_shapes
+from ..training.evaluation import evaluate
 from ..training.runtime import seed_everything
 from ..training.sources import load_source
-from ..training.trainer import FitConfig, Trainer, evaluate
+from ..training.trainer import FitConfig, Trainer
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, run_identity
 from .inputs import run_inputs

@@ -1,2 +1,3 @@
-"""Training: the loop (`trainer`), the device, precision, threads and seeding (`runtime`), frozen
-sources (`sources`) and released weight files (`weights`, `weights_diff`)."""
+"""Training: the loop (`trainer`), evaluation on a split (`evaluation`), the device, precision,
+threads and seeding (`runtime`), frozen sources (`sources`) and released weight files (`weights`,
+`weights_diff`)."""

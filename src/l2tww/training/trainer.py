@@ -9,7 +9,9 @@
 - Each epoch: val top-1 (eval mode, no_grad); the test accuracy reported is the one at the best-val
   epoch (strict >, the earliest epoch wins ties). With `test_every_epoch: false` the best-val
   weights are kept and the test set is evaluated once, on them, after the last epoch: the same
-  number with one test pass instead of one per epoch.
+  number with one test pass instead of one per epoch. The same test pass gives the per-class
+  accuracy and the confusion matrix (scikit-learn's `sklearn.metrics`), and metrics.json records
+  the train/val/test image counts.
 - A checkpoint after every epoch (atomic); a re-run resumes from it and, batches being seeded per
   (seed, epoch), ends with the same metrics as an uninterrupted run. A checkpoint is resumed only
   by a run with the same `fingerprint` (the run's identity and its input files, from the stages
@@ -30,13 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..data.batches import SplitData, draw_batches
 from ..io import load_torch, save_torch, write_json
 from ..methods import TransferMethod
 from ..models import FeatureNet
+from .evaluation import evaluate
 from .runtime import autocast, peak_memory_mb, reset_peak_memory
 
 SELECTION = "test top-1 at the best-val epoch (strict >, earliest epoch wins ties)"
@@ -62,33 +64,6 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed * 1_000_003 + epoch)
     return gen
-
-
-@torch.no_grad()
-def evaluate(
-    target: FeatureNet, loader, method: TransferMethod | None = None, sources=(), observe: bool = False
-) -> dict:
-    """Top-1 and CE on `loader` in eval mode; with `observe`, the method's averaged statistics."""
-    target.eval()
-    correct = torch.zeros((), device=loader.labels.device)
-    loss_sum = torch.zeros((), device=loader.labels.device)
-    stats: dict[str, torch.Tensor] = {}
-    batches = 0
-    for x, y in loader.epoch():
-        out = target(x)
-        correct += (out.logits.argmax(1) == y).sum()
-        loss_sum += F.cross_entropy(out.logits.float(), y, reduction="sum")
-        if observe and method is not None:
-            src = [s(x) for s in sources]
-            for k, v in method.observe(out, src).items():
-                stats[k] = stats.get(k, 0) + v
-            batches += 1
-    n = len(loader)
-    result = {"acc": 100.0 * correct.item() / n, "loss": loss_sum.item() / n}
-    if stats:
-        result["transfer"] = {k: (v / batches).tolist() for k, v in stats.items()}
-    target.train()
-    return result
 
 
 @dataclass(frozen=True)
@@ -229,13 +204,16 @@ class Trainer:
                 "test_acc": None,
             }
             improved = val["acc"] > best["val_acc"]
+            test = None
             if self.recipe.get("test_every_epoch"):
-                row["test_acc"] = evaluate(self.target, self.data.test)["acc"]
+                test = evaluate(self.target, self.data.test, classes=self.data.num_classes)
+                row["test_acc"] = test["acc"]
             if improved:
                 best = {
                     "val_acc": val["acc"],
                     "epoch": epoch,
                     "test_acc": row["test_acc"],
+                    "test_classes": test and test["classes"],
                     "state": {
                         "target": copy.deepcopy(self.target.state_dict()),
                         "method": copy.deepcopy(self.method.state_dict()),
@@ -255,17 +233,18 @@ class Trainer:
                     flush=True,
                 )
         if best["test_acc"] is None:  # test once, on the best-val weights
-            best["test_acc"] = self._test_best(best)
+            test = self._test_best(best)
+            best["test_acc"], best["test_classes"] = test["acc"], test["classes"]
             history[best["epoch"]]["test_acc"] = best["test_acc"]
         live.end()
         return self._finish(best, history, times)
 
-    def _test_best(self, best: dict) -> float:
+    def _test_best(self, best: dict) -> dict:
         last = copy.deepcopy(self.target.state_dict())
         self.target.load_state_dict(best["state"]["target"])
-        acc = evaluate(self.target, self.data.test)["acc"]
+        result = evaluate(self.target, self.data.test, classes=self.data.num_classes)
         self.target.load_state_dict(last)
-        return acc
+        return result
 
     def discard_checkpoint(self) -> None:
         """Called once the run's metrics are written: model.pt and history.json keep what matters."""
@@ -285,6 +264,8 @@ class Trainer:
             "student_params": sum(p.numel() for p in self.method.student_parameters()),
             "steps_per_epoch": self.recipe.get("steps_per_epoch"),
             "meta_params": sum(p.numel() for p in getattr(self.method, "meta_parameters", lambda: [])()),
+            "images": {"train": len(self.data.train), "val": len(self.data.val), "test": len(self.data.test)},
+            **best["test_classes"],  # test_class_acc and test_confusion, at the best-val weights as test_acc
         }
         timing = {
             "time_per_epoch_s": sum(times) / len(times),

@@ -33,8 +33,8 @@ from matplotlib.ticker import MaxNLocator
 
 from l2tww.catalog import IMAGE_FOLDER
 from l2tww.io import read_json, write_text
+from l2tww.report import evidence, tables
 from l2tww.report import paper_numbers as paper
-from l2tww.report import tables
 from l2tww.report.notebook import Notebook
 from l2tww.results.cells import n_text
 
@@ -89,14 +89,38 @@ if ctx.data:
 
 # %% [markdown]
 # ## The paper's claims, tested
-# One row per qualitative claim of the paper (and one of ours: fast ≈ exact), per N.
+# One row per qualitative claim of the paper, its controls (frozen meta-nets, FM over all pairs) and
+# ours (fast ≈ exact), per N; the accuracy claims are one Holm family.
 
 # %%
 if ctx.claims:
-    note(tables.CLAIMS_NOTE)
-    note(tables.claims_markdown(ctx.claims))
+    note(evidence.CLAIMS_NOTE)
+    table(*evidence.claims_rows(ctx.claims))
 else:
     note("No `claims` roles in the params: nothing to test.")
+
+# %% [markdown]
+# ## Meta-net diagnostics (not claims)
+# Did the meta-networks move, and do independent seeds agree on which pairs they up- or
+# down-weight? L2T-ww beside its frozen control.
+
+# %%
+if ctx.diagnostics:
+    note(evidence.DIAGNOSTICS_NOTE)
+    table(*evidence.diagnostics_rows(ctx.diagnostics))
+else:
+    note("No L2T-ww runs with transfer statistics: no diagnostics.")
+
+# %% [markdown]
+# ## Which classes gain from transfer
+# Per-class test accuracy of L2T-ww, its best baseline and the frozen control, each minus
+# scratch's, paired by seed, at L2T-ww's primary N.
+
+# %%
+header, rows, per_class_note = evidence.per_class(ctx, runs)
+note(per_class_note)
+if rows:
+    table(header, rows)
 
 # %% [markdown]
 # ## Low-data regime: accuracy vs images per class

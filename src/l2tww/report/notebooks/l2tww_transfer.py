@@ -161,7 +161,7 @@ if not shown:
 # (a dead ReLU6: no gradient reaches its where-net again).
 
 # %%
-from l2tww.results.claims import meta_movement, transfer_at
+from l2tww.results.diagnostics import meta_movement, transfer_at
 
 rows = []
 for target, method, n, members, logs in transfer_runs("lambda"):

@@ -1,0 +1,65 @@
+"""Evaluation of a network on one split: top-1, CE and, on request, the method's transfer statistics
+and the per-class evidence (scikit-learn's `sklearn.metrics`: per-class accuracy and confusion matrix)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..methods import TransferMethod
+from ..models import FeatureNet
+
+
+def class_evidence(labels, predictions, classes: int) -> dict:
+    """Per-class accuracy (recall: correct / images of the class, in %, None for a class without
+    images) and the confusion matrix (rows: true class, columns: predicted), via sklearn.metrics."""
+    from sklearn.metrics import confusion_matrix, recall_score
+
+    ids = list(range(classes))
+    recall = recall_score(labels, predictions, labels=ids, average=None, zero_division=math.nan)
+    return {
+        "test_class_acc": [None if math.isnan(r) else round(100.0 * float(r), 4) for r in recall],
+        "test_confusion": confusion_matrix(labels, predictions, labels=ids).tolist(),
+    }
+
+
+@torch.no_grad()
+def evaluate(
+    target: FeatureNet,
+    loader,
+    method: TransferMethod | None = None,
+    sources=(),
+    observe: bool = False,
+    classes: int | None = None,
+) -> dict:
+    """Top-1 and CE on `loader` in eval mode; with `observe`, the method's averaged statistics; with
+    `classes`, the per-class accuracy and confusion matrix (class_evidence)."""
+    target.eval()
+    correct = torch.zeros((), device=loader.labels.device)
+    loss_sum = torch.zeros((), device=loader.labels.device)
+    stats: dict[str, torch.Tensor] = {}
+    batches = 0
+    predicted, truth = [], []
+    for x, y in loader.epoch():
+        out = target(x)
+        pred = out.logits.argmax(1)
+        correct += (pred == y).sum()
+        loss_sum += F.cross_entropy(out.logits.float(), y, reduction="sum")
+        if classes is not None:
+            predicted.append(pred)
+            truth.append(y)
+        if observe and method is not None:
+            src = [s(x) for s in sources]
+            for k, v in method.observe(out, src).items():
+                stats[k] = stats.get(k, 0) + v
+            batches += 1
+    n = len(loader)
+    result = {"acc": 100.0 * correct.item() / n, "loss": loss_sum.item() / n}
+    if stats:
+        result["transfer"] = {k: (v / batches).tolist() for k, v in stats.items()}
+    if classes is not None:
+        result["classes"] = class_evidence(torch.cat(truth).cpu().numpy(), torch.cat(predicted).cpu().numpy(), classes)
+    target.train()
+    return result

@@ -1,0 +1,146 @@
+"""Meta-net diagnostics, and the issue's demand: runs whose meta-nets moved only by noise get no
+"supported" anywhere (neither on the diagnostics nor on "learning helps"), while runs whose seeds
+share a pair preference are told apart from them.
+
+Noise runs: like the frozen control, but with a random lambda drift per seed and pair, independent
+across seeds (what Adam's signal-free steps of ~meta_lr per step would give), a random entropy
+deficit, and test accuracies equal to the frozen control's up to seed noise."""
+
+import numpy as np
+import pytest
+
+from l2tww.results import claims, diagnostics, permutation, stats
+
+PAIRS = 15
+L2TWW, FROZEN = ("fashion", "l2tww"), ("fashion", "l2tww_frozen")
+ARMS = {"l2tww": L2TWW, "frozen": FROZEN}
+
+
+def _transfer(rng, drift, preference=None):
+    init = rng.uniform(0.8, 1.2, PAIRS)  # the where-nets' random init: lambda ~ ReLU6(1 + small)
+    change = rng.normal(0, drift, PAIRS) + (0 if preference is None else preference)
+    return {
+        "entropy_deficit": list(rng.uniform(0, 0.05, PAIRS) if drift else np.zeros(PAIRS)),
+        "lambda_init": list(init),
+        "lambda_final": list(init * (1 + change)),
+    }
+
+
+def _records(rng, seeds=10, drift=0.3, preference=None, n=5):
+    out = []
+    for seed in range(seeds):
+        base = 60 + rng.normal(0, 3)  # the seed's subset and init: shared by both arms
+        for arm, move in ((L2TWW, drift), (FROZEN, 0.0)):
+            out.append(
+                {
+                    "target": arm[0],
+                    "method": arm[1],
+                    "n_per_class": n,
+                    "seed": seed,
+                    "test_acc": base + rng.normal(0, 1),  # equal up to noise
+                    "val_acc": 50.0,
+                    "transfer": _transfer(rng, move, preference if arm == L2TWW else None),
+                }
+            )
+    return out
+
+
+def _by_id(rows):
+    return {r.id: r for r in rows}
+
+
+def test_noise_moved_meta_nets_get_no_supported_verdict():
+    rng = np.random.default_rng(19)
+    records = _records(rng)
+    diag = _by_id(diagnostics.diagnostics_table(records, ARMS))
+    assert list(diag) == [
+        "meta_moved_l2tww@n5",
+        "pair_agreement_l2tww@n5",
+        "meta_moved_frozen@n5",
+        "pair_agreement_frozen@n5",
+    ]
+    # the noise moved the meta-nets (the old "selective" / "non-uniform" checks would pass) ...
+    assert diag["meta_moved_l2tww@n5"].reading.startswith("10/10 runs moved")
+    # ... but the seeds do not agree on which pairs gain weight: p well above any small level
+    agreement = diag["pair_agreement_l2tww@n5"]
+    assert agreement.p > 0.2 and "no agreement beyond chance" in agreement.reading
+    assert not any("supported" in f"{r.reading} {r.statistic}" for r in diag.values())
+    spec = claims.ClaimsSpec(l2tww=L2TWW, frozen=FROZEN)
+    (learning,) = claims.claims_table(records, spec)
+    assert learning.id == "learning_helps@n5" and learning.verdict != stats.SUPPORTED
+
+
+def test_noise_rarely_passes_the_agreement_test_and_learning_helps():
+    """Over 40 noise datasets the agreement test's p <= 0.05 about as often as chance allows (5%), and
+    "learning helps" (Holm family of 1 here) no more often: 6 of 40 would already be 15%."""
+    rng = np.random.default_rng(7)
+    small_p, supported = 0, 0
+    for _ in range(40):
+        records = _records(rng, seeds=5)
+        agreement = _by_id(diagnostics.diagnostics_table(records, {"l2tww": L2TWW}))["pair_agreement_l2tww@n5"]
+        small_p += agreement.p <= 0.05
+        (learning,) = claims.claims_table(records, claims.ClaimsSpec(l2tww=L2TWW, frozen=FROZEN))
+        supported += learning.verdict == stats.SUPPORTED
+    assert small_p <= 5 and supported <= 5
+
+
+def test_a_shared_pair_preference_is_told_apart_from_noise():
+    rng = np.random.default_rng(3)
+    preference = np.linspace(-0.5, 0.5, PAIRS)  # every seed up-weights the same pairs
+    diag = _by_id(diagnostics.diagnostics_table(_records(rng, preference=preference), ARMS))
+    agreement = diag["pair_agreement_l2tww@n5"]
+    assert agreement.value > 0.5 and agreement.p == 1 / (1 + permutation.PERMUTATIONS)
+    assert "agree on which pairs gain or lose weight beyond chance" in agreement.reading
+
+
+def test_the_frozen_control_is_checked_to_stay_still():
+    rng = np.random.default_rng(0)
+    diag = _by_id(diagnostics.diagnostics_table(_records(rng), ARMS))
+    still = diag["meta_moved_frozen@n5"]
+    assert still.reading.startswith("check of the control: ok") and still.value == 0.0
+    assert diag["pair_agreement_frozen@n5"].value is None  # every pair tied at 0 change: W undefined
+    moving = _by_id(diagnostics.diagnostics_table(_records(rng), {"frozen": L2TWW}))  # a "control" that moved
+    assert "FAILED, they moved" in moving["meta_moved_frozen@n5"].reading
+
+
+def test_pairs_with_lambda_0_before_training_are_left_out():
+    rng = np.random.default_rng(1)
+    records = [r for r in _records(rng, seeds=4) if r["method"] == "l2tww"]
+    records[0]["transfer"]["lambda_init"][3] = 0.0
+    row = _by_id(diagnostics.diagnostics_table(records, {"l2tww": L2TWW}))["pair_agreement_l2tww@n5"]
+    assert "14 pairs ranked" in row.statistic and "1 pair(s) with λ₀ = 0" in row.reading
+
+
+def test_meta_movement_by_hand():
+    # relative changes -0.5, -1.0, +0.2: spread 1.2, largest 1.0; one dead pair
+    m = diagnostics.meta_movement(
+        {"entropy_deficit": [0.001, 0.004], "lambda_init": [1.0, 0.5, 2.0], "lambda_final": [0.5, 0.0, 2.4]}
+    )
+    assert m == {
+        "max_entropy_deficit": 0.004,
+        "lambda_spread": pytest.approx(1.2),
+        "max_lambda_change": 1.0,
+        "dead_lambda": 1,
+    }
+    still = {"entropy_deficit": [0.005], "lambda_init": [1.0, 1.0], "lambda_final": [1.1, 1.05]}
+    assert not diagnostics.meta_moved(still)
+    assert diagnostics.meta_moved({**still, "entropy_deficit": [0.02]})
+
+
+def test_transfer_at_reads_the_best_epoch_and_lambda_before_training():
+    log = {"epochs": [0, 1, 2], "lambda": [[1.0], [1.5], [2.0]], "entropy_deficit": [[0], [0.1], [0.2]]}
+    assert diagnostics.transfer_at(log, 1) == {"entropy_deficit": [0.1], "lambda_final": [1.5], "lambda_init": [1.0]}
+    log["initial"] = {"lambda": [0.9]}
+    assert diagnostics.transfer_at(log, 2)["lambda_init"] == [0.9]
+
+
+def test_json_rows_are_keyed_by_id():
+    rng = np.random.default_rng(2)
+    data = diagnostics.to_json(diagnostics.diagnostics_table(_records(rng), ARMS))
+    assert set(data) == {
+        "meta_moved_l2tww@n5",
+        "pair_agreement_l2tww@n5",
+        "meta_moved_frozen@n5",
+        "pair_agreement_frozen@n5",
+    }
+    assert "verdict" not in data["pair_agreement_l2tww@n5"] and data["pair_agreement_l2tww@n5"]["role"] == "l2tww"
