@@ -91,6 +91,19 @@ CASES = [
         "animal_mnist",
         ["targets.animal", "source 'digits'", "the same dataset", "overlap: allowed"],
     ),
+    ("datasets.mnist5k.root", "my-images", ["datasets.mnist5k.root", "only builder image_folder reads it"]),
+    ("datasets.mnist5k.builder", "image_folder", ["datasets.mnist5k", "'root' is a required property"]),
+    ("sources.digits.weights", {"format": "state_dict"}, ["sources.digits.weights", "'path' is a required"]),
+    (
+        "sources.digits.weights",
+        {"format": "state_dict", "path": "mine.pt", "url": "https://example.org/mine.pt"},
+        ["sources.digits.weights.url", "state_dict reads the local file"],
+    ),
+    (
+        "sources.digits.weights",
+        {"format": "state_dict", "path": "no/such/source.pt"},
+        ["sources.digits.weights", "no/such/source.pt", "not found"],
+    ),
 ]
 if not torch.cuda.is_available():  # `check` must catch a device this machine lacks, not a job
     CASES.append(("runtime.device", "cuda", ["runtime.device", "'cuda'", "CUDA is not available"]))
@@ -124,3 +137,107 @@ def test_a_duplicated_yaml_key_is_refused_not_silently_overwritten(tmp_path: Pat
     assert err.count("\n") == 1 and err.startswith(f"l2tww: error: {params}: line ") and "duplicate key 'lr'" in err, (
         err
     )
+
+
+def _tree(root: Path, train: dict[str, int] | None, test: dict[str, int] | None = None) -> None:
+    """An image folder's tree of empty files: `check` reads names and sizes, never an image."""
+    if train is None:
+        return
+    (root / "train").mkdir(parents=True)
+    for pool, counts in (("train", train), ("test", test or {})):
+        for cls, n in counts.items():
+            (root / pool / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                (root / pool / cls / f"{i:03d}.jpg").touch()
+
+
+# (what is wrong, train tree, test tree, changes to the image folder dataset, substrings; {root} is the folder)
+FOLDER_CASES = [
+    ("missing root", None, None, {}, ["datasets.animal_mnist.root", "{root}: no such folder"]),
+    ("no images", {}, None, {}, ["datasets.animal_mnist.root", "{root}/train: no images"]),
+    (
+        "class too small",
+        {"cat": 3, "dog": 9},
+        None,
+        {},
+        ["datasets.animal_mnist", "val + test hold out 4 images per class", "class 'cat' of {root}/train has 3"],
+    ),
+    (
+        "N too large",
+        {"cat": 8, "dog": 9},
+        None,
+        {},
+        ["targets.animal.runs[0].n_per_class", "5 exceeds the 4 train images", "class 'cat' of {root}/train has 8"],
+    ),
+    (
+        "a test class not in train",
+        {"cat": 12, "dog": 12},
+        {"cat": 2, "dog": 2, "emu": 2},
+        {},
+        ["datasets.animal_mnist.root", "{root}/test/emu: class 'emu' is not in {root}/train"],
+    ),
+    (
+        "one normalisation value for RGB",
+        {"cat": 12},
+        None,
+        {"normalize": {"mean": [0.2], "std": [0.3]}},
+        ["datasets.animal_mnist.normalize.mean", "3 channel(s)"],
+    ),
+    (
+        "random_resized_crop at 32 px",
+        {"cat": 12},
+        None,
+        {"augment": {"random_resized_crop": 32}},
+        ["datasets.animal_mnist.augment.random_resized_crop", "stored as tensors", "image_size > 64"],
+    ),
+    (
+        "crop_padding at 224 px",
+        {"cat": 12},
+        None,
+        {"image_size": 224, "augment": {"crop_padding": 4}},
+        ["datasets.animal_mnist.augment.crop_padding", "image_size <= 64"],
+    ),
+]
+
+
+def _check(tmp_path: Path, raw: dict, capsys) -> str:
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    assert cli.main(["--params", str(params), "check"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"l2tww: error: {params}: "), err
+    return err[len(f"l2tww: error: {params}: ") :]
+
+
+@pytest.mark.parametrize("what,train,test,changes,expected", FOLDER_CASES, ids=[c[0] for c in FOLDER_CASES])
+def test_a_bad_image_folder_exits_2_with_one_line(tmp_path: Path, capsys, what, train, test, changes, expected):
+    root = tmp_path / "my-images"
+    _tree(root, train, test)
+    raw = tiny_raw()
+    raw["datasets"]["animal_mnist"] = {
+        "builder": "image_folder",
+        "root": str(root),
+        "val": {"per_class": 2},
+        "test": {"per_class": 2},
+        "normalize": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+        **changes,
+    }
+    message = _check(tmp_path, raw, capsys)
+    for fragment in expected:
+        assert fragment.format(root=root) in message, (fragment, message)
+
+
+def test_a_state_dict_source_of_another_arch_is_refused_by_check_naming_the_key(tmp_path: Path, capsys):
+    from l2tww.models import build_model
+
+    raw = tiny_raw()
+    arch = raw["sources"]["digits"]["arch"]  # cifar_resnet depth 8 on mnist5k: 10 classes, 1 channel
+    torch.save(build_model({**arch, "depth": 14}, 10, 1).state_dict(), tmp_path / "deeper.pt")
+    torch.save(build_model(arch, 10, 1).state_dict(), tmp_path / "right.pt")
+    raw["sources"]["digits"]["weights"] = {"format": "state_dict", "path": str(tmp_path / "deeper.pt")}
+    message = _check(tmp_path, raw, capsys)
+    assert message.startswith(f"sources.digits.weights: {tmp_path / 'deeper.pt'}: does not fit")
+    assert "unexpected blocks2.0.conv1.weight" in message
+    raw["sources"]["digits"]["weights"]["path"] = str(tmp_path / "right.pt")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    assert cli.main(["--params", str(tmp_path / "params.yaml"), "check"]) == 0

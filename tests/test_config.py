@@ -88,14 +88,31 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path):
 PRESETS = sorted((REPO / "workflow" / "presets").glob("*.yaml"))
 
 
-def test_presets_validate():
+@pytest.fixture
+def my_images(tmp_path, monkeypatch):
+    """The own-data presets read the tree of `my-images/` (relative to the project): run from a
+    folder that has one (empty files: loading the params reads names, not images)."""
+    for cls in ("cat", "dog"):
+        (tmp_path / "my-images" / "train" / cls).mkdir(parents=True)
+        for i in range(40):
+            (tmp_path / "my-images" / "train" / cls / f"{i}.jpg").touch()
+    monkeypatch.chdir(tmp_path)
+
+
+def test_presets_validate(my_images):
     # A moved or renamed presets folder must fail here, not leave the loop below empty.
-    assert {p.name for p in PRESETS} >= {"paper.yaml", "paper-32px.yaml", "paper-224px.yaml"}
+    assert {p.name for p in PRESETS} >= {
+        "paper.yaml",
+        "paper-32px.yaml",
+        "paper-224px.yaml",
+        "own-data-32px.yaml",
+        "own-data-224px.yaml",
+    }
     for preset in PRESETS:
         config.load(preset)
 
 
-def test_presets_write_results_and_reports_apart_from_the_checked_in_embedded_ones():
+def test_presets_write_results_and_reports_apart_from_the_checked_in_embedded_ones(my_images):
     embedded = config.load(REPO / "params.yaml").layout
     assert (embedded.results, embedded.reports) == (Path("results"), Path("reports"))
     assert PRESETS

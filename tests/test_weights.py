@@ -199,3 +199,54 @@ def test_weights_compare_reports_the_max_difference_and_exits_by_verdict(tmp_pat
     assert main([str(new), str(tmp_path / "junk.pth")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "junk.pth: cannot be read as a weights_only state_dict" in err
+
+
+# -- your own state_dict --------------------------------------------------------------------------
+def _state_dict_cfg(path: Path, **extra) -> dict:
+    return {"format": "state_dict", "path": str(path), **extra}
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [lambda s: s, lambda s: {"state_dict": s, "epoch": 3}, lambda s: {"target": s, "best_epoch": 1}],
+    ids=["plain", "under state_dict", "an l2tww model.pt"],
+)
+def test_a_state_dict_of_the_arch_loads_every_tensor(tmp_path, wrap):
+    torch.manual_seed(1)
+    saved = CifarResNet(8, 3, 4)
+    state = {f"module.{k}": v for k, v in saved.state_dict().items()}  # DataParallel's prefix is dropped
+    path = tmp_path / "mine.pt"
+    torch.save(wrap(state), path)
+    model = CifarResNet(8, 3, 4)
+    load_weights(model, _state_dict_cfg(path, sha256=hashlib.sha256(path.read_bytes()).hexdigest()), tmp_path)
+    for key, value in saved.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+@pytest.mark.parametrize("names", ["torchvision", "l2tww"])
+def test_a_resnet_tv_state_dict_loads_with_torchvisions_or_this_packages_names(tmp_path, names):
+    torch.manual_seed(2)
+    saved = TorchvisionResNet(18, 5)
+    state = saved.net.state_dict() if names == "torchvision" else saved.state_dict()
+    torch.save(state, tmp_path / "r18.pt")
+    model = TorchvisionResNet(18, 5)
+    load_weights(model, _state_dict_cfg(tmp_path / "r18.pt"), tmp_path)
+    assert torch.equal(model.net.conv1.weight, saved.net.conv1.weight) and torch.equal(
+        model.net.fc.bias, saved.net.fc.bias
+    )
+
+
+def test_a_state_dict_of_another_arch_is_refused_in_one_line_naming_the_key(tmp_path):
+    torch.save(CifarResNet(14, 3, 4).state_dict(), tmp_path / "deeper.pt")
+    with pytest.raises(ValueError) as info:
+        load_weights(CifarResNet(8, 3, 4), _state_dict_cfg(tmp_path / "deeper.pt"), tmp_path)
+    assert "36 unexpected tensors; unexpected blocks2.0.conv1.weight" in str(info.value) and "\n" not in str(info.value)
+    torch.save(CifarResNet(8, 10, 4).state_dict(), tmp_path / "ten.pt")  # another class count
+    with pytest.raises(ValueError, match=r"tensor fc.weight has shape \(10, 16\).*expects \(3, 16\)"):
+        load_weights(CifarResNet(8, 3, 4), _state_dict_cfg(tmp_path / "ten.pt"), tmp_path)
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        load_weights(CifarResNet(8, 10, 4), _state_dict_cfg(tmp_path / "ten.pt", sha256="0" * 64), tmp_path)
+    assert (tmp_path / "ten.pt").exists()  # your own file is never moved aside
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="weights_only=True"):
+        load_weights(CifarResNet(8, 3, 4), _state_dict_cfg(tmp_path / "junk.pt"), tmp_path)

@@ -45,6 +45,22 @@ BUILDERS: dict[str, BuilderInfo] = {
     "imagenet": BuilderInfo(3, 1000, 732, True, "none"),
 }
 
+# Your own images (`builder: image_folder`, `root: <folder>`): its facts are not static. They come
+# from the folder tree (data/image_tree.py: classes, the smallest class, a test/ folder or not),
+# read once per params load (config/facts.py) without opening an image.
+IMAGE_FOLDER = "image_folder"
+# Image folders up to this size (the 32 px setting) are stored as one uint8 tensor file, like
+# CIFAR: the 32px recipe's crop-with-padding and flip run batch-wise on the device, and no image is
+# decoded again at each epoch (at 32 px decoding would cost more than the network). Larger ones
+# (224 px) keep their image files: RandomResizedCrop needs the full-resolution image, and 224 px
+# tensors of a large folder would not fit in memory.
+TENSOR_MAX_SIZE = 64
+
+
+def folder_storage(image_size: int) -> str:
+    """How an image folder at `image_size` px is prepared: "tensor" or "folder" (see TENSOR_MAX_SIZE)."""
+    return "tensor" if image_size <= TENSOR_MAX_SIZE else "folder"
+
 
 # -- architectures ------------------------------------------------------------------------------
 ARCHITECTURES = ("cifar_resnet", "vgg_bn", "resnet_tv")

@@ -1,6 +1,7 @@
 """`l2tww <verb>`: the one entry point every Snakemake rule and DVC stage calls.
 
     l2tww prepare fashion_target              # data/prepared/fashion_target/
+    l2tww prepare mydata --stats              # an image folder's per-channel mean/std (writes nothing)
     l2tww split fashion_target                # data/splits/fashion_target/base.json
     l2tww split fashion_target --n 5 --seed 0 # data/splits/fashion_target/n5-s0.json
     l2tww pretrain fashion                    # results/sources/fashion/
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True)
     p = sub.add_parser("prepare", help="build a dataset into data/prepared/")
     p.add_argument("dataset")
+    p.add_argument(
+        "--stats",
+        action="store_true",
+        help="print an image folder's per-channel mean/std as a `normalize:` line instead (writes nothing)",
+    )
     p = sub.add_parser("split", help="write a split index file")
     p.add_argument("dataset")
     p.add_argument("--n", type=_n, default=None, help="images per class, or 'all' (needs --seed)")
@@ -97,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs", action="store_true", help="print the training jobs instead (runtime.runs_per_job seeds each)"
     )
-    sub.add_parser("check", help="validate the params file and exit")
+    sub.add_parser(
+        "check", help="validate the params file (image folders' trees, your own state_dict sources included) and exit"
+    )
     from .training.weights_diff import add_arguments  # torch is imported only when it runs
 
     weights = sub.add_parser("weights", help="released weight files: `l2tww weights compare A B`")
@@ -120,7 +128,10 @@ def _dispatch(args) -> int | None:
             device = check_device(params["runtime"]["device"])
         except RuntimeError as exc:
             raise config.ConfigError(f"{params.origin}: {exc}") from None
-        for warning in runtime_warnings(params["runtime"], device):
+        from .stages.check import check_warnings, check_weights
+
+        check_weights(params)
+        for warning in runtime_warnings(params["runtime"], device) + check_warnings(params):
             print(f"l2tww: warning: {params.origin}: {warning}", file=sys.stderr)
         print(f"{args.params}: ok ({len(params.runs())} runs)")
     elif args.verb == "runs":
@@ -128,9 +139,12 @@ def _dispatch(args) -> int | None:
             print(line)
     elif args.verb == "prepare":
         _known(params, "datasets", args.dataset)
-        from .stages.prepare import prepare_dataset  # imports torch: only the verbs that need it pay
+        from .stages.prepare import dataset_stats, prepare_dataset  # imports torch: only the verbs that need it pay
 
-        prepare_dataset(params, args.dataset)
+        if args.stats:
+            print(dataset_stats(params, args.dataset))
+        else:
+            prepare_dataset(params, args.dataset)
     elif args.verb == "split":
         _known(params, "datasets", args.dataset)
         if args.n is not None and args.seed is None:

@@ -8,6 +8,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from l2tww.catalog import IMAGE_FOLDER
 from l2tww.config import ConfigError, Run, from_mapping
 from l2tww.config.layout import SEEDS_PATTERN
 from l2tww.results.cells import parse_n
@@ -51,6 +52,14 @@ THREADS = PARAMS["runtime"]["threads"]
 # not pass a job's priority on to the jobs it waits for), so that no costly training job is
 # left to start last, alone on a core.
 GATE_PRIORITY = 100
+
+# The report also reads what prepare recorded of each target's image folder (counts, unreadable
+# images skipped).
+FOLDER_METAS = [
+    str(LAYOUT.prepared_marker(d))
+    for d in dict.fromkeys(t["dataset"] for t in PARAMS["targets"].values())
+    if PARAMS["datasets"][d]["builder"] == IMAGE_FOLDER
+]
 
 RUNS = PARAMS.runs()
 JOBS = PARAMS.run_jobs()

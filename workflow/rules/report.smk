@@ -8,6 +8,7 @@
 rule report:
     input:
         str(LAYOUT.summary_dir() / "summary.csv"),
+        FOLDER_METAS,
     output:
         [str(f) for f in LAYOUT.report_files()],
     params:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -18,8 +18,10 @@ from typing import Any, Iterator, Mapping
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from ..catalog import BUILDERS, MethodSpec, Pair, num_taps
+from ..catalog import BuilderInfo, MethodSpec, Pair, num_taps
+from ..data.image_tree import ImageTree
 from ..results.cells import group_cells, n_tag
+from .facts import dataset_info, folder_refs, scan_folders, smallest_class
 from .layout import Layout, seeds_tag
 
 SCHEMA_PATH = Path(__file__).with_name("params.schema.yaml")
@@ -147,13 +149,19 @@ class Job:
 
 @dataclass(frozen=True)
 class Params:
-    """The validated params plus the helpers that read them. `data` is the defaults-filled dict."""
+    """The validated params plus the helpers that read them. `data` is the defaults-filled dict;
+    `trees` the folder tree of each image_folder dataset, read once when the params were loaded."""
 
     data: dict
     origin: str = "params.yaml"
+    trees: Mapping[str, ImageTree] = field(default_factory=dict, compare=False, repr=False)
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
+
+    def info(self, dataset: str) -> BuilderInfo:
+        """A dataset's facts: catalog.BUILDERS' for a built-in builder, its folder's for an image folder."""
+        return dataset_info(self.data["datasets"][dataset], self.trees.get(dataset))
 
     @cached_property
     def layout(self) -> Layout:
@@ -229,7 +237,7 @@ def expand_pairs(spec) -> list[tuple[int, int]]:
     return [(int(s), int(t)) for s, t in spec]
 
 
-def _walk_refs(p: dict) -> Iterator[str]:
+def _walk_refs(p: dict, trees: Mapping[str, ImageTree]) -> Iterator[str]:
     """Cross-reference checks, yielding one message per problem."""
     datasets, recipes, sources, methods = p["datasets"], p["recipes"], p["sources"], p["methods"]
     for name, src in sources.items():
@@ -239,8 +247,12 @@ def _walk_refs(p: dict) -> Iterator[str]:
             yield f"sources.{name}: needs a 'recipe' to pretrain, or 'weights' to load"
         if "recipe" in src and src["recipe"] not in recipes:
             yield f"sources.{name}.recipe: unknown recipe {src['recipe']!r}; expected one of {sorted(recipes)}"
+        if src.get("weights", {}).get("format") == "state_dict" and "url" in src["weights"]:
+            yield f"sources.{name}.weights.url: format state_dict reads the local file `path`; remove url"
+    infos = {name: dataset_info(ds, trees.get(name)) for name, ds in datasets.items()}
     for name, ds in datasets.items():
-        info = BUILDERS[ds["builder"]]
+        info = infos[name]
+        yield from folder_refs(name, ds)
         if "test" not in ds and "official_splits" not in ds and not info.has_test:
             yield (
                 f"datasets.{name}.test: builder {ds['builder']!r} has no official test set; give test: {{per_class: N}}"
@@ -295,13 +307,13 @@ def _walk_refs(p: dict) -> Iterator[str]:
                             f"{where}.pairs.{set_name}: source tap {s} out of range for source {src_name!r}; "
                             f"{sources[src_name]['arch']['name']} has taps 0..{s_taps - 1}"
                         )
-        ds = datasets[t["dataset"]]
-        class_size = _pool_per_class(ds, BUILDERS[ds["builder"]].min_train_per_class)
-        held = _held_out(ds, class_size)
+        ds, info = datasets[t["dataset"]], infos[t["dataset"]]
+        class_size = _pool_per_class(ds, info.min_train_per_class)
+        held = _held_out(ds, class_size, info.has_test)
+        smallest = smallest_class(ds, trees.get(t["dataset"]))
         if held >= class_size:
             yield (
-                f"datasets.{t['dataset']}: val + test hold out {held} images per class, but the smallest class of "
-                f"{ds['builder']!r} has {class_size}"
+                f"datasets.{t['dataset']}: val + test hold out {held} images per class, but {smallest} has {class_size}"
             )
             continue
         capacity = class_size - held
@@ -338,6 +350,7 @@ def _walk_refs(p: dict) -> Iterator[str]:
                     yield (
                         f"{where}.runs[{i}].n_per_class: {n} exceeds the {capacity} train images per class of "
                         f"{t['dataset']!r} after val/test hold-out"
+                        + (f" ({smallest} has {class_size}, val + test take {held})" if t["dataset"] in trees else "")
                     )
     run_arms = {(t, m) for t, target in p["targets"].items() for block in target["runs"] for m in block["methods"]}
     for key, (target, method) in _claim_arms(p.get("claims", {})):
@@ -401,9 +414,10 @@ def _pool_per_class(ds: dict, per_class: int) -> int:
     return int(part["fractions"][part["part"]] * per_class)
 
 
-def _held_out(ds: dict, per_class: int) -> int:
+def _held_out(ds: dict, per_class: int, has_test: bool) -> int:
+    """Images per class that val and test take out of the train pool (test: only without a test set)."""
     held = 0
-    for key in ("val", "test"):
+    for key in ("val",) if has_test else ("val", "test"):
         spec = ds.get(key)
         if spec:
             held += spec.get("per_class", 0) or int(round(spec.get("fraction", 0) * per_class))
@@ -456,6 +470,10 @@ def from_mapping(raw: Mapping[str, Any], origin: str = "params.yaml") -> Params:
     for problem in _non_finite(raw):  # JSON Schema's number bounds let NaN through (NaN < 0 is False)
         raise ConfigError(f"{origin}: {problem}")
     data = validate(raw, origin)
-    for problem in _walk_refs(data):
+    try:
+        trees = scan_folders(data["datasets"])
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    for problem in _walk_refs(data, trees):
         raise ConfigError(f"{origin}: {problem}")
-    return Params(data, origin)
+    return Params(data, origin, trees)

@@ -1,4 +1,4 @@
-"""Loaders for image-folder datasets (224 px: CUB-200, Dogs, MIT67, Stanford40), spec §5.
+"""Loaders for image-folder datasets (224 px: CUB-200, Dogs, MIT67, Stanford40, your own), spec §5.
 
 - train: RandomResizedCrop(224) (default scale/ratio) + horizontal flip; eval: Resize(256) +
   CenterCrop(224); both then ImageNet normalisation from the dataset config.
@@ -133,6 +133,8 @@ def open_folder_split(
     classes = list(meta["classes"])
     pools = {}
     for pool in ("train", "test"):
+        if meta[f"{pool}_labels"] is None:  # an image folder without test/: test is held out of train
+            continue
         folder = Path(prepared_dir) / pool
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: missing; re-run `l2tww prepare {meta['dataset']}`")

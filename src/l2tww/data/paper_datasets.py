@@ -26,6 +26,7 @@ import os
 import pickle
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -65,6 +66,7 @@ COUNTS = {
     "stanford40": {"classes": 40, "train": 4000, "test": 5532},
 }
 SIZE = 32  # the 32px setting's input size
+POOL_NAMES = ("train", "test")  # the folders a folder dataset's prepared copy has
 
 
 def _download(raw_dir: Path, dataset: str, name: str) -> Path:
@@ -246,52 +248,90 @@ def _copy_rgb(src: Path, dst: Path) -> Path:
 def _write_folders(
     dataset: str, out_dir: Path, parts: dict[str, list[tuple[Path, str]]], convert: bool = False
 ) -> dict:
-    """Copy (image, class) lists into `<out_dir>/<part>/<class>/` via a staging folder renamed into
-    place, then read labels back in ImageFolder order. Returns the builder's dict (no pixels)."""
+    """An official release's (image, class) lists into `<out_dir>/<part>/<class>/`, counts checked."""
+    return write_folders(
+        dataset,
+        out_dir,
+        parts,
+        place=_copy_rgb if convert else _copy,
+        check=lambda classes, train, test: _check_counts(dataset, classes, train, test),
+    )
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def write_folders(
+    dataset: str,
+    out_dir: Path,
+    parts: dict[str, list[tuple]],
+    place: Callable[[Path, Path], object],
+    classes: list[str] | None = None,
+    check: Callable[[int, int, int], dict] | None = None,
+) -> dict:
+    """Write (image, class[, name]) lists into `<out_dir>/<part>/<class>/<name or the image's file
+    name>` via a staging folder renamed into place, then read labels back in ImageFolder order.
+
+    `place(src, dst)` writes one image at `dst` (or beside it under another suffix) or skips it.
+    `classes`: the label order (default: the class folders found, which must agree across parts;
+    with `classes` given, a class left without an image in a part is an error). `check(classes,
+    train, test)` may refuse the counts before anything is swapped in. Returns the builder's dict
+    (labels, no pixels; test_y None without a test part)."""
     from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
     out_dir = Path(out_dir)
     staging = out_dir / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    missing = [str(src) for items in parts.values() for src, _ in items if not src.is_file()]
+    missing = [str(item[0]) for items in parts.values() for item in items if not item[0].is_file()]
     if missing:
         raise FileNotFoundError(
-            f"{dataset}: {len(missing)} images of the official split lists are missing from the archive, e.g. "
-            f"{missing[0]}"
+            f"{dataset}: {len(missing)} listed images are missing (from the archive, or removed since the folder was "
+            f"read), e.g. {missing[0]}"
         )
     try:
         for part, items in parts.items():
-            for src, cls in items:
-                dst = staging / part / cls / src.name
+            for src, cls, *name in items:
+                dst = staging / part / cls / (name[0] if name else src.name)
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                if convert:
-                    _copy_rgb(src, dst)
-                else:
-                    shutil.copyfile(src, dst)
-        labels, classes = {}, None
+                place(src, dst)
+        labels, fixed = {}, classes is not None
         for part in parts:
-            found = sorted(d.name for d in (staging / part).iterdir() if d.is_dir())
-            if classes is not None and found != classes:
-                raise ValueError(
-                    f"{dataset}: train and test folders hold different classes ({len(classes)} vs {len(found)})"
-                )
-            classes = found
+            if not fixed:
+                found = sorted(d.name for d in (staging / part).iterdir() if d.is_dir())
+                if classes is not None and found != classes:
+                    raise ValueError(
+                        f"{dataset}: train and test folders hold different classes ({len(classes)} vs {len(found)})"
+                    )
+                classes = found
+            (staging / part).mkdir(parents=True, exist_ok=True)
             samples = make_dataset(
-                str(staging / part), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS
+                str(staging / part),
+                {c: i for i, c in enumerate(classes)},
+                extensions=IMG_EXTENSIONS,
+                allow_empty=fixed,
             )
             labels[part] = [y for _, y in samples]
-        counts = _check_counts(dataset, len(classes), len(labels["train"]), len(labels["test"]))
+            empty = [c for i, c in enumerate(classes) if i not in set(labels[part])]
+            if empty:  # only with `classes` given: make_dataset refuses an empty class otherwise
+                raise ValueError(f"{dataset}: no {part} image of class {empty[0]!r} is left to prepare")
+        test = labels.get("test")
+        counts = {"classes": len(classes), "train": len(labels["train"]), "test": None if test is None else len(test)}
+        if check is not None:
+            counts = check(len(classes), len(labels["train"]), len(test or []))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # nothing half-written is left behind
         raise
-    for part in parts:  # both parts complete: swap them in
+    for part in POOL_NAMES:  # complete: swap the parts in (a part no longer written is removed)
         shutil.rmtree(out_dir / part, ignore_errors=True)
-        (staging / part).replace(out_dir / part)
+        if part in parts:
+            (staging / part).replace(out_dir / part)
     staging.rmdir()
     return {
         "classes": classes,
         "train_y": np.asarray(labels["train"], np.int64),
-        "test_y": np.asarray(labels["test"], np.int64),
+        "test_y": None if test is None else np.asarray(test, np.int64),
         "provenance": {"counts": counts, "layout": "<root>/{train,test}/<class>/<img>"},
     }
 

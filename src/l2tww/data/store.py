@@ -2,7 +2,8 @@
 
 Every dataset gets `meta.json` (classes, labels of each pool, provenance and, from the pipeline, the
 identity it was prepared under), written last so its presence means the stage finished. Tensor
-datasets also get `data.pt` (uint8 images (N, C, H, W)).
+datasets also get `data.pt` (uint8 images (N, C, H, W)). Image folders (your own images) are built
+by data/image_folder.py and written by `write_prepared` the same way.
 """
 
 from __future__ import annotations
@@ -27,18 +28,26 @@ def _builder(name: str):
 
 
 def prepare(dataset: str, builder: str, raw_dir: Path, out_dir: Path, identity: str | None = None) -> dict:
-    """Build `dataset` with `builder` and write it under `out_dir`. Returns the meta dict, which
-    records `identity` (the pipeline's hash of what prepared it) where one is given."""
+    """Build `dataset` with `builder` and write it under `out_dir`. Returns the meta dict."""
     info = BUILDERS[builder]
     built = (
         _builder(builder)(Path(raw_dir))
         if info.storage == "tensor"
         else _builder(builder)(Path(raw_dir), Path(out_dir))
     )
+    return write_prepared(dataset, builder, info.storage, built, out_dir, identity)
+
+
+def write_prepared(
+    dataset: str, builder: str, storage: str, built: dict, out_dir: Path, identity: str | None = None
+) -> dict:
+    """A builder's result -> data.pt (tensor storage; a folder builder wrote its images already),
+    then meta.json, which records `identity` (the pipeline's hash of what prepared it) where one is
+    given. Returns the meta dict."""
     meta = {
         "dataset": dataset,
         "builder": builder,
-        "storage": info.storage,
+        "storage": storage,
         "classes": list(built["classes"]),
         "train_labels": np.asarray(built["train_y"]).tolist(),
         "test_labels": None if built.get("test_y") is None else np.asarray(built["test_y"]).tolist(),
@@ -46,7 +55,7 @@ def prepare(dataset: str, builder: str, raw_dir: Path, out_dir: Path, identity: 
     }
     if identity is not None:
         meta["identity"] = identity
-    if info.storage == "tensor":
+    if storage == "tensor":
         tensors = {"train_x": torch.from_numpy(np.ascontiguousarray(built["train_x"]))}
         if built.get("test_x") is not None:
             tensors["test_x"] = torch.from_numpy(np.ascontiguousarray(built["test_x"]))

@@ -16,6 +16,9 @@ class ReportContext:
     claims: list  # the claims table's rows (l2tww.results.verdicts.ClaimRow as dicts)
     diagnostics: list = field(default_factory=list)  # the meta-net diagnostics (results.diagnostics.DiagnosticRow)
     roles: dict = field(default_factory=dict)  # params.yaml's claims roles: role -> [target, method] or a list of them
+    # image folders (your own images) -> {root, counts (per pool; test None: held out of train),
+    # skipped_unreadable, manifest}: what prepare read, from its meta.json
+    data: dict = field(default_factory=dict)
 
     def label(self, method: str) -> str:
         return self.methods[method].get("label", method)

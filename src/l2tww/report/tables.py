@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from ..catalog import IMAGE_FOLDER
 from ..results import stats
 from ..results.cells import group_cells, n_order, n_text
 from . import evidence
@@ -145,6 +146,35 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def data_notes(ctx: ReportContext) -> list[str]:
+    """One line per image folder: what prepare read, and how many unreadable images it skipped."""
+    lines = []
+    for name, d in ctx.data.items():
+        counts = d["counts"]
+        test = "no test/ folder: test held out of train/" if counts["test"] is None else f"{counts['test']} in test/"
+        skipped = d["skipped_unreadable"]
+        lines.append(
+            f"- `{name}` (image folder `{d['root']}`): {counts['train']} images in train/, {test}; "
+            + (
+                f"**{skipped} unreadable image{'s' if skipped != 1 else ''} skipped** (skip_unreadable: true; listed "
+                f"in `{d['manifest']}`)"
+                if skipped
+                else f"no image skipped (every image's sha256: `{d['manifest']}`)"
+            )
+        )
+    return lines
+
+
+def no_paper_numbers(builders: list[str]) -> str:
+    """Why the report prints no paper numbers (none of the datasets is the paper's)."""
+    if IMAGE_FOLDER in builders:
+        return (
+            "your own images are not the paper's data; the claims table's paired differences, not the paper's "
+            "numbers, say whether L2T-ww helps on them"
+        )
+    return "the embedded default is a miniature, not a reproduction"
+
+
 # -- markdown summary -------------------------------------------------------------------------------------
 def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], html_name: str) -> str:
     builders = sorted({t["builder"] for t in ctx.targets.values()})
@@ -176,10 +206,12 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
         out += ["## Which classes gain from transfer", "", note, "", md_table(header, rows), ""]
     if not paper.has_paper_numbers(builders):
         out += [
-            f"No paper numbers apply: the datasets ({', '.join(builders)}) are not in the paper (the embedded default "
-            "is a miniature, not a reproduction).",
+            f"No paper numbers apply: the datasets ({', '.join(builders)}) are not in the paper "
+            f"({no_paper_numbers(builders)}).",
             "",
         ]
+    if ctx.data:
+        out += ["## Data", "", *data_notes(ctx), ""]
     else:
         out += [
             f"{paper.TABLE1_CAPTION} [V] verified (the paper's abstract); [R] recalled, unverified. Paper numbers are "

@@ -10,6 +10,7 @@ method specs) and hands them to the library below, which never sees a params fil
     codehash   the code part of an identity
     inputs     the plain description of a source or a run, shared by training and the report
     common     what pretraining and training share (device, data, how a finished job is recorded)
+    check      what `l2tww check` loads beyond the params (your own state_dict sources) and its warnings
 
 The CLI's other verbs read results, not params: `check` and `runs` only load the params,
 `compare` reads two result sets (results.compare), `weights` two weight files (training.weights_diff).

@@ -21,7 +21,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..catalog import METHODS
+from ..catalog import IMAGE_FOLDER, METHODS
 from ..config import Params, Run
 from ..report import NOTEBOOKS as NOTEBOOK_FILES
 from .codehash import code_identity, text_hash
@@ -29,6 +29,7 @@ from .codehash import code_identity, text_hash
 NOT_CODE = (
     "l2tww.config",
     "l2tww.config.params",
+    "l2tww.config.facts",
     "l2tww.config.layout",
     "l2tww.stages.codehash",
     "l2tww.stages.identity",
@@ -50,7 +51,20 @@ def _numeric_runtime(params: Params) -> dict:
 
 
 def prepare_identity(params: Params, dataset: str) -> dict:
-    return {"builder": params["datasets"][dataset]["builder"], "code": _code("l2tww.stages.prepare")}
+    """A built-in dataset is fixed by its builder (and checksums). An image folder by what is in it:
+    every image's path, size and modification time (data/image_tree.py: cheap at every plan; the
+    sha256 of each image goes to the prepared manifest), and how it is read and stored."""
+    cfg = params["datasets"][dataset]
+    identity = {"builder": cfg["builder"], "code": _code("l2tww.stages.prepare")}
+    if cfg["builder"] == IMAGE_FOLDER:
+        storage = params.info(dataset).storage
+        identity["images"] = params.trees[dataset].fingerprint()
+        identity["read"] = {
+            "skip_unreadable": cfg.get("skip_unreadable", False),
+            "storage": storage,
+            "image_size": cfg["image_size"] if storage == "tensor" else None,  # tensors are resized when prepared
+        }
+    return identity
 
 
 def split_identity(params: Params, dataset: str, n_per_class: int | None = None, seed: int | None = None) -> dict:
@@ -70,11 +84,16 @@ def split_identity(params: Params, dataset: str, n_per_class: int | None = None,
 def source_identity(params: Params, name: str) -> dict:
     src = params["sources"][name]
     if not params.is_pretrained(name):  # released weights: the file is fixed by its checksum
-        return {
+        identity = {
             "weights": src["weights"],
             "arch": src["arch"],
             "dataset": params["datasets"][src["dataset"]]["builder"],
         }
+        if "sha256" not in src["weights"] and src["weights"]["format"] == "state_dict":
+            identity["file"] = _file_stamp(Path(src["weights"]["path"]))  # your own file, no checksum given
+        if identity["dataset"] == IMAGE_FOLDER:  # the classifier's size comes from the folder
+            identity["classes"] = params.info(src["dataset"]).num_classes
+        return identity
     return {
         "source": src,
         "recipe": params["recipes"][src["recipe"]],
@@ -83,6 +102,14 @@ def source_identity(params: Params, name: str) -> dict:
         "runtime": _numeric_runtime(params),
         "code": _code("l2tww.stages.pretrain"),
     }
+
+
+def _file_stamp(path: Path) -> dict | None:
+    """Size and modification time of a file (None: missing; its loading will say so)."""
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def run_identity(params: Params, run: Run) -> dict:

@@ -3,7 +3,6 @@ library needs to build them. Training executes them; the report rebuilds finishe
 
 from __future__ import annotations
 
-from ..catalog import BUILDERS
 from ..config import Params, Run
 
 
@@ -19,7 +18,7 @@ def data_inputs(params: Params, dataset: str, n_per_class: int | None, seed: int
 
 def source_inputs(params: Params, name: str) -> dict:
     cfg = params["sources"][name]
-    info = BUILDERS[params["datasets"][cfg["dataset"]]["builder"]]
+    info = params.info(cfg["dataset"])
     return {
         "name": name,
         "arch": cfg["arch"],

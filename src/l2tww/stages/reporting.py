@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from ..catalog import IMAGE_FOLDER
 from ..config import Params
 from ..config.layout import IDENTITY_FILE
-from ..io import write_json
+from ..io import read_json, write_json
 from ..report.context import ReportContext
 from ..report.render import render
 from ..results.cells import n_order
@@ -55,7 +56,28 @@ def report_context(params: Params) -> ReportContext:
         claims=[asdict(row) for row in rows],
         diagnostics=[asdict(row) for row in diagnostics],
         roles={k: v for k, v in params.data.get("claims", {}).items() if k != "plan"},
+        data=image_folders_read(params),
     )
+
+
+def image_folders_read(params: Params) -> dict:
+    """What prepare read from each target's image folder (its meta.json): counts, unreadable images
+    skipped, where the manifest is. Built-in datasets: nothing to say."""
+    out = {}
+    for dataset in dict.fromkeys(t["dataset"] for t in params["targets"].values()):
+        cfg = params["datasets"][dataset]
+        if cfg["builder"] != IMAGE_FOLDER:
+            continue
+        meta = read_json(params.layout.prepared_marker(dataset), f"prepared {dataset}")["provenance"]
+        manifest = params.layout.prepared(dataset) / meta["manifest"]
+        out[dataset] = {
+            "root": cfg["root"],
+            "counts": meta["counts"],
+            "skipped_unreadable": meta["skipped_unreadable"],
+            # no machine path in the report: an absolute data_root is shown from prepared/ on
+            "manifest": str(manifest if not manifest.is_absolute() else manifest.relative_to(manifest.parents[2])),
+        }
+    return out
 
 
 def make_report(params: Params, out_dir: str | Path | None = None) -> Path:

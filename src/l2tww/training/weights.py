@@ -12,6 +12,13 @@
   loads the legacy `resnet34-333f7ec4.pth`, saved before PyTorch 0.4.1 added BatchNorm's
   `num_batches_tracked` counters; missing counters are filled in (eval-mode sources never read them).
   `python -m l2tww.training.weights_diff A B` compares the two files' tensors.
+- `state_dict`: your own checkpoint of a supported architecture (cifar_resnet, vgg_bn, resnet_tv):
+  `torch.save(model.state_dict(), path)` of the source's arch, or a dict holding it under
+  `state_dict` (Lightning, the official code) or `target` (an l2tww run's or source's model.pt);
+  `module.` prefixes (DataParallel) are dropped, and a resnet_tv file may hold torchvision's names
+  (`conv1.weight`) or this package's (`net.conv1.weight`). Loaded with weights_only=True (tensors
+  only, nothing executed); `sha256`, when given, is checked first. Every tensor name and shape is
+  compared with the arch's, and the first mismatch named in one line, at `l2tww check` and at load.
 """
 
 from __future__ import annotations
@@ -123,6 +130,36 @@ def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict
     return {"path": str(path)}
 
 
+def load_state_dict_file(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:
+    from ..models.tv_resnet import TorchvisionResNet
+
+    path = Path(cfg["path"])
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights.path not found (your state_dict file for format state_dict)")
+    if cfg.get("sha256"):
+        verify(path, cfg["sha256"], quarantine=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, truncated, or pickled objects beyond tensors
+        raise ValueError(
+            f"{path}: not a state_dict torch.load can read with weights_only=True ({type(exc).__name__}); save one "
+            "with torch.save(model.state_dict(), path)"
+        ) from None
+    for key in ("state_dict", "target"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: expected a state_dict (tensor name -> tensor), got {type(state).__name__}")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    module = model
+    if isinstance(model, TorchvisionResNet) and not any(k.startswith("net.") for k in state):
+        module = model.net  # torchvision's own names
+    _check_shapes(module, state, str(path))
+    module.load_state_dict(with_counters(module, state))
+    return {"path": str(path)}
+
+
 def with_counters(model: torch.nn.Module, state: dict) -> dict:
     """`state` plus the model's own BatchNorm counters where a pre-0.4.1 file has none."""
     own = model.state_dict()
@@ -138,7 +175,11 @@ def verify_name_prefix(path: Path) -> None:
 
 def load_weights(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:
     """Load `cfg` (a source's `weights` entry) into `model` in place; returns what was loaded."""
-    loaders = {"official_checkpoint": load_official_checkpoint, "torchvision": load_torchvision}
+    loaders = {
+        "official_checkpoint": load_official_checkpoint,
+        "torchvision": load_torchvision,
+        "state_dict": load_state_dict_file,
+    }
     if cfg["format"] not in loaders:
         raise ValueError(f"weights.format: unknown format {cfg['format']!r}; expected one of {sorted(loaders)}")
     return loaders[cfg["format"]](model, cfg, Path(cache_dir))

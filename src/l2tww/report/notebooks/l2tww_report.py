@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from l2tww.catalog import IMAGE_FOLDER
 from l2tww.io import read_json, write_text
 from l2tww.report import evidence, tables
 from l2tww.report import paper_numbers as paper
@@ -73,11 +74,18 @@ if paper.has_paper_numbers(builders):
         f"{paper.TABLE1_CAPTION} **[V]** verified (the paper's abstract); **[R]** recalled, unverified: "
         "check against arXiv 1905.05901. Δ = ours − paper, only where the run uses the full training set (N = all)."
     )
+elif IMAGE_FOLDER in builders:
+    note(
+        f"**No paper numbers apply**: the datasets here ({', '.join(builders)}) are not in the paper: "
+        f"{tables.no_paper_numbers(builders)}."
+    )
 else:
     note(
         f"**No paper numbers apply**: the datasets here ({', '.join(builders)}) are not in the paper. "
         "The embedded default is a miniature that demonstrates the machinery; its numbers are not the paper's."
     )
+if ctx.data:
+    note("**Data** (what prepare read):\n\n" + "\n".join(tables.data_notes(ctx)))
 
 # %% [markdown]
 # ## The paper's claims, tested
