@@ -30,6 +30,7 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
     import torch
 
     from l2tww import config
+    from l2tww.config.params import method_defaults
     from l2tww.methods import MethodSpec, Pair, build_method
     from l2tww.models import VGG9, build_model, net_shapes
 
@@ -40,20 +41,7 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
         target = build_model({"name": "vgg_bn", "cfg": VGG9}, 100, 3)
         shape, classes, batch = (3, 32, 32), 100, 128
         pairs = tuple(Pair(0, s, t) for s in (4, 9, 14) for t in range(5))
-        hparams = {
-            "beta": 0.5,
-            "what": True,
-            "where": True,
-            "where_activation": "relu6",
-            "where_bias_init": 1.0,
-            "lookahead": 2,
-            "meta_lr": 1e-4,
-            "meta_weight_decay": 1e-4,
-            "hypergradient": "exact",
-            "meta_every": 1,
-            "bn_replay_update": True,
-            "frozen": False,
-        }
+        hparams = method_defaults("l2t", "all_to_all")  # the official defaults (spec §3-5)
         spec = MethodSpec("l2tww", "l2t", pairs, hparams)
     else:
         params = config.load(REPO / "params.yaml")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from l2tww.config.params import method_defaults
 from l2tww.methods import MethodSpec, Pair, TransferMethod, build_method
 from l2tww.models import FeatureNet, NetOutput, net_shapes
 
@@ -26,20 +27,8 @@ PAIRS = (Pair(0, 0, 1), Pair(0, 1, 0))  # source taps 8x8 and 4x4 -> target taps
 # Two sources; target tap 0 is shared by two pairs, so the Student's grouped regressor conv runs.
 PAIRS_2SRC = (Pair(0, 0, 1), Pair(1, 1, 0), Pair(1, 0, 0))
 
-HP = {
-    "beta": 0.5,
-    "what": True,
-    "where": True,
-    "where_activation": "relu6",
-    "where_bias_init": 1.0,
-    "lookahead": 2,
-    "meta_lr": 1e-4,
-    "meta_weight_decay": 1e-4,
-    "hypergradient": "exact",
-    "meta_every": 1,
-    "bn_replay_update": True,
-    "frozen": False,
-}
+# The official L2T-ww defaults, from the schema (the one place they are written).
+HP = method_defaults("l2t", "all_to_all")
 
 
 class TinyTarget(FeatureNet):

@@ -9,6 +9,7 @@ the core-seconds of training an idle core would take. The accuracies must equal 
 
     PYTHONPATH=src python docs/attribution/calibrate_costs.py OUT.csv target:method:N ...
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,7 +40,9 @@ params["results_root"] = "results/calib"
 params.pop("claims", None)
 ppath = ROOT / "results/calib/params.yaml"
 ppath.parent.mkdir(parents=True, exist_ok=True)
-(ROOT / "results/calib/sources").exists() or (ROOT / "results/calib/sources").symlink_to(ROOT / "results/design/sources")
+(ROOT / "results/calib/sources").exists() or (ROOT / "results/calib/sources").symlink_to(
+    ROOT / "results/design/sources"
+)
 ppath.write_text(yaml.safe_dump(params))
 
 out = Path(sys.argv[1])
@@ -53,9 +56,19 @@ for spec in sys.argv[2:]:
     dpath = ROOT / f"results/design/runs/{target}/{method}/n{n}-s0/metrics.json"
     d = json.loads(dpath.read_text()) if dpath.exists() else None
     same = None if d is None else (m["test_acc"], m["val_acc"]) == (d["test_acc"], d["val_acc"])
-    rows.append({"target": target, "method": method, "n_per_class": n, "seed": 0, "epochs": m["epochs"],
-                 "cpu_time_per_epoch_s": m["time_per_epoch_s"], "cpu_train_s": m["train_time_s"],
-                 "process_cpu_s": time.process_time() - t0, "same_accuracy_as_design": same})
+    rows.append(
+        {
+            "target": target,
+            "method": method,
+            "n_per_class": n,
+            "seed": 0,
+            "epochs": m["epochs"],
+            "cpu_time_per_epoch_s": m["time_per_epoch_s"],
+            "cpu_train_s": m["train_time_s"],
+            "process_cpu_s": time.process_time() - t0,
+            "same_accuracy_as_design": same,
+        }
+    )
     print(rows[-1], flush=True)
 with open(out, "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")

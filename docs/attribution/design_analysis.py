@@ -10,6 +10,7 @@ The rules it applies are section 2 of docs/attribution-plan.md, fixed before the
 0-9 are accepted (any other seed is an error: they belong to the confirmation run).
 Optional --main: the embedded default's checked-in runs.csv, for the bit-identity check.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,12 @@ def load(path: Path) -> dict:
             raise SystemExit(f"{path}: seed {seed} is not a design seed (0-9)")
         epochs = int(r["last_epoch"]) + 1
         cells[(r["target"], r["method"], int(r["n_per_class"]))][seed] = {
-            "test": float(r["test_acc"]), "val": float(r["val_acc"]), "epochs": epochs,
-            "cost": float(r["time_per_epoch_s"]) * epochs, "best_epoch": int(r["best_epoch"]), "run_id": r["run_id"],
+            "test": float(r["test_acc"]),
+            "val": float(r["val_acc"]),
+            "epochs": epochs,
+            "cost": float(r["time_per_epoch_s"]) * epochs,
+            "best_epoch": int(r["best_epoch"]),
+            "run_id": r["run_id"],
         }
     return dict(cells)
 
@@ -72,10 +77,14 @@ def paired(cells: dict, a, b, field: str) -> np.ndarray:
 
 def paired_gain(cells: dict, field: str) -> np.ndarray:
     """(l2tww - scratch)@5 - (l2tww - scratch)@25, per seed."""
-    g5 = {s: cells[("fashion", "l2tww", 5)][s][field] - cells[("fashion", "scratch", 5)][s][field]
-          for s in set(cells[("fashion", "l2tww", 5)]) & set(cells[("fashion", "scratch", 5)])}
-    g25 = {s: cells[("fashion", "l2tww", 25)][s][field] - cells[("fashion", "scratch", 25)][s][field]
-           for s in set(cells[("fashion", "l2tww", 25)]) & set(cells[("fashion", "scratch", 25)])}
+    g5 = {
+        s: cells[("fashion", "l2tww", 5)][s][field] - cells[("fashion", "scratch", 5)][s][field]
+        for s in set(cells[("fashion", "l2tww", 5)]) & set(cells[("fashion", "scratch", 5)])
+    }
+    g25 = {
+        s: cells[("fashion", "l2tww", 25)][s][field] - cells[("fashion", "scratch", 25)][s][field]
+        for s in set(cells[("fashion", "l2tww", 25)]) & set(cells[("fashion", "scratch", 25)])
+    }
     return np.array([g5[s] - g25[s] for s in sorted(set(g5) & set(g25))])
 
 
@@ -102,7 +111,8 @@ def n_rule(sd: float, nmax: int = 10000) -> int:
 
 def power_tost(n: int, sd: float, margin: float = TOST_MARGIN, alpha: float = TOST_ALPHA, true: float = 0.0) -> float:
     """Exact power of TOST (two one-sided paired t-tests at alpha) by integrating over the sample SD:
-    reject iff |mean - 0| < margin - t_{1-alpha,n-1} s/sqrt(n), i.e. mean in (-margin + t s/sqrt n, margin - t s/sqrt n)."""
+    reject iff |mean - 0| < margin - t_{1-alpha,n-1} s/sqrt(n),
+    i.e. mean in (-margin + t s/sqrt n, margin - t s/sqrt n)."""
     df = n - 1
     t = stats.t.ppf(1 - alpha, df)
     # s = sd * sqrt(chi2_df / df); integrate over u = chi2_df on a fine grid of its quantiles
@@ -125,14 +135,42 @@ def n_tost(sd: float, nmax: int = 10000) -> int:
 # -- the settings of D2 ---------------------------------------------------------------------------
 # setting -> (label, meta-steps, meta_lr, steps, L2T-ww arm, frozen twin arm, scratch arm)
 SETTINGS = {
-    "a": ("current: meta_every 4, meta_lr 5e-3, 128 steps", 32, 5e-3, 128,
-          ("fashion", "l2tww", 5), ("fashion", "l2tww_frozen", 5), ("fashion", "scratch", 5)),
-    "b": ("meta_every 1, meta_lr 5e-3, 128 steps", 128, 5e-3, 128,
-          ("fashion", "l2tww_me1", 5), ("fashion", "l2tww_frozen_me1", 5), ("fashion", "scratch", 5)),
-    "c": ("meta_every 4, meta_lr 1.5e-2, 128 steps", 32, 1.5e-2, 128,
-          ("fashion", "l2tww_lr3x", 5), ("fashion", "l2tww_frozen", 5), ("fashion", "scratch", 5)),
-    "d": ("meta_every 4, meta_lr 5e-3, 256 steps", 64, 5e-3, 256,
-          ("fashion_long", "l2tww", 5), ("fashion_long", "l2tww_frozen", 5), ("fashion_long", "scratch", 5)),
+    "a": (
+        "current: meta_every 4, meta_lr 5e-3, 128 steps",
+        32,
+        5e-3,
+        128,
+        ("fashion", "l2tww", 5),
+        ("fashion", "l2tww_frozen", 5),
+        ("fashion", "scratch", 5),
+    ),
+    "b": (
+        "meta_every 1, meta_lr 5e-3, 128 steps",
+        128,
+        5e-3,
+        128,
+        ("fashion", "l2tww_me1", 5),
+        ("fashion", "l2tww_frozen_me1", 5),
+        ("fashion", "scratch", 5),
+    ),
+    "c": (
+        "meta_every 4, meta_lr 1.5e-2, 128 steps",
+        32,
+        1.5e-2,
+        128,
+        ("fashion", "l2tww_lr3x", 5),
+        ("fashion", "l2tww_frozen", 5),
+        ("fashion", "scratch", 5),
+    ),
+    "d": (
+        "meta_every 4, meta_lr 5e-3, 256 steps",
+        64,
+        5e-3,
+        256,
+        ("fashion_long", "l2tww", 5),
+        ("fashion_long", "l2tww_frozen", 5),
+        ("fashion_long", "scratch", 5),
+    ),
 }
 
 L2T_KINDS = {"l2tww", "l2tww_fast", "l2tw_single", "l2tw_one_to_one"}  # + multi/digits (method l2tww)
@@ -168,7 +206,11 @@ def arm_cost(cells: dict, arm, setting: str) -> tuple[float, str]:
     if setting == "c":
         if is_l2t(arm) and ("fashion", "l2tww_lr3x", 5) in COSTS:
             r = ratio(("fashion", "l2tww_lr3x", 5), ("fashion", "l2tww", 5))
-            return (base * r, f"{how} x {r:.2f}") if arm != ("fashion", "l2tww", 5) else (COSTS[("fashion", "l2tww_lr3x", 5)][0], "calibrated")
+            return (
+                (base * r, f"{how} x {r:.2f}")
+                if arm != ("fashion", "l2tww", 5)
+                else (COSTS[("fashion", "l2tww_lr3x", 5)][0], "calibrated")
+            )
         return base, how
     if setting == "d":
         long = ("fashion_long",) + arm[1:]
@@ -192,12 +234,14 @@ def arm_cost(cells: dict, arm, setting: str) -> tuple[float, str]:
 # -- the confirmation's arms and rows -------------------------------------------------------------
 def confirmation_design(cells: dict, setting: str):
     """Arms (at setting (a)'s names) with roles, rows -> arms, the choices of rule 2.1.4."""
+
     def val_mean(arm):
         return mean_of(cells[arm], "val")
 
     best_bl = max(BASELINES, key=lambda m: val_mean(("fashion", m, 5)))
     singles = [("fashion", "l2tww", 5), ("fashion_from_digits", "l2tww", 5)]
     single = max(singles, key=val_mean)
+
     def A(m, n=5, t="fashion"):
         return (t, m, n)
 
@@ -247,7 +291,9 @@ def changes(arm, setting: str) -> bool:
 
 def minimal_cost(cells: dict, setting: str) -> float:
     _, _, served, table_only, _, _ = confirmation_design(cells, setting)
-    return sum(5 * arm_cost(cells, a, setting)[0] for a in served) + sum(3 * arm_cost(cells, a, setting)[0] for a in table_only)
+    return sum(5 * arm_cost(cells, a, setting)[0] for a in served) + sum(
+        3 * arm_cost(cells, a, setting)[0] for a in table_only
+    )
 
 
 # -- markdown -------------------------------------------------------------------------------------
@@ -265,8 +311,12 @@ def main() -> None:
     ap.add_argument("--d1", default=HERE / "design-runs-d1.csv", type=Path)
     ap.add_argument("--d2", default=HERE / "design-runs-d2.csv", type=Path)
     ap.add_argument("--main", default=None, type=Path, help="the embedded default's runs.csv (bit-identity check)")
-    ap.add_argument("--idle", default=HERE.parents[1] / "results/summary/runs.csv", type=Path,
-                    help="the checked-in embedded runs (make reproduce on the idle machine): idle cost per arm")
+    ap.add_argument(
+        "--idle",
+        default=HERE.parents[1] / "results/summary/runs.csv",
+        type=Path,
+        help="the checked-in embedded runs (make reproduce on the idle machine): idle cost per arm",
+    )
     ap.add_argument("--calib", default=HERE / "design-costs.csv", type=Path, help="calibrate_costs.py's CPU-time costs")
     ap.add_argument("--metanets", default=HERE / "design-metanets.csv", type=Path, help="extract_metanets.py's table")
     args = ap.parse_args()
@@ -292,7 +342,11 @@ def main() -> None:
     if args.main:
         ref = defaultdict(dict)
         for r in read_csv(args.main):
-            ref[(r["target"], r["method"], int(r["n_per_class"]))][int(r["seed"])] = (float(r["test_acc"]), float(r["val_acc"]), int(r["best_epoch"]))
+            ref[(r["target"], r["method"], int(r["n_per_class"]))][int(r["seed"])] = (
+                float(r["test_acc"]),
+                float(r["val_acc"]),
+                int(r["best_epoch"]),
+            )
         same = diff = 0
         bad = []
         for k, seeds in ref.items():
@@ -304,53 +358,82 @@ def main() -> None:
                     else:
                         diff += 1
                         bad.append((k, s, v, (c["test"], c["val"], c["best_epoch"])))
-        print(f"## Bit-identity with the checked-in embedded results\n\n{same} runs identical (test, val, best epoch), {diff} different.")
+        print(
+            f"## Bit-identity with the checked-in embedded results\n\n{same} runs identical (test, val, best epoch), "
+            f"{diff} different."
+        )
         for k, sd, ref_v, new_v in bad[:3]:
             print(f"- {name(k)} seed {sd}: checked-in (test, val, best epoch) {ref_v}, here {new_v}")
         if len(bad) > 3:
-            print(f"- ... and {len(bad) - 3} more (per-cell paired shifts: `l2tww compare`, in docs/attribution-plan.md)")
+            print(
+                f"- ... and {len(bad) - 3} more (per-cell paired shifts: `l2tww compare`, in docs/attribution-plan.md)"
+            )
         print()
 
     print("## D1/D2: per arm (design seeds 0-9; test reported, never used to choose)\n")
-    print("| arm (target/method@N) | seeds | val mean | test mean | wall s per run (loaded machine) | idle-equivalent core-s per run (source) |")
+    print(
+        "| arm (target/method@N) | seeds | val mean | test mean | wall s per run (loaded machine) | idle-equivalent "
+        "core-s per run (source) |"
+    )
     print("|---|---|---|---|---|---|")
     for k in sorted(cells, key=lambda k: (k[2], k[0] != "fashion", k[0], k[1])):
         c = cells[k]
         ic = f"{COSTS[k][0]:.1f} ({COSTS[k][1]})" if k in COSTS else "–"
-        print(f"| {name(k)} | {len(c)} | {mean_of(c, 'val'):.2f} | {mean_of(c, 'test'):.2f} | {mean_of(c, 'cost'):.1f} | {ic} |")
+        print(
+            f"| {name(k)} | {len(c)} | {mean_of(c, 'val'):.2f} | {mean_of(c, 'test'):.2f} | {mean_of(c, 'cost'):.1f} | "
+            f"{ic} |"
+        )
     anchors = [k for k in calib if k in idle]
     if anchors:
-        print("\nCalibration anchors (CPU-time cost of seed 0 vs the idle machine's mean): "
-              + "; ".join(f"{name(k)} {calib[k]:.1f} vs {np.mean(idle[k]):.1f}" for k in anchors) + ".")
+        print(
+            "\nCalibration anchors (CPU-time cost of seed 0 vs the idle machine's mean): "
+            + "; ".join(f"{name(k)} {calib[k]:.1f} vs {np.mean(idle[k]):.1f}" for k in anchors)
+            + "."
+        )
 
     print("\n## Paired differences on VAL (mean, SD, 95% t-interval, seeds with A > B)\n")
     print("| A − B | N | n | mean | SD | 95% CI | A > B |")
     print("|---|---|---|---|---|---|---|")
     pairs = [
-        ("l2tww", "l2tww_frozen", 5), ("l2tww", "l2tww_frozen", 25),
+        ("l2tww", "l2tww_frozen", 5),
+        ("l2tww", "l2tww_frozen", 25),
         ("l2tw_one_to_one", "fm_one_to_one", 5),
-        ("l2tww", "fm_all_to_all", 5), ("l2tww", "fm_all_to_all", 25),
-        ("l2tww_frozen", "fm_all_to_all", 5), ("l2tww_frozen", "fm_all_to_all", 25),
-        ("l2tww", "scratch", 5), ("l2tww", "scratch", 25),
-        ("l2tww_frozen", "scratch", 5), ("l2tww_frozen", "scratch", 25),
-        ("fm_all_to_all", "scratch", 5), ("fm_all_to_all", "scratch", 25),
-        ("fm_all_to_all", "fm_one_to_one", 5), ("fm_all_to_all", "fm_one_to_one", 25),
-        ("l2tww_fast", "l2tww", 5), ("l2tww_fast", "l2tww_frozen", 5),
-        ("l2tww_me1", "l2tww", 5), ("l2tww_lr3x", "l2tww", 5),
+        ("l2tww", "fm_all_to_all", 5),
+        ("l2tww", "fm_all_to_all", 25),
+        ("l2tww_frozen", "fm_all_to_all", 5),
+        ("l2tww_frozen", "fm_all_to_all", 25),
+        ("l2tww", "scratch", 5),
+        ("l2tww", "scratch", 25),
+        ("l2tww_frozen", "scratch", 5),
+        ("l2tww_frozen", "scratch", 25),
+        ("fm_all_to_all", "scratch", 5),
+        ("fm_all_to_all", "scratch", 25),
+        ("fm_all_to_all", "fm_one_to_one", 5),
+        ("fm_all_to_all", "fm_one_to_one", 25),
+        ("l2tww_fast", "l2tww", 5),
+        ("l2tww_fast", "l2tww_frozen", 5),
+        ("l2tww_me1", "l2tww", 5),
+        ("l2tww_lr3x", "l2tww", 5),
     ]
     for a, b, n in pairs:
         A, B = ("fashion", a, n), ("fashion", b, n)
         if A in cells and B in cells:
             d = paired(cells, A, B, "val")
             m, sd, lo, hi = ci(d)
-            print(f"| {a} − {b} | {n} | {len(d)} | {f2(m)} | {sd:.2f} | [{lo:+.2f}, {hi:+.2f}] | {int((d > 0).sum())}/{len(d)} |")
+            print(
+                f"| {a} − {b} | {n} | {len(d)} | {f2(m)} | {sd:.2f} | [{lo:+.2f}, {hi:+.2f}] | "
+                f"{int((d > 0).sum())}/{len(d)} |"
+            )
 
     print("\n## Dose-response at N = 5: L2T-ww − its frozen twin, VAL (dose = meta-steps x meta_lr)\n")
-    print("| setting | meta-steps | meta_lr | dose | L2T-ww val | twin val | diff mean | SD | 95% CI | > 0 | L2T-ww − scratch (val) | idle cost L2T-ww / twin (core-s) | minimal confirmation (core-s) | affordable |")
+    print(
+        "| setting | meta-steps | meta_lr | dose | L2T-ww val | twin val | diff mean | SD | 95% CI | > 0 | L2T-ww − "
+        "scratch (val) | idle cost L2T-ww / twin (core-s) | minimal confirmation (core-s) | affordable |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     D = {}
     afford = {}
-    for s, (label, steps_meta, lr, steps, l2t, frozen, scratch) in SETTINGS.items():
+    for s, (label, steps_meta, lr, _steps, l2t, frozen, scratch) in SETTINGS.items():
         if l2t not in cells or frozen not in cells:
             print(f"| ({s}) {label} | {steps_meta} | {lr:g} | {steps_meta * lr:.2f} | not run | | | | | | | | | |")
             continue
@@ -363,9 +446,13 @@ def main() -> None:
         except KeyError:
             mc = float("nan")
         afford[s] = mc <= BUDGET
-        print(f"| ({s}) {label} | {steps_meta} | {lr:g} | {steps_meta * lr:.2f} | {mean_of(cells[l2t], 'val'):.2f} | {mean_of(cells[frozen], 'val'):.2f} "
-              f"| {f2(m)} | {sd:.2f} | [{lo:+.2f}, {hi:+.2f}] | {int((d > 0).sum())}/{len(d)} | {f2(g)} "
-              f"| {COSTS.get(l2t, (float('nan'),))[0]:.1f} / {COSTS.get(frozen, (float('nan'),))[0]:.1f} | {mc:,.0f} | {'yes' if afford[s] else 'no'} |")
+        print(
+            f"| ({s}) {label} | {steps_meta} | {lr:g} | {steps_meta * lr:.2f} | {mean_of(cells[l2t], 'val'):.2f} | "
+            f"{mean_of(cells[frozen], 'val'):.2f} "
+            f"| {f2(m)} | {sd:.2f} | [{lo:+.2f}, {hi:+.2f}] | {int((d > 0).sum())}/{len(d)} | {f2(g)} "
+            f"| {COSTS.get(l2t, (float('nan'),))[0]:.1f} / {COSTS.get(frozen, (float('nan'),))[0]:.1f} | {mc:,.0f} | "
+            f"{'yes' if afford[s] else 'no'} |"
+        )
     if ("fashion_long", "scratch", 5) in cells:
         d = paired(cells, ("fashion_long", "scratch", 5), ("fashion", "scratch", 5), "val")
         m, sd, lo, hi = ci(d)
@@ -383,15 +470,23 @@ def main() -> None:
         for r in read_csv(args.metanets):
             mv[(r["target"], r["method"], int(r["n_per_class"]))].append(r)
         print("\nMeta-net movement at the best-val epoch (mean over runs; l2tww.claims.meta_movement):\n")
-        print("| arm | runs | largest entropy deficit | spread of λ change | largest λ change | dead λ (pair-runs) | mean λ before → after |")
+        print(
+            "| arm | runs | largest entropy deficit | spread of λ change | largest λ change | dead λ (pair-runs) | "
+            "mean λ before → after |"
+        )
         print("|---|---|---|---|---|---|---|")
         for k in sorted(mv, key=lambda k: (k[2], k[0], k[1])):
             v = mv[k]
 
             def f(c, v=v):
                 return np.mean([float(x[c]) for x in v])
-            print(f"| {name(k)} | {len(v)} | {f('max_entropy_deficit'):.3f} | {f('lambda_spread'):.2f} | {f('max_lambda_change'):.2f} "
-                  f"| {sum(int(x['dead_lambda']) for x in v)} | {f('lambda_init_mean'):.3f} → {f('lambda_final_mean'):.3f} |")
+
+            print(
+                f"| {name(k)} | {len(v)} | {f('max_entropy_deficit'):.3f} | {f('lambda_spread'):.2f} | "
+                f"{f('max_lambda_change'):.2f} "
+                f"| {sum(int(x['dead_lambda']) for x in v)} | {f('lambda_init_mean'):.3f} → "
+                f"{f('lambda_final_mean'):.3f} |"
+            )
 
     # the choice rule (2.1.3)
     ok = {s: D[s] for s in D if afford.get(s)}
@@ -408,12 +503,18 @@ def main() -> None:
 
     rows, extra, served, table_only, best_bl, single = confirmation_design(cells, chosen)
     bl_vals = ", ".join(f"{m} {mean_of(cells[('fashion', m, 5)], 'val'):.2f}" for m in BASELINES)
-    print(f"Rule 2.1.4: best baseline on val at N = 5: **{best_bl}** ({bl_vals}); "
-          f"better single source on val: **{name(single)}** "
-          f"(fashion {mean_of(cells[('fashion', 'l2tww', 5)], 'val'):.2f}, digits {mean_of(cells[('fashion_from_digits', 'l2tww', 5)], 'val'):.2f}).")
+    print(
+        f"Rule 2.1.4: best baseline on val at N = 5: **{best_bl}** ({bl_vals}); "
+        f"better single source on val: **{name(single)}** "
+        f"(fashion {mean_of(cells[('fashion', 'l2tww', 5)], 'val'):.2f}, digits "
+        f"{mean_of(cells[('fashion_from_digits', 'l2tww', 5)], 'val'):.2f})."
+    )
 
     # design SDs per row on TEST at the chosen setting
-    print(f"\n## Design test SDs per row at setting ({chosen}), n_rule (one-sided, level {ALPHA}/{M} = {ALPHA / M:.5f}, delta {DELTA}, power {POWER})\n")
+    print(
+        f"\n## Design test SDs per row at setting ({chosen}), n_rule (one-sided, level {ALPHA}/{M} = {ALPHA / M:.5f}, "
+        f"delta {DELTA}, power {POWER})\n"
+    )
     print("| row | A − B (design arms) | design mean (test) | design SD (test) | n_rule |")
     print("|---|---|---|---|---|")
     row_sd, row_rule = {}, {}
@@ -453,7 +554,10 @@ def main() -> None:
         cap += 1
     count = {a: max(5, min(want[a], cap)) for a in served}
     count.update({a: 3 for a in table_only})
-    print(f"\n## Confirmation matrix at setting ({chosen}): seeds {CONFIRM_SEEDS_FROM}, {CONFIRM_SEEDS_FROM + 1}, ... (prefixes); n_cap = {cap}\n")
+    print(
+        f"\n## Confirmation matrix at setting ({chosen}): seeds {CONFIRM_SEEDS_FROM}, {CONFIRM_SEEDS_FROM + 1}, ... "
+        f"(prefixes); n_cap = {cap}\n"
+    )
     print("| arm | serves | n wanted (max n_rule) | seeds | cost per run (core-s) | core-s |")
     print("|---|---|---|---|---|---|")
     tot = 0.0
@@ -463,11 +567,20 @@ def main() -> None:
         tot += c * k
         rs = ", ".join(r for r, arms in all_rows.items() if a in arms) or "table only"
         w = want.get(a, "–")
-        print(f"| {name(a)} | {rs} | {w} | {k} ({CONFIRM_SEEDS_FROM}-{CONFIRM_SEEDS_FROM + k - 1}) | {c:.1f} ({how}) | {c * k:,.0f} |")
+        print(
+            f"| {name(a)} | {rs} | {w} | {k} ({CONFIRM_SEEDS_FROM}-{CONFIRM_SEEDS_FROM + k - 1}) | {c:.1f} ({how}) | "
+            f"{c * k:,.0f} |"
+        )
     print(f"| **total** | | | {sum(count.values())} runs | | **{tot:,.0f}** |")
 
-    print(f"\n## Per row at the confirmation: n, n_rule, power at n (level {ALPHA}/{M}; TOST at {TOST_ALPHA}, ±{TOST_MARGIN})\n")
-    print("| row | design SD | n_rule | n | power at n | power at n if tested at alpha = 0.05 (Holm's last) | affordable? |")
+    print(
+        f"\n## Per row at the confirmation: n, n_rule, power at n (level {ALPHA}/{M}; TOST at {TOST_ALPHA}, "
+        f"±{TOST_MARGIN})\n"
+    )
+    print(
+        "| row | design SD | n_rule | n | power at n | power at n if tested at alpha = 0.05 (Holm's last) | "
+        "affordable? |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r, arms in all_rows.items():
         n = min(count[a] for a in arms)
@@ -476,7 +589,10 @@ def main() -> None:
             p, p_last = power_tost(n, sd), float("nan")
         else:
             p, p_last = power_t(n, sd), power_t(n, sd, alpha=ALPHA)
-        print(f"| {r} | {sd:.2f} | {row_rule[r]} | {n} | {p:.2f} | {'–' if r in extra else f'{p_last:.2f}'} | {'yes' if n >= row_rule[r] else 'no'} |")
+        print(
+            f"| {r} | {sd:.2f} | {row_rule[r]} | {n} | {p:.2f} | {'–' if r in extra else f'{p_last:.2f}'} | "
+            f"{'yes' if n >= row_rule[r] else 'no'} |"
+        )
 
 
 if __name__ == "__main__":

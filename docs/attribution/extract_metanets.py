@@ -7,6 +7,7 @@ Per run, at its best-val epoch (l2tww.claims.meta_movement): the largest entropy
 relative lambda change (lambda_end - lambda_0) / lambda_0 over pairs, dead pairs (lambda = 0), and
 the mean lambda before and after. Design seeds 0-9 only.
 """
+
 import csv
 import json
 import sys
@@ -22,10 +23,18 @@ for t in sorted(root.glob("runs/*/*/n*-s*/transfer.json")):
     log = json.loads(t.read_text())
     tr = transfer_at(log, m["best_epoch"])
     mv = meta_movement(tr)
-    rows.append({"target": m["target"], "method": m["method"], "n_per_class": m["n_per_class"], "seed": m["seed"],
-                 "best_epoch": m["best_epoch"], **{k: round(v, 5) for k, v in mv.items()},
-                 "lambda_init_mean": round(sum(tr["lambda_init"]) / len(tr["lambda_init"]), 5),
-                 "lambda_final_mean": round(sum(tr["lambda_final"]) / len(tr["lambda_final"]), 5)})
+    rows.append(
+        {
+            "target": m["target"],
+            "method": m["method"],
+            "n_per_class": m["n_per_class"],
+            "seed": m["seed"],
+            "best_epoch": m["best_epoch"],
+            **{k: round(v, 5) for k, v in mv.items()},
+            "lambda_init_mean": round(sum(tr["lambda_init"]) / len(tr["lambda_init"]), 5),
+            "lambda_final_mean": round(sum(tr["lambda_final"]) / len(tr["lambda_final"]), 5),
+        }
+    )
 with open(out, "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()

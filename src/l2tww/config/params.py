@@ -101,6 +101,17 @@ def validate(raw: Mapping[str, Any], origin: str = "params.yaml") -> dict:
     return data
 
 
+def method_defaults(kind: str, pairs: str | None = None) -> dict:
+    """The hyperparameters a method entry naming only its `kind` (and `pairs`) gets from the schema:
+    the one home of the official defaults (spec §3-5), for code that builds a method without a
+    params file (tests, benchmarks)."""
+    entry = {"kind": kind, **({"pairs": pairs} if pairs else {})}
+    validator = _with_defaults(Draft202012Validator)({"$defs": schema()["$defs"], "$ref": "#/$defs/method"})
+    for error in validator.iter_errors(entry):
+        raise ConfigError(f"method_defaults({kind!r}): {_describe(error)}")
+    return {k: v for k, v in entry.items() if k not in ("kind", "label", "pairs")}
+
+
 # ----------------------------------------------------------------------------------------------
 # Resolved, typed view
 # ----------------------------------------------------------------------------------------------

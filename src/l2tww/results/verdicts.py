@@ -118,17 +118,12 @@ def accuracy_rows(family: list[Differences], plan: Plan) -> list[ClaimRow]:
             how = f"power {plan.power:g} at +{plan.effect:g} pt, level {alpha:.2g}"
             reason += "; " + _asked(ci.n, planned, sd, how)
         rows.append(
-            ClaimRow(
-                d.id,
-                d.claim,
-                d.comparison,
+            _row(
+                d,
                 ACCURACY,
                 verdict,
-                "; ".join(filter(None, [reason, d.note])),
-                n=ci.n,
-                mean=ci.mean,
-                low=ci.low,
-                high=ci.high,
+                reason,
+                ci,
                 p=p_raw,
                 p_holm=p_adj,
                 p_against_holm=p_opp,
@@ -139,6 +134,14 @@ def accuracy_rows(family: list[Differences], plan: Plan) -> list[ClaimRow]:
             )
         )
     return rows
+
+
+def _row(d: Differences, kind: str, verdict: str, reason: str, ci: stats.MeanCI, **tests) -> ClaimRow:
+    """A row of `d` with its verdict, its interval and the numbers of its test."""
+    note = "; ".join(filter(None, [reason, d.note]))
+    return ClaimRow(
+        d.id, d.claim, d.comparison, kind, verdict, note, n=ci.n, mean=ci.mean, low=ci.low, high=ci.high, **tests
+    )
 
 
 def equivalence_row(d: Differences, plan: Plan) -> ClaimRow:
@@ -158,17 +161,12 @@ def equivalence_row(d: Differences, plan: Plan) -> ClaimRow:
         reason = f"TOST p {p_text(test.p)} > {level:g}: the 90% CI reaches outside ±{margin:g} pt"
     if verdict == stats.INCONCLUSIVE or sd is None:
         reason += "; " + _asked(ci.n, planned, sd, f"power {plan.power:g} at a true difference of 0")
-    return ClaimRow(
-        d.id,
-        d.claim,
-        d.comparison,
+    return _row(
+        d,
         EQUIVALENCE,
         verdict,
-        "; ".join(filter(None, [reason, d.note])),
-        n=ci.n,
-        mean=ci.mean,
-        low=ci.low,
-        high=ci.high,
+        reason,
+        ci,
         p=test.p,
         planned_n=planned,
         power=None if sd is None or ci.n < 2 else power.power_tost(ci.n, margin, sd, level),
