@@ -94,11 +94,16 @@ def test_a_narrower_margin_turns_equivalent_into_cant_tell_and_a_shift_is_named(
     assert d.reading == compare.EQUIVALENT and "shifted beyond seed noise" in d.why()
 
 
-def test_a_changed_seed_set_is_not_identical_and_unpaired_seeds_are_counted():
+def test_added_seeds_are_counted_and_the_shared_ones_still_read_identical():
+    """More seeds on one side (a cell re-run on a wider range) say nothing about the shared ones:
+    bit-equal there is "identical", and the unpaired seeds are counted, not compared."""
     cmp = compare.compare(_runs("scratch", 5, SCRATCH[:3]), _runs("scratch", 5, SCRATCH))
     (d,) = cmp.cells
-    assert (d.paired.ci.n, d.a_only, d.b_only, d.reading) == (3, 0, 2, compare.EQUIVALENT)
+    assert (d.paired.ci.n, d.a_only, d.b_only, d.reading) == (3, 0, 2, compare.IDENTICAL)
     assert "(+2 B-only, 0 A-only seeds ignored)" in compare.format_comparison(cmp)
+    moved = [{**r, "test_acc": r["test_acc"] + 0.01} if r["seed"] == 1 else r for r in _runs("scratch", 5, SCRATCH)]
+    (d,) = compare.compare(_runs("scratch", 5, SCRATCH[:3]), moved).cells
+    assert d.reading != compare.IDENTICAL  # one shared seed moved by 0.01
 
 
 def test_a_method_on_one_side_only_is_listed_with_its_likely_rename():

@@ -2,7 +2,8 @@
 
 Per cell (target, method, N) that both sides ran: the paired difference B − A over the shared seeds,
 and one of four readings (stats.py gives the intervals):
-- "identical": the same seeds and bit-equal accuracies on every one;
+- "identical": bit-equal accuracies on every shared seed (a seed on one side only is counted in the
+  seeds column and not compared: the same code on another seed range is "identical" where it overlaps);
 - "equivalent": the 90% t-interval of B − A lies within ±margin (TOST at 5%: default ±1.5 pt,
   `--margin`); a shift that is also beyond seed noise (95% interval excluding 0) is named beside;
 - "different": the 95% interval excludes 0 (and B − A is not within the margin);
@@ -61,7 +62,7 @@ class CellDiff:
     def why(self) -> str:
         ci, eq, margin = self.paired.ci, self.tost.ci, self.tost.margin
         if self.reading == IDENTICAL:
-            return "bit-equal on every seed"
+            return "bit-equal on every shared seed"
         if ci.low is None:
             return "1 shared seed: no interval"
         ci95 = f"95% CI [{ci.low:+.2f}, {ci.high:+.2f}]"
@@ -98,7 +99,7 @@ def _mean(by_seed: dict, seeds) -> float:
 
 
 def _reading(sa: dict, sb: dict, paired: stats.Paired, tost: stats.Tost) -> str:
-    if set(sa) == set(sb) and all(sa[s] == sb[s] for s in sa):
+    if all(sa[s] == sb[s] for s in paired.seeds):
         return IDENTICAL
     ci = paired.ci
     if ci.low is None:
