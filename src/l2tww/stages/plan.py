@@ -143,5 +143,5 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
     own = Recorded(str(layout.summary_dir() / IDENTITY_FILE), digest(identity.summary_identity(params)))
     add("summarize", "summarize", layout.summary_files(), records, own)
     own = Recorded(str(layout.reports / IDENTITY_FILE), digest(identity.report_identity(params)))
-    add("report", "report", layout.report_files(), [layout.summary_dir() / "summary.csv"], own)
+    add("report", "report", layout.report_files(), [layout.summary_dir() / "summary.csv", *records], own)
     return jobs
