@@ -43,7 +43,8 @@ pull: install
 # arithmetic of another machine: 2 threads per job (another reduction order) and the kernels of a
 # CPU without AVX-512 (ATen's and oneDNN's ISA caps; no effect where there is none). Then its
 # per-seed differences and claims' verdicts against HEAD's checked-in results: fails if a verdict
-# changes. About 25 min on 2 cores.
+# changes. About 25 min on 2 cores for issue 12's 90-run default; well over an hour for the
+# confirmation default (the AVX2 kernels are several times slower than AVX-512's here; README).
 ROBUSTNESS_DIR ?= /tmp/l2tww-robustness
 robustness: install
 	rm -rf $(ROBUSTNESS_DIR) && git clone -q . $(ROBUSTNESS_DIR) && ln -s $(abspath $(VENV)) $(ROBUSTNESS_DIR)/.venv
