@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from l2tww import config
 from l2tww.catalog import BUILDERS, VGG9
-from l2tww.data.loader import TensorLoader
+from l2tww.data.loader import TensorLoader, tensor_loader
 from l2tww.methods import MethodSpec, build_method
 from l2tww.models import build_model, net_shapes
 from l2tww.training.runtime import seed_everything
@@ -155,20 +155,7 @@ def synthetic(classes: int, n: int, seed: int, size: int = 32) -> tuple[torch.Te
 def train_loader(params: config.Params, target: str, images, labels, batch: int, device, channels_last=False):
     """The project's on-device loader with the target dataset's crop, flip and normalisation."""
     ds = params["datasets"][params["targets"][target]["dataset"]]
-    mean = torch.tensor(ds["normalize"]["mean"], device=device).view(1, -1, 1, 1)
-    std = torch.tensor(ds["normalize"]["std"], device=device).view(1, -1, 1, 1)
-    aug = ds.get("augment", {})
-    return TensorLoader(
-        images.to(device),
-        labels.to(device),
-        batch,
-        mean,
-        std,
-        train=True,
-        crop_padding=aug.get("crop_padding", 0),
-        hflip=aug.get("hflip", False),
-        channels_last=channels_last,
-    )
+    return tensor_loader(images, labels, ds, batch, device, train=True, channels_last=channels_last)
 
 
 def stream(loader: TensorLoader, seed: int = 0):

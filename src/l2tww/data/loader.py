@@ -83,6 +83,32 @@ def _select(tensors: dict, meta: dict, part: dict, path: Path) -> tuple[torch.Te
     return tensors[key][idx], labels[idx]
 
 
+def tensor_loader(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    dataset_cfg: dict,
+    batch_size: int,
+    device: torch.device,
+    train: bool,
+    channels_last: bool = False,
+) -> TensorLoader:
+    """An on-device loader of uint8 images with the dataset's normalisation and, when training, its
+    crop and flip."""
+    norm = dataset_cfg["normalize"]
+    aug = dataset_cfg.get("augment", {})
+    return TensorLoader(
+        images.to(device),
+        labels.to(device),
+        batch_size,
+        torch.tensor(norm["mean"], device=device).view(1, -1, 1, 1),
+        torch.tensor(norm["std"], device=device).view(1, -1, 1, 1),
+        train=train,
+        crop_padding=aug.get("crop_padding", 0),
+        hflip=aug.get("hflip", False),
+        channels_last=channels_last,
+    )
+
+
 def open_split(
     prepared_dir: Path,
     split_file: Path,
@@ -103,25 +129,12 @@ def open_split(
             Path(prepared_dir), meta, split, dataset_cfg, batch_size, device, workers, eval_batch_size, channels_last
         )
     tensors = load_torch(Path(prepared_dir) / "data.pt", "prepared dataset")
-    norm = dataset_cfg["normalize"]
-    mean = torch.tensor(norm["mean"], device=device).view(1, -1, 1, 1)
-    std = torch.tensor(norm["std"], device=device).view(1, -1, 1, 1)
-    aug = dataset_cfg.get("augment", {})
     loaders = {}
     for part in ("train", "val", "test"):
         x, y = _select(tensors, meta, split[part], Path(split_file))
         train = part == "train"
-        loaders[part] = TensorLoader(
-            x.to(device),
-            y.to(device),
-            batch_size if train else eval_batch_size,
-            mean,
-            std,
-            train=train,
-            crop_padding=aug.get("crop_padding", 0),
-            hflip=aug.get("hflip", False),
-            channels_last=channels_last,
-        )
+        batch = batch_size if train else eval_batch_size
+        loaders[part] = tensor_loader(x, y, dataset_cfg, batch, device, train, channels_last)
     return SplitData(
         loaders["train"], loaders["val"], loaders["test"], len(meta["classes"]), tuple(meta["image_shape"])
     )
