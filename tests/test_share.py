@@ -68,6 +68,7 @@ def test_a_pulled_clone_reruns_only_what_is_stale(snakemade: Path, tmp_path: Pat
     sh(["dvc", "commit", "--force", "-q"], a)  # what the Snakefile's onsuccess hook records after a run
     assert planned_jobs(a) == {}
     sh(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], a)
+    sh(["dvc", "remote", "modify", "shared", "verify", "true"], a)  # the README's recipe: pulls are re-hashed
     sh(["git", "add", "-A"], a)
     sh(["git", "commit", "-qm", "results"], a)
     sh(["dvc", "push", "-q"], a)
@@ -125,3 +126,20 @@ def test_a_pulled_clone_reruns_only_what_is_stale(snakemade: Path, tmp_path: Pat
     counts, trained = _plan(c)
     assert counts == {"prepare": 1, "split_base": 1, "split": 1, "pretrain": 1, **expected}
     assert trained == {"results/runs/animal/fm_single/n5-s0.json"}  # scratch reads no mnist5k
+
+    # A remote object altered after the push (someone with write access to the remote): with
+    # `verify = true` the pull re-hashes what it downloads and refuses the file instead of
+    # checking it out, so no later stage ever loads it.
+    remote_files = [f for f in (tmp_path / "remote").rglob("*") if f.is_file() and not f.name.endswith(".dir")]
+    victim = max(remote_files, key=lambda f: f.stat().st_size)
+    original = victim.read_bytes()
+    middle = len(original) // 2
+    altered = original[:middle] + bytes([original[middle] ^ 0xFF]) + original[middle + 1 :]
+    victim.unlink()  # a new inode: the pushing clone's cache may share the old one
+    victim.write_bytes(altered)
+    e = tmp_path / "e"
+    sh(["git", "clone", "-q", str(a), str(e)], tmp_path)
+    pulled = sh(["dvc", "pull", "-q"], e, check=False)
+    assert pulled.returncode != 0, pulled.stdout + pulled.stderr
+    checked_out = [f for f in e.rglob("*") if f.is_file() and ".dvc" not in f.parts and ".git" not in f.parts]
+    assert all(f.read_bytes() != altered for f in checked_out)

@@ -8,8 +8,11 @@ other bytes (and DVC a new hash for identical tensors).
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,20 +57,75 @@ def save_torch(path: str | Path, obj: Any) -> None:
         torch.save(obj, tmp)
 
 
-def load_torch(path: str | Path, what: str = "file") -> Any:
-    """torch.load with a one-line error for a missing, truncated or corrupt file."""
+REMAKE = "delete it and re-run the stage that makes it"
+
+
+def load_torch(path: str | Path, what: str = "file", remedy: str = REMAKE) -> Any:
+    """torch.load of a file this project wrote, or any file that must only hold data.
+
+    Always `weights_only=True`: tensors, containers and plain numbers are rebuilt, nothing in the
+    file is executed. A DVC remote, a teammate's results folder or a download can hand over any
+    file, and a full unpickle would run whatever code it names (docs/trust.md).
+    """
     import torch
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: {what} not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        refused = re.search(r"GLOBAL ([\w.]+)", str(exc))  # how torch names a global outside its allowlist
+        if refused:
+            raise ValueError(_unsafe_message(path, what, refused.group(1), remedy)) from None
+        raise ValueError(_corrupt_message(path, what, exc, remedy)) from None
     except Exception as exc:  # torch raises several types for damaged zips/pickles
+        raise ValueError(_corrupt_message(path, what, exc, remedy)) from None
+
+
+def _corrupt_message(path: Path, what: str, exc: Exception, remedy: str = REMAKE) -> str:
+    # torch's safe loader wraps a damaged stream's error in a paragraph: keep its last line only
+    lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("Check the doc")]
+    return (
+        f"{path}: {what} is corrupt or truncated ({type(exc).__name__}: {lines[-1][:200] if lines else ''}); {remedy}"
+    )
+
+
+def _unsafe_message(path: Path, what: str, name: str, remedy: str = REMAKE) -> str:
+    return (
+        f"{path}: {what} holds pickled Python objects ({name}) beyond tensors and plain values, so it was refused "
+        f"unread (nothing in it ran; docs/trust.md); {remedy}"
+    )
+
+
+def safe_unpickle(data: bytes, origin: str) -> Any:
+    """Unpickle a data release (CIFAR's batches, Animal-MNIST's arrays): numpy arrays, lists, dicts,
+    strings and numbers only; any other global is refused before it is called."""
+    try:
+        return _DataUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except pickle.UnpicklingError as exc:
         raise ValueError(
-            f"{path}: {what} is corrupt or truncated ({type(exc).__name__}: {exc}); delete it and re-run the stage "
-            "that makes it"
+            f"{origin}: {exc}; a data release holds only arrays and plain values, so it was refused (nothing in it ran)"
         ) from None
+
+
+class _DataUnpickler(pickle.Unpickler):
+    ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),  # protocol 5's arrays
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # how Python 2 pickles of byte strings are rebuilt
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a data file")
+        return super().find_class(module, name)
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:

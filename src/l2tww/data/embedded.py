@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import pickle
 from pathlib import Path
 
 import numpy as np
 
+from ..io import safe_unpickle
 from .download import verify_bytes
 
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -103,7 +103,7 @@ def animal_mnist(raw_dir: Path) -> dict:
         path = _package_file("animal_mnist", "data", "Animal_MNIST", name)
         blob = path.read_bytes()
         verify_bytes(blob, expected, path)
-        arrays.append(np.asarray(pickle.loads(gzip.decompress(blob))))
+        arrays.append(np.asarray(safe_unpickle(gzip.decompress(blob), str(path))))
         provenance[name] = {"file": f"animal_mnist/data/Animal_MNIST/{name}", "sha256": expected}
     images, labels = arrays
     _, first = np.unique(images.reshape(len(images), -1), axis=0, return_index=True)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..io import safe_unpickle
 from .download import extract, fetch
 
 # dataset -> file name -> canonical URL. Expected hashes live in the lock file (workflow/checksums.json):
@@ -125,9 +125,9 @@ def _tensor_result(dataset, train_x, train_y, test_x, test_y, classes, archives,
 
 
 def _unpickle(path: Path) -> dict:
-    # The CIFAR release is a set of Python pickles; the archive's hash was verified before this.
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+    # The CIFAR release is a set of Python pickles; the archive's hash was verified before this, and
+    # the extracted files are read with an allowlist of array types all the same (io.safe_unpickle).
+    return safe_unpickle(path.read_bytes(), str(path))
 
 
 def cifar10(raw_dir: Path) -> dict:

@@ -2,8 +2,9 @@
 
 - `official_checkpoint`: the `torch.save`d dict of github.com/alinlab/L2T-ww (`state_dict`,
   `num_classes`, `epoch`, `best`, `test_prec`). Saved from CUDA tensors with Python numbers beside
-  them, so it is loaded with map_location="cpu" and weights_only=False; that unpickles arbitrary
-  objects, so a configured sha256 is checked *before* loading. Names map 1:1 onto CifarResNet.
+  them: map_location="cpu" and weights_only=True read it (tensors, ints and floats are all it
+  holds), so no file configured here can run code, with or without a sha256; a configured sha256
+  is checked before loading. Names map 1:1 onto CifarResNet.
 - `torchvision`: ImageNet weights for TorchvisionResNet.net. `path` (a local file) if it exists,
   else downloaded from `url` (default: torchvision's IMAGENET1K_V1 file, `resnet34-b627a593.pth`)
   into the cache folder with `fetch`, checked against the sha256 prefix torchvision publishes in
@@ -29,6 +30,7 @@ from pathlib import Path
 import torch
 
 from ..data.download import fetch, verify
+from ..io import load_torch
 
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")  # torchvision's convention: <name>-<sha256 prefix>.pth
 # The ImageNet ResNet34 files in use (spec §2): the same tensors is believed, not verified here.
@@ -36,6 +38,8 @@ RESNET34_FILES = {
     "resnet34-333f7ec4.pth": "the authors' (legacy torchvision, loaded by the official code)",
     "resnet34-b627a593.pth": "torchvision IMAGENET1K_V1 (current)",
 }
+# What to do with a foreign weight file that does not load: it is not the project's to re-make.
+FOREIGN = "check where the file came from and download it again from its publisher"
 # BatchNorm step counters added in PyTorch 0.4.1: absent from older files, unused by eval-mode sources.
 COUNTER = "num_batches_tracked"
 
@@ -81,7 +85,7 @@ def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path)
             verify(path, cfg["sha256"], quarantine=False)
     else:
         path = fetch(cfg["url"], Path(cache_dir) / Path(cfg["url"].split("?")[0]).name, cfg.get("sha256"))
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_torch(path, "weights.path (official_checkpoint)", remedy=FOREIGN)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(
             f"{path}: not an official L2T-ww checkpoint (expected a dict with 'state_dict' and 'num_classes')"
@@ -122,7 +126,7 @@ def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict
         path = fetch(
             url, dest, cfg.get("sha256"), sha256_prefix=prefix.group(1) if prefix else None, key=f"weights/{name}"
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch(path, "torchvision weights", remedy=FOREIGN)
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
     _check_shapes(model.net, state, str(path), prefix="net.")
@@ -138,13 +142,7 @@ def load_state_dict_file(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> 
         raise FileNotFoundError(f"{path}: weights.path not found (your state_dict file for format state_dict)")
     if cfg.get("sha256"):
         verify(path, cfg["sha256"], quarantine=False)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # not a torch file, truncated, or pickled objects beyond tensors
-        raise ValueError(
-            f"{path}: not a state_dict torch.load can read with weights_only=True ({type(exc).__name__}); save one "
-            "with torch.save(model.state_dict(), path)"
-        ) from None
+    state = load_torch(path, "weights.path (state_dict)", remedy="save one with torch.save(model.state_dict(), path)")
     for key in ("state_dict", "target"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
