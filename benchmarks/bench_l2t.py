@@ -2,6 +2,12 @@
 
     python benchmarks/bench_l2t.py                 # both settings, 2 threads
     python benchmarks/bench_l2t.py --setting embedded --iters 5
+    python benchmarks/bench_l2t.py --setting paper32 --threads 1 --baseline adbd49e   # and that commit's code
+
+--baseline REV checks REV out (a temporary `git worktree`) and times the same modes with its code
+(this file's measurement, PYTHONPATH=<it>/src), each mode alternating between the two, and prints
+this checkout's time over REV's. --channels-last runs this checkout's networks and batches in NHWC
+(runtime.channels_last's lever; REV's rows stay as they are).
 
 Settings: (a) the paper's 32px setting: ResNet32 -> VGG9-BN, 15 pairs {4,9,14} x {0..4}, T = 2,
 batch 128, 3x32x32, 100 classes; (b) the embedded default from params.yaml (target `animal`,
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -26,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
+def measure(setting: str, mode: str, threads: int, iters: int, channels_last: bool = False) -> dict:
     import torch
 
     from l2tww import config
@@ -62,6 +69,9 @@ def measure(setting: str, mode: str, threads: int, iters: int) -> dict:
         list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4
     )
     x, y = torch.randn(batch, *shape), torch.randint(0, classes, (batch,))
+    if channels_last:
+        target, source = (m.to(memory_format=torch.channels_last) for m in (target, source))
+        x = x.contiguous(memory_format=torch.channels_last)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def step():
@@ -99,10 +109,15 @@ def main() -> None:
     parser.add_argument(
         "--iters", type=int, default=5, help="timed iterations (blocks) per (setting, mode); embedded: 5x as many"
     )
+    parser.add_argument("--baseline", metavar="REV", help="also time REV's code (a git worktree), interleaved")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC networks and batches (this checkout)")
     parser.add_argument("--one", nargs=2, metavar=("SETTING", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], args.threads, args.iters)))
+        print(json.dumps(measure(args.one[0], args.one[1], args.threads, args.iters, args.channels_last)))
+        return
+    if args.baseline:
+        compare(args)
         return
     settings = ["paper32", "embedded"] if args.setting == "both" else [args.setting]
     import platform
@@ -143,6 +158,39 @@ def main() -> None:
                 f"{setting:<10} {mode:<10} {row['s_per_iter']:>8.3f} {ratio:>10.1f} {row['s_per_iter_median']:>8.3f} "
                 f"{row['peak_rss_mb']:>12.0f}{note}"
             )
+
+
+def _one(setting: str, mode: str, args, src: Path, channels_last: bool) -> dict:
+    iters = args.iters * (5 if setting == "embedded" else 1)
+    cmd = [sys.executable, __file__, "--one", setting, mode, "--threads", str(args.threads), "--iters", str(iters)]
+    env = {**os.environ, "PYTHONPATH": str(src / "src")}
+    out = subprocess.run(cmd + ["--channels-last"] * channels_last, capture_output=True, text=True, env=env, cwd=src)
+    if out.returncode != 0:
+        raise SystemExit(f"{setting} {mode} at {src}: failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare(args) -> None:
+    """Each (setting, mode) at REV, then here, alternating; the ratio of the fastest blocks."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-l2t-"))
+    rev = tmp / "rev"
+    subprocess.run(["git", "worktree", "add", "--detach", "-f", str(rev), args.baseline], cwd=REPO, check=True)
+    try:
+        settings = ["paper32", "embedded"] if args.setting == "both" else [args.setting]
+        print(
+            f"{args.threads} threads, {args.iters} timed iterations, fastest; HEAD channels_last {args.channels_last}"
+        )
+        print(f"{'setting':<10} {'mode':<10} {args.baseline + ' s':>10} {'HEAD s':>8} {'HEAD/base':>10}")
+        for setting in settings:
+            for mode in ("scratch", "exact", "fast"):
+                base = _one(setting, mode, args, rev, False)
+                head = _one(setting, mode, args, REPO, args.channels_last)
+                b, h = base["s_per_iter"], head["s_per_iter"]
+                print(f"{setting:<10} {mode:<10} {b:>10.3f} {h:>8.3f} {h / b:>10.2f}", flush=True)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(rev)], cwd=REPO)
 
 
 if __name__ == "__main__":

@@ -117,10 +117,13 @@ class L2T(TransferMethod):
     # -- the meta-step ---------------------------------------------------------------------------
     def train_step(self, target, x, y, source_outs, optimizer) -> dict[str, torch.Tensor]:
         student = self.student(target, source_outs)
-        weights, lambdas = self.meta_outputs(source_outs)
         meta_batch = self.steps_done % self.meta_every == 0
         meta = self.meta_optimizer is not None and meta_batch
         self.steps_done += 1
+        # The meta-nets' graph is needed only by a meta-step; elsewhere (and in the frozen control)
+        # their outputs enter the real step as constants: the same values, no autograd bookkeeping.
+        with torch.set_grad_enabled(meta and torch.is_grad_enabled()):
+            weights, lambdas = self.meta_outputs(source_outs)
 
         # 1. Real step on CE + L_wfm with phi constant (its phi-gradient is discarded, spec §4.2).
         logits, distances = student(x)

@@ -56,7 +56,7 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
     recipe, spec = inputs["recipe"], MethodSpec.from_dict(inputs["spec"])
     device = device_for(runtime)
     data = open_data(inputs["data"], recipe["batch_size"], device, runtime)
-    sources = [load_source(s, device) for s in inputs["sources"]]
+    sources = [place(load_source(s, device), device, runtime) for s in inputs["sources"]]
     seed_everything(inputs["seed"])  # the target's init depends on the seed alone
     target = place(build_model(inputs["arch"], data.num_classes, data.image_shape[0]), device, runtime)
     method = build_method(spec, net_shapes(target, sources, data.image_shape)).to(device)
