@@ -12,7 +12,7 @@ import torch
 from ..config.layout import TIMING_FILE
 from ..data.batches import SplitData
 from ..data.download import file_hash
-from ..data.loader import open_split
+from ..data.loader import EVAL_BATCH_SIZE, open_split
 from ..io import write_json
 from ..models import FeatureNet
 from ..training.runtime import (
@@ -43,6 +43,7 @@ def open_data(data: dict, batch_size: int, device: torch.device, runtime: dict) 
         device,
         channels_last=runtime["channels_last"],
         workers=runtime["workers"],
+        eval_batch_size=runtime.get("eval_batch_size", EVAL_BATCH_SIZE),
     )
 
 
