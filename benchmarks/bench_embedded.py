@@ -321,6 +321,7 @@ def main() -> None:
     checkouts = {"HEAD": REPO}
     try:
         setup(workdir)
+        weights = matrix_weights(_params(REPO / "params.yaml", workdir, {}))
         if args.baseline:
             checkouts[args.baseline] = worktree(args.baseline, tmp)
         names = list(checkouts)[::-1]  # the baseline first: ratios are this checkout / it
@@ -336,7 +337,6 @@ def main() -> None:
                     if best is None or row["total"] < best["total"]:
                         results[arm][name] = row
             print(f"[bench] {arm}: " + ", ".join(f"{n} {results[arm][n]['total']:.2f} s" for n in names), flush=True)
-        weights = matrix_weights(_params(REPO / "params.yaml", workdir, {}))
         import platform
 
         import torch
