@@ -242,6 +242,11 @@ def run_child(src: Path, params_file: Path, arm: str, workdir: Path, overrides: 
         "method": method,
         "set": overrides,
     }
+    return run_child_spec(src, spec, arm)
+
+
+def run_child_spec(src: Path, spec: dict, arm: str) -> dict:
+    """The child of `spec` at the checkout `src` (its code on PYTHONPATH); its phases."""
     env = {**os.environ, "PYTHONPATH": str(src / "src"), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, __file__, "--child", json.dumps(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=src)
@@ -263,6 +268,10 @@ def _timed_child(*args) -> dict:
     phases = result["phases"]
     phases["exit"] = max(0.0, total - sum(phases.values()))  # after the run: the interpreter's teardown
     return {"total": total, "phases": phases, "missing": result["missing"]}
+
+
+def remove_worktree(path: Path) -> None:
+    subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO, capture_output=True)
 
 
 def worktree(rev: str, into: Path) -> Path:
@@ -373,7 +382,7 @@ def main() -> None:
             args.json.write_text(json.dumps({"results": results, "weights": weights, "overrides": overrides}, indent=1))
     finally:
         if args.baseline and args.baseline in checkouts:
-            subprocess.run(["git", "worktree", "remove", "--force", str(checkouts[args.baseline])], cwd=REPO)
+            remove_worktree(checkouts[args.baseline])
         shutil.rmtree(tmp, ignore_errors=True)
 
 
