@@ -111,3 +111,22 @@ def test_the_embedded_benchmark_quick_form_prints_every_phase_of_an_arm():
     values = [float(v) for v in row[0].split()[2:]]
     total, phases = values[0], values[1:]
     assert total > 0 and abs(sum(phases) - total) < 0.05 and phases[4] > 0  # the val phase is measured
+
+
+def test_same_runs_tells_a_changed_tensor_or_number_from_a_new_identity(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import same_runs
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    state = {"target": {"w": torch.ones(3)}, "best_epoch": 1}
+    for side, identity in (("a", "x"), ("b", "y")):  # only the identity differs: the same bits
+        (tmp_path / side).mkdir()
+        torch.save(state, tmp_path / side / "model.pt")
+        (tmp_path / side / "metrics.json").write_text(f'{{"test_acc": 50.0, "identity": "{identity}"}}')
+    assert same_runs.differences(tmp_path / "a", tmp_path / "b") == []
+    torch.save(
+        {"target": {"w": torch.ones(3).nextafter(torch.full((3,), 2.0))}, "best_epoch": 1}, tmp_path / "b" / "model.pt"
+    )
+    (tmp_path / "b" / "metrics.json").write_text('{"test_acc": 50.01, "identity": "y"}')
+    assert same_runs.differences(tmp_path / "a", tmp_path / "b") == ["model.pt:target.w", "metrics.json"]
