@@ -180,7 +180,7 @@ FOLDER_CASES = [
         "one normalisation value for RGB",
         {"cat": 12},
         None,
-        {"normalize": {"mean": [0.2], "std": [0.3]}},
+        {"normalize": {"mean": [0.2], "std": [0.3, 0.3, 0.3]}},
         ["datasets.animal_mnist.normalize.mean", "3 channel(s)"],
     ),
     (
@@ -241,3 +241,17 @@ def test_a_state_dict_source_of_another_arch_is_refused_by_check_naming_the_key(
     raw["sources"]["digits"]["weights"]["path"] = str(tmp_path / "right.pt")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     assert cli.main(["--params", str(tmp_path / "params.yaml"), "check"]) == 0
+
+
+def test_check_reports_every_problem_at_once_each_with_its_file(tmp_path: Path, capsys):
+    """A trimmed preset meets all its problems in one `check` (issue 31): one line per problem."""
+    raw = tiny_raw()
+    raw["targets"]["animal"]["recipe"] = "nope"
+    raw["datasets"]["animal_mnist"]["normalize"]["mean"] = [0.1, 0.2]
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    assert cli.main(["--params", str(params), "check"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"l2tww: error: {params}: ") for line in lines), lines
+    assert any("targets.animal.recipe: unknown recipe 'nope'" in line for line in lines)
+    assert any("datasets.animal_mnist.normalize.mean" in line for line in lines)

@@ -226,8 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:  # ConfigError is a ValueError, NonFiniteLoss a RuntimeError
         if os.environ.get("L2TWW_DEBUG"):
             raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"l2tww: error: {message}", file=sys.stderr)
+        from .config import ConfigError
+
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        # A ConfigError lists every problem of the params, one line each; other errors: their first line.
+        for message in lines if isinstance(exc, ConfigError) else lines[:1]:
+            print(f"l2tww: error: {message}", file=sys.stderr)
         return 2
     return status or 0
 
