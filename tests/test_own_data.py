@@ -14,6 +14,7 @@ import torch
 import yaml
 from PIL import Image
 
+from .conftest import stand_in_sources
 from .test_image_folder import digits, truncate, write_image_folder
 from .test_presets import dry_run
 from .test_workflow import make_project, planned_jobs, sh
@@ -156,6 +157,7 @@ def test_the_presets_pass_check_and_dry_run_against_a_folder(tmp_path, preset, r
         (root / "my-images/train" / cls).mkdir(parents=True)
         for i in range(40):  # val 5 + test 10 + N 25
             (root / "my-images/train" / cls / f"{i:03d}.jpg").touch()
+    stand_in_sources(root, f"workflow/presets/{preset}")
     assert sh(["l2tww", "--params", f"workflow/presets/{preset}", "check"], root).stdout.endswith(f"({runs} runs)\n")
     jobs = dry_run(root, preset)
     train = [j for j in jobs if j["rule"] == "train"]

@@ -13,6 +13,7 @@ from l2tww.config import ConfigError, Run, from_mapping
 from l2tww.config.layout import SEEDS_PATTERN
 from l2tww.results.cells import parse_n
 from l2tww.stages import identity, plan
+from l2tww.stages.check import weights_problems
 
 # One schema for Snakemake and the CLI. Snakemake's validate checks the structure; l2tww's own
 # loader then fills the defaults (Snakemake's filler cannot walk the schema's if/then branches)
@@ -22,6 +23,11 @@ try:
     PARAMS = from_mapping(config, origin="config")
 except ConfigError as exc:
     raise WorkflowError(str(exc))
+# Every loaded source's file (exists, sha256, fits its arch: l2tww check's checks) before anything
+# is planned: a wrong source must not be found by the transfer jobs after scratch has trained.
+_SOURCE_PROBLEMS = weights_problems(PARAMS, cache=Path(".snakemake/l2tww/sources-fit.json"))
+if _SOURCE_PROBLEMS:
+    raise WorkflowError("\n".join(f"config: {line}" for line in _SOURCE_PROBLEMS))
 
 LAYOUT = PARAMS.layout
 PATTERN = LAYOUT.patterns()  # every rule's output, as the one Layout spells it

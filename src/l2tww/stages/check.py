@@ -1,36 +1,69 @@
 """`l2tww check`, beyond loading the params: what can be checked before any job runs.
 
-- Sources from your own state_dict are loaded into their arch now (a few seconds at most), so a
-  file of another architecture is refused here, in one line naming the first tensor that does not
-  fit, not hours later by the first training job.
+- Every loaded source's file must exist and match its sha256 (stages/source_files.py); sources
+  from your own state_dict are loaded into their arch now (a few seconds at most), so a file of
+  another architecture is refused here, in one line naming the first tensor that does not fit,
+  not hours later by the first training job. The Snakefile runs the same checks when it plans.
 - Warnings for settings that are valid but do nothing (an image folder's `test` hold-out when the
   folder has its own test/ images).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
 from ..config import ConfigError, Params
+from . import source_files
 from .inputs import source_inputs
 
 
-def check_weights(params: Params) -> None:
-    """Load every `format: state_dict` source into its arch; ConfigError naming the source otherwise."""
+def weights_problems(params: Params, cache: Path | None = None) -> list[str]:
+    """Every loaded source's problems, one line each: its file missing or not the configured sha256
+    (source_files.problems), or a `format: state_dict` file that does not fit its arch. With `cache`
+    (a JSON file; the Snakefile's planning passes one) a file that fitted under the same path, size,
+    modification time and arch is not loaded again: torch is imported only when one must be."""
+    out = source_files.problems(params)
+    if out:
+        return out
+    loaded = source_files.sources_loaded(params)
+    names = [n for n in loaded if params["sources"][n]["weights"]["format"] == "state_dict"]
+    keys = {name: _fit_key(params, name) for name in names}
+    fitted = set(json.loads(cache.read_text())) if cache is not None and cache.is_file() else set()
+    todo = [name for name in names if keys[name] not in fitted]
+    if not todo:
+        return out
     from ..models import build_model
     from ..training.weights import load_weights
 
-    for name, src in params["sources"].items():
-        weights = src.get("weights")
-        if not weights or weights["format"] != "state_dict":
-            continue
+    for name in todo:
         inputs = source_inputs(params, name)
         model = build_model(inputs["arch"], inputs["num_classes"], inputs["channels"])
         try:
-            load_weights(model, weights, Path(inputs["weights_cache"]))
+            load_weights(model, params["sources"][name]["weights"], Path(inputs["weights_cache"]))
         except (ValueError, FileNotFoundError) as exc:
-            raise ConfigError(f"{params.origin}: sources.{name}.weights: {exc}") from None
+            out.append(f"sources.{name}.weights: {exc}")
+        else:
+            fitted.add(keys[name])
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(sorted(fitted)))
+    return out
+
+
+def _fit_key(params: Params, name: str) -> str:
+    src = params["sources"][name]
+    stat = Path(src["weights"]["path"]).stat()
+    info = params.info(src["dataset"])
+    return json.dumps([src["weights"], src["arch"], info.num_classes, info.channels, stat.st_size, stat.st_mtime_ns])
+
+
+def check_weights(params: Params) -> None:
+    """ConfigError listing every source problem (weights_problems), one line each, naming the file."""
+    found = weights_problems(params)
+    if found:
+        raise ConfigError("\n".join(f"{params.origin}: {line}" for line in found))
 
 
 def check_warnings(params: Params) -> list[str]:
