@@ -73,4 +73,4 @@ lint: install
 	ruff check .
 
 clean-results:
-	rm -rf results/runs results/sources logs .snakemake/l2tww
+	rm -rf results/runs results/sources results/logs logs .snakemake/l2tww

@@ -78,8 +78,8 @@ def sh(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> sub
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and result.returncode != 0:
         logs = (
-            "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "logs").rglob("*.log")))
-            if (cwd / "logs").exists()
+            "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "results/logs").rglob("*.log")))
+            if (cwd / "results/logs").exists()
             else ""
         )
         raise AssertionError(

@@ -85,7 +85,9 @@ def own_run(tmp_path_factory) -> tuple[Path, object, str]:
     checked = sh(["l2tww", "check"], root)
     failed = sh(["snakemake", "--cores", "2", "all"], root, check=False)
     assert failed.returncode != 0
-    log = (root / "logs/prepare/own.log").read_text()
+    log = (root / "results/logs/prepare/own.log").read_text()
+    # The failed job's error line is in Snakemake's own output, not only in its log (issue 31).
+    assert log.splitlines()[-1] in failed.stderr and "l2tww: job prepare failed" in failed.stderr, failed.stderr
     _params(root, skip_unreadable=True)
     sh(["snakemake", "--cores", "2", "all"], root)
     return root, checked, log

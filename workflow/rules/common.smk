@@ -31,6 +31,19 @@ if _SOURCE_PROBLEMS:
 
 LAYOUT = PARAMS.layout
 PATTERN = LAYOUT.patterns()  # every rule's output, as the one Layout spells it
+# Job logs live under the results root: two params files sharing a dataset or target name never
+# overwrite each other's logs.
+LOGS = str(LAYOUT.results / "logs")
+
+
+def cli(args: str) -> str:
+    """A rule's shell command: the l2tww verb with its output in the job's log; when it fails, the
+    log's last lines on stderr, so the error is in Snakemake's own output and not only in the log."""
+    return (
+        f"l2tww --params .snakemake/l2tww/params.yaml {args} > {{log}} 2>&1 || "
+        '{{ s=$?; echo "l2tww: job {rule} failed (exit $s); the end of {log}:" >&2; '
+        'tail -n 5 {log} | sed "s/^/    /" >&2; exit $s; }}'
+    )
 
 
 def _write_effective_params(path: Path) -> None:
