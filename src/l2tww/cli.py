@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print what is current and stale; change nothing")
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
+    p.add_argument("--made-from", default=None, help="the params file(s) to name in the report (default: --params)")
     p = sub.add_parser("compare", help="paired, per-seed differences of results/summary/runs.csv between two revisions")
     p.add_argument(
         "rev_a", nargs="?", default="HEAD", help="git revision, or another checkout's directory (default HEAD)"
@@ -201,7 +202,7 @@ def _dispatch(args) -> int | None:
     elif args.verb == "report":
         from .stages.reporting import make_report
 
-        make_report(params, args.out)
+        make_report(params, args.out, args.made_from)
 
 
 def _known(params, section: str, name: str) -> None:

@@ -1,6 +1,7 @@
 # Shared helpers: config validation, the effective params file and the run matrix; what each job
 # reads comes from l2tww.stages.plan, which `l2tww sync` walks too.
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -60,6 +61,18 @@ def _write_effective_params(path: Path) -> None:
 
 
 _write_effective_params(Path(".snakemake/l2tww/params.yaml"))
+
+
+def _made_from() -> str:
+    """The params file(s) Snakemake read, as the report names them (not the effective copy above)."""
+    here = Path.cwd()
+    files = [Path(f) for f in workflow.configfiles]
+    shown = [str(f.relative_to(here)) if f.is_absolute() and f.is_relative_to(here) else str(f) for f in files]
+    overrides = " with --config overrides" if workflow.config_settings.config else ""
+    return " + ".join(dict.fromkeys(shown)) + overrides
+
+
+MADE_FROM = shlex.quote(_made_from())
 
 # GPU jobs are counted with the `gpu` resource (snakemake --resources gpu=N) only where a GPU can
 # be used; on a CPU machine training jobs take none, so they run side by side.

@@ -21,4 +21,4 @@ rule report:
         LOGS + "/report.log",
     threads: 1
     shell:
-        cli("report")
+        cli("report --made-from " + MADE_FROM)
