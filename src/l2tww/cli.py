@@ -16,6 +16,7 @@
                                               # verdicts by claim id; a REV may be another checkout
     l2tww runs                                # the run matrix, one run id per line
     l2tww weights compare A.pth B.pth         # largest tensor difference of two weight files
+    l2tww try my-images                       # a one-minute smoke test on your folder (results/try-my_images/)
 
 Every verb but `weights` (which reads only its two files) validates the params file first; bad
 input exits 2 with one line on stderr (L2TWW_DEBUG=1 shows the traceback).
@@ -107,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check", help="validate the params file (image folders' trees, your own state_dict sources included) and exit"
     )
+    p = sub.add_parser(
+        "try", help="a one-minute smoke test on your image folder: scratch, FM and L2T-ww (results/try-<name>/)"
+    )
+    p.add_argument("folder", help="your images: FOLDER/train/<class>/<image> (+ optional FOLDER/test/<class>/)")
+    p.add_argument("--cores", type=int, default=None, help="cores for snakemake (default: all)")
     from .training.weights_diff import add_arguments  # torch is imported only when it runs
 
     weights = sub.add_parser("weights", help="released weight files: `l2tww weights compare A B`")
@@ -219,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args)
     try:
+        if args.verb == "try":  # writes its own params file: the project's params.yaml is not read
+            from .stages.trial import run_trial
+
+            return run_trial(args.folder, args.cores)
         status = _dispatch(args)
     except (
         FileNotFoundError,
