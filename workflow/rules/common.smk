@@ -3,6 +3,7 @@
 import os
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import yaml
@@ -14,7 +15,7 @@ from l2tww.config import ConfigError, Run, from_mapping
 from l2tww.config.layout import SEEDS_PATTERN
 from l2tww.results.cells import parse_n
 from l2tww.stages import identity, plan
-from l2tww.stages.check import weights_problems
+from l2tww.stages.check import threads_warning, weights_problems
 
 # One schema for Snakemake and the CLI. Snakemake's validate checks the structure; l2tww's own
 # loader then fills the defaults (Snakemake's filler cannot walk the schema's if/then branches)
@@ -79,6 +80,11 @@ MADE_FROM = shlex.quote(_made_from())
 USES_GPU = PARAMS["runtime"]["device"] != "cpu" and shutil.which("nvidia-smi") is not None
 GPU = 1 if USES_GPU else 0
 THREADS = PARAMS["runtime"]["threads"]
+# Snakemake runs cores / threads jobs at once; threads beyond this machine's cores oversubscribe
+# every job (a cluster's nodes may have more: a warning, not an error).
+_THREADS_WARNING = threads_warning(THREADS, os.cpu_count())
+if _THREADS_WARNING:
+    print(f"l2tww: warning: {_THREADS_WARNING}", file=sys.stderr)
 
 # Data and source jobs gate the training jobs: run them as soon as they can run (Snakemake does
 # not pass a job's priority on to the jobs it waits for), so that no costly training job is

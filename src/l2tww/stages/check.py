@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
@@ -66,8 +67,19 @@ def check_weights(params: Params) -> None:
         raise ConfigError("\n".join(f"{params.origin}: {line}" for line in found))
 
 
+def threads_warning(threads: int, cores: int | None) -> str | None:
+    """More threads per job than the machine has cores: every job oversubscribes the CPU."""
+    if cores is None or threads <= cores:
+        return None
+    return (
+        f"runtime.threads: {threads} threads per job on a machine with {cores} cores: each job oversubscribes "
+        f"the CPU (slower); set runtime.threads to at most {cores}, and run snakemake --cores C for C / threads "
+        "jobs at once"
+    )
+
+
 def check_warnings(params: Params) -> list[str]:
-    out = []
+    out = [w for w in [threads_warning(params["runtime"]["threads"], os.cpu_count())] if w]
     for name, ds in params["datasets"].items():
         if ds["builder"] == IMAGE_FOLDER and "test" in ds and params.info(name).has_test:
             out.append(
