@@ -135,9 +135,9 @@ def _dispatch(args) -> int | None:
             device = check_device(params["runtime"]["device"])
         except RuntimeError as exc:
             raise config.ConfigError(f"{params.origin}: {exc}") from None
-        from .stages.check import check_warnings, check_weights
+        from .stages.check import check_inputs, check_warnings
 
-        check_weights(params)
+        check_inputs(params)
         for warning in runtime_warnings(params["runtime"], device) + check_warnings(params):
             print(f"l2tww: warning: {params.origin}: {warning}", file=sys.stderr)
         print(f"{args.params}: ok ({len(params.runs())} runs)")

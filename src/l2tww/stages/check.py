@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
 from ..config import ConfigError, Params
+from ..data.image_folder import MANIFEST
 from . import source_files
 from .inputs import source_inputs
 
@@ -58,6 +59,44 @@ def _fit_key(params: Params, name: str) -> str:
     stat = Path(src["weights"]["path"]).stat()
     info = params.info(src["dataset"])
     return json.dumps([src["weights"], src["arch"], info.num_classes, info.channels, stat.st_size, stat.st_mtime_ns])
+
+
+def skipped_problems(params: Params) -> list[str]:
+    """With `skip_unreadable: true`, the images a previous prepare of the same folder left out count
+    against their class now: a class they take below val + test + the largest N is reported here,
+    naming the class and the files, not by a split job after the runs are planned. (Without a
+    previous prepare nothing is known: the images are decoded only when prepared.)"""
+    from ..config.crossref import held_out
+    from .split import skipped_note
+
+    out = []
+    for tname, t in params["targets"].items():
+        ds = params["datasets"][t["dataset"]]
+        tree = params.trees.get(t["dataset"])
+        manifest = params.layout.prepared(t["dataset"]) / MANIFEST
+        if tree is None or not ds.get("skip_unreadable") or not manifest.is_file() or "partition" in ds:
+            continue
+        skipped = [e["path"] for e in json.loads(manifest.read_text()).get("skipped_unreadable", [])]
+        largest = max((n or 0 for block in t["runs"] for n in block["n_per_class"]), default=0)
+        info = params.info(t["dataset"])
+        for cls, count in tree.per_class("train").items():
+            left = count - sum(p.startswith(f"train/{cls}/") for p in skipped)
+            need = held_out(ds, left, info.has_test) + largest
+            if left < need + (largest == 0):  # N = all still needs one training image
+                out.append(
+                    f"datasets.{t['dataset']}: class {cls!r} keeps {left} of its {count} images of {tree.root}/train "
+                    f"after skipping unreadable ones, but targets.{tname} needs {need + (largest == 0)} (val + test "
+                    f"+ the largest N){skipped_note(manifest.parent)}; replace the unreadable images or lower N"
+                )
+    return out
+
+
+def check_inputs(params: Params) -> None:
+    """ConfigError listing every problem of the sources' files and of the images skipped as
+    unreadable (skipped_problems), one line each."""
+    found = weights_problems(params) + skipped_problems(params)
+    if found:
+        raise ConfigError("\n".join(f"{params.origin}: {line}" for line in found))
 
 
 def check_weights(params: Params) -> None:
