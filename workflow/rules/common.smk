@@ -1,6 +1,7 @@
 # Shared helpers: config validation, the effective params file and the run matrix; what each job
 # reads comes from l2tww.stages.plan, which `l2tww sync` walks too.
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -36,6 +37,20 @@ PATTERN = LAYOUT.patterns()  # every rule's output, as the one Layout spells it
 # Job logs live under the results root: two params files sharing a dataset or target name never
 # overwrite each other's logs.
 LOGS = str(LAYOUT.results / "logs")
+
+
+def failed_job_errors(snakemake_logs) -> list[str]:
+    """The last line of each failed job's log, read from Snakemake's own log file(s) (their "log:
+    <path> (check log file(s) ...)" lines): the on-error summary at the end of Snakemake's output."""
+    files = [Path(f) for f in ([snakemake_logs] if isinstance(snakemake_logs, (str, Path)) else snakemake_logs or [])]
+    text = "".join(f.read_text(errors="replace") for f in files if f.is_file())
+    out = []
+    for path in dict.fromkeys(re.findall(r"^\s+log: (\S+) \(check log file", text, re.M)):
+        lines = [line for line in Path(path).read_text(errors="replace").splitlines() if line.strip()] if Path(
+            path
+        ).is_file() else []
+        out.append(f"  {path}: {lines[-1] if lines else '(empty)'}")
+    return out
 
 
 def cli(args: str) -> str:
