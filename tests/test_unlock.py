@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from l2tww.stages.unlock import clear_stale_lock, snakemake_running
@@ -29,6 +30,10 @@ def test_a_running_snakemake_is_seen(tmp_path: Path):
     fake.write_text("import time; time.sleep(30)")
     proc = subprocess.Popen([sys.executable, str(fake)])
     try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while str(fake).encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the child has exec'd (before, it is a copy of this process)
         assert snakemake_running()
     finally:
         proc.kill()
