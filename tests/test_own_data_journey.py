@@ -86,6 +86,8 @@ def test_the_first_hour_with_your_own_images(tmp_path: Path):
         log = root / results / "logs/prepare/mydata.log"
         assert failed.returncode != 0 and log.is_file(), failed.stderr
         assert "l2tww: job prepare failed" in failed.stderr and "notes.png: unreadable" in failed.stderr
+        summary = failed.stderr.split("l2tww: failed job(s), the last line of each log:")[-1]  # last: on-error
+        assert f"{log.relative_to(root)}: l2tww: error: my-images/train/vehicle/notes.png: unreadable" in summary
         logs[log] = log.read_text()
     assert all(log.read_text() == text for log, text in logs.items()) and not (root / "logs").exists()
     (root / "my-images/train/vehicle/notes.png").unlink()
