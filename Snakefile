@@ -40,6 +40,13 @@ onsuccess:
         shell("dvc commit --force --quiet || echo 'l2tww: dvc commit failed; run it by hand to update dvc.lock' >&2")
 
 
+# A failed job's error, last in Snakemake's output: the final line of each failed job's log.
+onerror:
+    errors = failed_job_errors(log)
+    if errors:
+        print("l2tww: failed job(s), the last line of each log:\n" + "\n".join(errors), file=sys.stderr)
+
+
 rule all:
     input:
         rules.summarize.output,

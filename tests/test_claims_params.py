@@ -97,3 +97,28 @@ def test_a_new_plan_changes_the_summary_identity():
     before = summary_identity(config.from_mapping(_raw({})))
     after = summary_identity(config.from_mapping(_raw({"plan": {"design_sd": {"gain_grows": 2.0}}})))
     assert before["claims"] != after["claims"] and before["code"] == after["code"]
+
+
+def test_claims_of_unrun_arms_are_all_reported_with_their_fix(tmp_path: Path, capsys):
+    """A preset trimmed to fewer methods: every claim of an unrun arm in one `check`, each naming the
+    edit that fixes it (issue 31: the user met them one `check` at a time)."""
+    raw = _raw({"frozen": ["animal", "nope1"], "baselines": [["animal", "nope2"], ["animal", "scratch"]]})
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    assert cli.main(["--params", str(params), "check"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2, lines
+    text = "\n".join(lines)
+    assert "claims.frozen: [animal, nope1] is not in the run matrix; remove claims.frozen, or run nope1" in text
+    assert "remove claims.baselines[0], or run nope2 on animal" in text
+    assert all("claims.unrun: skip" in line for line in lines)
+
+
+def test_claims_unrun_skip_leaves_out_the_unrun_arms_in_one_line():
+    raw = _raw({"frozen": ["animal", "nope1"], "baselines": [["animal", "nope2"], ["animal", "scratch"]]})
+    raw["claims"]["unrun"] = "skip"
+    claims = config.from_mapping(raw)["claims"]
+    assert claims == {"l2tww": ["animal", "fm_single"], "scratch": ["animal", "scratch"],
+                      "baselines": [["animal", "scratch"]], "plan": claims["plan"]}  # fmt: skip
+    raw["claims"]["l2tww"] = ["animal", "nope3"]  # no l2tww arm: no claim left to test, still valid
+    assert "claims" not in config.from_mapping(raw).data

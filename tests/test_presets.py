@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO
+from .conftest import REPO, stand_in_sources
 from .test_workflow import make_project, sh
 
 RELEASED = "data/raw/weights/tinyimagenet-200-resnet32.pth.tar"
@@ -47,6 +47,7 @@ def planned(tmp_path_factory) -> dict:
     out = {}
     for preset in ("paper.yaml", "paper-32px.yaml"):
         root = make_project(tmp_path_factory.mktemp(preset.removesuffix(".yaml")) / "project")
+        stand_in_sources(root, f"workflow/presets/{preset}")
         jobs = dry_run(root, preset)
         out[preset] = (jobs, yaml.safe_load((root / ".snakemake/l2tww/params.yaml").read_text()))
     return out
@@ -59,6 +60,7 @@ def _train(jobs):
 @pytest.mark.parametrize("preset", ["paper.yaml", "paper-32px.yaml"])
 def test_every_32px_transfer_run_reads_the_released_tinyimagenet_resnet32(planned, preset):
     jobs, params = planned[preset]
+    shipped = yaml.safe_load((REPO / "workflow/presets" / preset).read_text())  # the copy's sha256 stands in
     released_sha = json.loads((REPO / "workflow/checksums.json").read_text())[
         "weights/tinyimagenet-200-resnet32.pth.tar"
     ]["sha256"]
@@ -75,9 +77,11 @@ def test_every_32px_transfer_run_reads_the_released_tinyimagenet_resnet32(planne
             src = params["sources"][name]
             if src["dataset"] == "tinyimagenet":
                 from_tinyimagenet.add(job["wildcards"]["target"])
-                assert src["weights"] == {"format": "official_checkpoint", "path": RELEASED, "sha256": released_sha}, (
-                    name
-                )
+                weights = shipped["sources"][name]["weights"]
+                assert weights == {"format": "official_checkpoint", "path": RELEASED, "sha256": released_sha}, name
+                assert src["weights"]["path"] == RELEASED and (RELEASED in job["input"]) == (
+                    job["wildcards"]["method"] != "scratch"
+                ), job  # the file is an input of every run that loads it: missing, nothing is planned
     # Every 32 px target transfers from it, except the multi-source experiment's CIFAR-10-only arm.
     targets32 = {t for t, c in params["targets"].items() if params["datasets"][c["dataset"]]["image_size"] == 32}
     assert from_tinyimagenet == targets32 - {"stl10_cifar10"}

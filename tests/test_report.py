@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import random
+import re
 from html import unescape
 
 import pytest
@@ -244,7 +245,16 @@ def test_report_renders_every_section(fixture_results, tmp_path):
     assert "## Which classes gain from transfer" in summary and "animal0" in summary
     assert "frozen control − scratch (n=2)" in summary and "best baseline on val" in summary
     assert "Did the meta-networks learn?" in html
-    assert "animal_multi" in summary and "± " in summary
+    assert "animal_multi" in summary
+    # 2 seeds per cell: no interval and no ▲/▼ (two agreeing seeds give a zero-width one), said so
+    table1 = summary.split("## Table 1")[1].split("\n## ")[0]
+    assert "| 2 |" in table1 and not re.search(r"\d ± \d", table1) and "n too small for an interval" in summary
+    per_class = summary.split("## Which classes gain from transfer")[1].split("\n## ")[0]
+    assert not [row for row in per_class.splitlines() if row.startswith("|") and re.search("[▲▼]", row)]
+    # every table renders: no raw markdown table row is left as text in the HTML (a `|` in a header did)
+    text = unescape(re.sub(r"<[^>]+>", "", html))
+    assert not re.search(r"^\s*\|.*\|\s*$", text, re.M), re.findall(r"^\s*\|.*\|\s*$", text, re.M)[:3]
+    assert f"runs under `{fixture_results.layout.results}`" in summary
     assert not list(out.glob(".render-*"))  # the temp folder is gone
 
 

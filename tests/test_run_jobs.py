@@ -137,8 +137,8 @@ def test_one_train_rule_whatever_the_grouping_and_each_job_trains_its_own_runs(t
             jobs[f"results/runs/animal/{method}/n5-s0-1.json"],
             jobs[f"results/runs/animal/{method}/n5-s2.json"],
         )
-        assert f"train --job animal/{method}/n5-s0-1 > logs/train/animal/{method}/n5-s0-1.log 2>&1" in first
-        assert f"train --job animal/{method}/n5-s2 > logs/train/animal/{method}/n5-s2.log 2>&1" in last
+        assert f"train --job animal/{method}/n5-s0-1 > results/logs/train/animal/{method}/n5-s0-1.log 2>&1" in first
+        assert f"train --job animal/{method}/n5-s2 > results/logs/train/animal/{method}/n5-s2.log 2>&1" in last
     blocks = out.split("rule ")
     assert all(
         "priority: 100" in b for b in blocks if b.split(":", 1)[0] in ("prepare", "split_base", "split", "pretrain")
@@ -156,7 +156,7 @@ def test_one_train_rule_whatever_the_grouping_and_each_job_trains_its_own_runs(t
             f"animal-{method}-n5-s0",
             f"animal-{method}-n5-s1",
         }
-        log = (root / f"logs/train/animal/{method}/n5-s0-1.log").read_text()
+        log = (root / f"results/logs/train/animal/{method}/n5-s0-1.log").read_text()
         assert f"[l2tww] animal-{method}-n5-s0" in log and f"[l2tww] animal-{method}-n5-s1" in log
 
 
@@ -215,7 +215,7 @@ def test_a_job_killed_in_its_third_run_keeps_its_two_finished_runs(tmp_path: Pat
     assert not (runs / "n5-s2" / "metrics.json").exists() and not (runs / "n5-s0-2.json").exists()
     finished = {seed: (runs / f"n5-s{seed}" / "metrics.json").stat().st_mtime_ns for seed in (0, 1)}
     sh(["snakemake", "--cores", "1", "--rerun-incomplete", "runs_all"], root)
-    log = (root / "logs/train/animal/scratch/n5-s0-2.log").read_text()
+    log = (root / "results/logs/train/animal/scratch/n5-s0-2.log").read_text()
     assert log.count("finished earlier with this identity, kept") == 2 and "resuming" in log
     assert {
         seed: (runs / f"n5-s{seed}" / "metrics.json").stat().st_mtime_ns for seed in (0, 1)

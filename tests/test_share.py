@@ -20,7 +20,7 @@ import yaml
 from l2tww import config
 from l2tww.stages.plan import planned_jobs as plan_of
 
-from .conftest import REPO
+from .conftest import REPO, stand_in_sources
 from .test_workflow import job_counts, make_project, planned_jobs, sh
 
 CLEAN = "Data and pipelines are up to date."
@@ -50,6 +50,7 @@ def test_sync_walks_the_jobs_snakemake_plans(tmp_path: Path, params: str):
     (a job sync did not know would be touched, unchecked, as an input of one it marks current)."""
     root = make_project(tmp_path / "p")
     shutil.copy2(REPO / params, root / "params.yaml")
+    stand_in_sources(root, "params.yaml")
     out = sh(["snakemake", "-n", "all"], root).stdout
     snakemake = sorted(
         (rule, tuple(sorted(outputs.split(", "))))

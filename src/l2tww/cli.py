@@ -16,6 +16,7 @@
                                               # verdicts by claim id; a REV may be another checkout
     l2tww runs                                # the run matrix, one run id per line
     l2tww weights compare A.pth B.pth         # largest tensor difference of two weight files
+    l2tww try my-images                       # a one-minute smoke test on your folder (results/try-my_images/)
 
 Every verb but `weights` (which reads only its two files) validates the params file first; bad
 input exits 2 with one line on stderr (L2TWW_DEBUG=1 shows the traceback).
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print what is current and stale; change nothing")
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
+    p.add_argument("--made-from", default=None, help="the params file(s) to name in the report (default: --params)")
     p = sub.add_parser("compare", help="paired, per-seed differences of results/summary/runs.csv between two revisions")
     p.add_argument(
         "rev_a", nargs="?", default="HEAD", help="git revision, or another checkout's directory (default HEAD)"
@@ -106,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check", help="validate the params file (image folders' trees, your own state_dict sources included) and exit"
     )
+    p = sub.add_parser(
+        "try", help="a one-minute smoke test on your image folder: scratch, FM and L2T-ww (results/try-<name>/)"
+    )
+    p.add_argument("folder", help="your images: FOLDER/train/<class>/<image> (+ optional FOLDER/test/<class>/)")
+    p.add_argument("--cores", type=int, default=None, help="cores for snakemake (default: all)")
     from .training.weights_diff import add_arguments  # torch is imported only when it runs
 
     weights = sub.add_parser("weights", help="released weight files: `l2tww weights compare A B`")
@@ -128,9 +135,9 @@ def _dispatch(args) -> int | None:
             device = check_device(params["runtime"]["device"])
         except RuntimeError as exc:
             raise config.ConfigError(f"{params.origin}: {exc}") from None
-        from .stages.check import check_warnings, check_weights
+        from .stages.check import check_inputs, check_warnings
 
-        check_weights(params)
+        check_inputs(params)
         for warning in runtime_warnings(params["runtime"], device) + check_warnings(params):
             print(f"l2tww: warning: {params.origin}: {warning}", file=sys.stderr)
         print(f"{args.params}: ok ({len(params.runs())} runs)")
@@ -201,7 +208,7 @@ def _dispatch(args) -> int | None:
     elif args.verb == "report":
         from .stages.reporting import make_report
 
-        make_report(params, args.out)
+        make_report(params, args.out, args.made_from)
 
 
 def _known(params, section: str, name: str) -> None:
@@ -218,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args)
     try:
+        if args.verb == "try":  # writes its own params file: the project's params.yaml is not read
+            from .stages.trial import run_trial
+
+            return run_trial(args.folder, args.cores)
         status = _dispatch(args)
     except (
         FileNotFoundError,
@@ -226,8 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:  # ConfigError is a ValueError, NonFiniteLoss a RuntimeError
         if os.environ.get("L2TWW_DEBUG"):
             raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"l2tww: error: {message}", file=sys.stderr)
+        from .config import ConfigError
+
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        # A ConfigError lists every problem of the params, one line each; other errors: their first line.
+        for message in lines if isinstance(exc, ConfigError) else lines[:1]:
+            print(f"l2tww: error: {message}", file=sys.stderr)
         return 2
     return status or 0
 

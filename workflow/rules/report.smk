@@ -18,7 +18,7 @@ rule report:
     params:
         identity=REPORT_ID,
     log:
-        "logs/report.log",
+        LOGS + "/report.log",
     threads: 1
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml report > {log} 2>&1"
+        cli("report --made-from " + MADE_FROM)

@@ -15,13 +15,13 @@ rule pretrain:
     params:
         identity=source_id,
     log:
-        "logs/pretrain/{source}.log",
+        LOGS + "/pretrain/{source}.log",
     threads: THREADS
     priority: GATE_PRIORITY
     resources:
         gpu=GPU,
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml pretrain {wildcards.source} > {log} 2>&1"
+        cli("pretrain {wildcards.source}")
 
 
 rule train:
@@ -32,13 +32,13 @@ rule train:
     params:
         identity=job_identity,
     log:
-        "logs/train/{target}/{method}/{ntag}-s{seeds}.log",
+        LOGS + "/train/{target}/{method}/{ntag}-s{seeds}.log",
     threads: THREADS
     priority: job_priority
     resources:
         gpu=GPU,
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml train --job {wildcards.target}/{wildcards.method}/{wildcards.ntag}-s{wildcards.seeds} > {log} 2>&1"
+        cli("train --job {wildcards.target}/{wildcards.method}/{wildcards.ntag}-s{wildcards.seeds}")
 
 
 rule sources_all:

@@ -19,6 +19,7 @@ class ReportContext:
     # image folders (your own images) -> {root, counts (per pool; test None: held out of train),
     # skipped_unreadable, manifest}: what prepare read, from its meta.json
     data: dict = field(default_factory=dict)
+    results_root: str = "results"  # where the runs were read from (the params' results_root)
 
     def label(self, method: str) -> str:
         return self.methods[method].get("label", method)

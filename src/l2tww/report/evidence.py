@@ -12,6 +12,10 @@ from ..results.claims import best_on_val
 from ..results.verdicts import EQUIVALENCE, NOT_RUN
 from .context import ReportContext
 
+# Fewer seeds than this show no interval and no ▲/▼: two seeds that happen to agree give a zero-width
+# "significant" interval.
+MIN_SEEDS_FOR_INTERVAL = 3
+N_TOO_SMALL = "n too small for an interval"
 CLAIMS_NOTE = (
     "Each claim is a one-sided paired difference A − B > 0 over the seeds both arms ran (same subset and "
     "target init per seed), test top-1 in points, with its 95% t-interval. Verdict rule (fixed before the "
@@ -31,8 +35,8 @@ DIAGNOSTICS_NOTE = (
 )
 PER_CLASS_NOTE = (
     "Per-class test accuracy (recall, from each run's confusion matrix: `sklearn.metrics`) minus scratch's, "
-    "paired by seed, mean with its 95% t-interval. ▲ / ▼: the interval lies above / below 0. Descriptive: one "
-    "interval per class, not corrected for the number of classes."
+    "paired by seed, mean with its 95% t-interval (from 3 seeds on). ▲ / ▼: the interval lies above / below 0. "
+    "Descriptive: one interval per class, not corrected for the number of classes."
 )
 
 
@@ -78,9 +82,9 @@ def _class_names(run: dict, count: int) -> list[str]:
     return names if len(names) == count else [f"class {i}" for i in range(count)]
 
 
-def _gain_text(ci: stats.MeanCI) -> str:
-    if ci.low is None:
-        return f"{ci.mean:+.1f} (1 seed)"
+def _gain_text(ci: stats.MeanCI, n: int) -> str:
+    if n < MIN_SEEDS_FOR_INTERVAL:  # two agreeing seeds would give a zero-width "significant" interval
+        return f"{ci.mean:+.1f} ({N_TOO_SMALL})"
     mark = " ▲" if ci.low > 0 else (" ▼" if ci.high < 0 else "")
     return f"{ci.mean:+.1f} [{ci.low:+.1f}, {ci.high:+.1f}]{mark}"
 
@@ -95,12 +99,22 @@ def per_class(ctx: ReportContext, runs: list[dict]) -> tuple[list[str], list[lis
     n = ctx.targets[l2tww[0]]["primary_n"]
     cells = seeds_by_cell(runs, "report")
     arms = [("L2T-ww", l2tww)]
+    absent = []  # the columns the heading promises that are not there, each with why
     best = best_on_val(cells, tuple(tuple(a) for a in roles.get("baselines", [])), n)
     if best:
         arms.append((f"best baseline on val: {ctx.label(best[0][1])}", best[0]))
+    else:
+        absent.append(
+            "no best-baseline column: "
+            + ("no baseline ran at this N" if roles.get("baselines") else "the params name no `claims.baselines`")
+        )
     if roles.get("frozen"):
         arms.append(("frozen control", tuple(roles["frozen"])))
+    else:
+        absent.append("no frozen-control column: the params name no `claims.frozen`")
     base = cells.get((*scratch, n), {})
+    absent += [f"no {label} column: no seed shared with scratch" for label, arm in arms
+               if not set(cells.get((*arm, n), {})) & set(base)]  # fmt: skip
     arms = [(label, arm) for label, arm in arms if set(cells.get((*arm, n), {})) & set(base)]
     every = [r for _, arm in arms for r in cells[(*arm, n)].values()] + list(base.values())
     if not arms or any(r.get("test_class_acc") is None for r in every):
@@ -118,9 +132,9 @@ def per_class(ctx: ReportContext, runs: list[dict]) -> tuple[list[str], list[lis
             if any(x is None or y is None for x, y in pairs):  # None: no test image of the class
                 column.append("no test image")
             else:
-                column.append(_gain_text(stats.mean_ci([x - y for x, y in pairs])))
+                column.append(_gain_text(stats.mean_ci([x - y for x, y in pairs]), len(pairs)))
         columns.append(column)
     names = _class_names(next(iter(base.values())), count)
     rows = [[names[c]] + [col[c] for col in columns] for c in range(count)]
-    note = f"{PER_CLASS_NOTE} Target {l2tww[0]}, N={n_text(n)}."
+    note = f"{PER_CLASS_NOTE} Target {l2tww[0]}, N={n_text(n)}." + (f" ({'; '.join(absent)}.)" if absent else "")
     return header, rows, note

@@ -13,6 +13,7 @@ from ..config import Job, Params, Run
 from ..config.layout import IDENTITY_FILE
 from ..io import read_json
 from . import identity
+from .source_files import local_file
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,18 @@ def sources_read(params: Params, run: Run) -> list[str]:
 
 
 def run_files(params: Params, run: Run) -> list[str]:
-    """What a run reads: its prepared dataset, its split and its sources' checkpoints."""
+    """What a run reads: its prepared dataset, its split, its sources' checkpoints and the files of
+    its loaded sources (a missing one stops Snakemake's planning, before any job runs)."""
     target = params["targets"][run.target]
     layout = params.layout
     data = [layout.prepared_marker(target["dataset"]), layout.split(target["dataset"], run.n_per_class, run.seed)]
-    return [str(f) for f in data] + [str(layout.source_dir(s) / "model.pt") for s in sources_read(params, run)]
+    loaded = [] if params["methods"][run.method]["kind"] == "scratch" else target["sources"]
+    files = [f for s in loaded if (f := local_file(params["sources"][s])) is not None]
+    return (
+        [str(f) for f in data]
+        + [str(layout.source_dir(s) / "model.pt") for s in sources_read(params, run)]
+        + [str(f) for f in files]
+    )
 
 
 def job_files(params: Params, job: Job) -> list[str]:

@@ -32,8 +32,9 @@ def primary_n(params: Params, target: str) -> int | None:
     return max(count, key=lambda n: (len(count[n]), n_order(n)))
 
 
-def report_context(params: Params) -> ReportContext:
-    """Every run's metrics (fails with one line if one is missing) beside how it was made."""
+def report_context(params: Params, made_from: str | None = None) -> ReportContext:
+    """Every run's metrics (fails with one line if one is missing) beside how it was made.
+    `made_from`: the params file(s) to name (Snakemake's jobs read an effective copy)."""
     runs = [{**metrics, "inputs": run_inputs(params, run)} for run, metrics in zip(params.runs(), collect_runs(params))]
     rows, diagnostics = claim_rows(params, runs)
     targets = {
@@ -49,7 +50,8 @@ def report_context(params: Params) -> ReportContext:
         for name, t in params["targets"].items()
     }
     return ReportContext(
-        origin=str(params.origin),
+        origin=made_from or str(params.origin),
+        results_root=str(params.layout.results),
         targets=targets,
         methods=params["methods"],
         runs=runs,
@@ -80,9 +82,9 @@ def image_folders_read(params: Params) -> dict:
     return out
 
 
-def make_report(params: Params, out_dir: str | Path | None = None) -> Path:
+def make_report(params: Params, out_dir: str | Path | None = None, made_from: str | None = None) -> Path:
     """The rendered report, then identity.json: the identity it was made under, written last."""
-    context = report_context(params)  # before starting a kernel: a missing run fails fast
+    context = report_context(params, made_from)  # before starting a kernel: a missing run fails fast
     out = render(context, out_dir if out_dir is not None else params.layout.reports)
     write_json(out / IDENTITY_FILE, {"identity": digest(report_identity(params))})
     return out

@@ -11,9 +11,10 @@
 # %% [markdown]
 # # Learning What and Where to Transfer: reproduction report
 #
-# Rendered by `l2tww report` (papermill) from the runs under `results/`. Every accuracy is the
-# **test top-1 at each run's best-val epoch** (strict >, earliest epoch wins ties): Table 1 gives
-# mean ± the half-width of its 95% t-interval over the seeds stated, the curves mean ± sample std;
+# Rendered by `l2tww report` (papermill) from the runs of the params file and results root named
+# below. Every accuracy is the **test top-1 at each run's best-val epoch** (strict >, earliest
+# epoch wins ties): Table 1 gives mean ± the half-width of its 95% t-interval over the seeds stated
+# (3 or more), the curves mean ± sample std;
 # comparisons are paired by seed in the claims table. Code: `src/l2tww/report/notebooks/l2tww_report.py`;
 # tables: `l2tww.report.tables`; paper numbers: `l2tww.report.paper_numbers` ([V] verified from
 # the paper's abstract, [R] recalled and unverified).
@@ -32,9 +33,10 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from l2tww.catalog import IMAGE_FOLDER
-from l2tww.io import read_json, write_text
+from l2tww.io import write_text
 from l2tww.report import evidence, tables
 from l2tww.report import paper_numbers as paper
+from l2tww.report.figures import mean_curve
 from l2tww.report.notebook import Notebook
 from l2tww.results.cells import n_text
 
@@ -44,17 +46,10 @@ save, table, note, primary_groups = nb.save, nb.table, nb.note, nb.primary_group
 PLOTS = Path(plots_dir)
 
 
-def mean_curve(members, key):
-    """Per-epoch mean and std over seeds of history.json[key] (seeds truncated to the shortest)."""
-    series = [[row[key] for row in read_json(Path(r["dir"]) / "history.json")] for r in members]
-    length = min(len(s) for s in series)
-    arr = np.array([s[:length] for s in series], dtype=float)
-    return arr.mean(0), arr.std(0, ddof=1) if len(series) > 1 else np.zeros(length)
-
-
 exe = runs[0].get("execution", {})
 note(
-    f"**Made from** `{ctx.origin}`: {len(ctx.targets)} target(s), {len(runs)} runs, each identified by the hash of its "
+    f"**Made from** `{ctx.origin}`, runs under `{ctx.results_root}`: {len(ctx.targets)} target(s), {len(runs)} runs, "
+    "each identified by the hash of its "
     "params, "
     f"inputs and code (metrics.json `identity`). torch {exe.get('torch', '?')}, device {exe.get('device', '?')} "
     f"({exe.get('device_name', '?')}), "
