@@ -368,6 +368,20 @@ def _walk_refs(p: dict, trees: Mapping[str, ImageTree]) -> Iterator[str]:
         if (target, method) not in run_arms:
             yield f"{key}: [{target}, {method}] is not in the run matrix (targets.<t>.runs)"
     yield from _not_a_baseline(p.get("claims", {}), methods)
+    yield from _plan_problems(p.get("claims"))
+
+
+def _plan_problems(claims: dict | None) -> Iterator[str]:
+    """The claims plan's gates and rows (verdicts.plan_problems) and its recorded hash (plan_hash)."""
+    from ..results import plan_hash, verdicts  # results imports no config: no cycle, loaded only here
+
+    if not claims:
+        return
+    yield from verdicts.plan_problems(verdicts.plan_from(claims.get("plan", {})))
+    if (claims.get("plan") or {}).get("hash") is not None:
+        problem = plan_hash.hash_problem(claims, "")
+        if problem:
+            yield problem
 
 
 def _shared_images(datasets: dict, target_ds: str, source: dict) -> str | None:

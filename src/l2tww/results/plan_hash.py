@@ -30,17 +30,17 @@ def plan_hash(claims: Mapping) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def hash_problem(claims: Mapping | None, where: str = "params.yaml") -> str | None:
+def hash_problem(claims: Mapping | None, where: str = "params.yaml: ") -> str | None:
     """One line when the claims section's recorded hash is missing or not its own; None when it matches
     (or there is no claims section)."""
     if not claims:
         return None
     recorded, actual = (claims.get("plan") or {}).get(HASH_KEY), plan_hash(claims)
     if recorded is None:
-        return f"{where}: claims.plan.hash missing: the plan's hash is {actual} (record it to fix the plan)"
+        return f"{where}claims.plan.hash missing: the plan's hash is {actual} (record it to fix the plan)"
     if recorded != actual:
         return (
-            f"{where}: claims.plan.hash {recorded} is not the claims section's hash {actual}: the plan changed; "
+            f"{where}claims.plan.hash {recorded} is not the claims section's hash {actual}: the plan changed; "
             "record the new hash (and say why in the plan's history)"
         )
     return None
@@ -91,7 +91,7 @@ def plan_record(claims: Mapping | None, params_path: str | Path, repo: str | Pat
     if not claims:
         return None
     h = plan_hash(claims)
-    found = first_commit(h, Path(params_path).name if Path(params_path).parent == Path(repo) else params_path, repo)
+    found = first_commit(h, params_path, repo)
     return {
         "hash": h,
         "status": (claims.get("plan") or {}).get("status", "confirmation"),
