@@ -223,7 +223,9 @@ def test_report_renders_every_section(fixture_results, tmp_path):
         "where-animal_multi-l2tww.png",
         "what-animal-l2tww.png",
         "curves-animal.png",
+        "forest.png",  # every claim at a glance, at the top of the report
     } <= figures
+    assert html.index("Every claim at a glance") < html.index("Table 1: every target")
     assert (out / "cost" / "cost-animal.png").exists() and "s / epoch" in (out / "cost" / "cost.md").read_text()
     assert (out / "plots" / "lowdata" / "animal-l2tww.csv").read_text().startswith("n_per_class,test_acc_mean")
     assert (out / "plots" / "learning_curves" / "animal-n5-l2tww.csv").exists()
