@@ -30,8 +30,9 @@ DIAGNOSTICS_NOTE = (
     "Checks of the mechanism, not claims (no verdict). *Moved*: issue 12's per-run thresholds; movement alone "
     "is no evidence of learning (Adam moves every parameter whatever the gradient's signal), and the frozen "
     "control must not move. *Agree*: Kendall's W over seeds of the pairs' relative λ change, against a "
-    "permutation null (each seed's ranking shuffled independently): learning from the data makes independent "
-    "seeds favour the same pairs, noise does not. Pairs only: channel weights are logged as one entropy per pair."
+    "permutation null (each seed's ranking shuffled independently): noise does not make independent seeds "
+    "favour the same pairs, but a pattern fixed by the architecture does too, and no negative control has been "
+    "run: agreement is not read as learning. Pairs only: channel weights are logged as one entropy per pair."
 )
 PER_CLASS_NOTE = (
     "Per-class test accuracy (recall, from each run's confusion matrix: `sklearn.metrics`) minus scratch's, "
