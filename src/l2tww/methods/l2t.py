@@ -83,6 +83,9 @@ class L2T(TransferMethod):
         self.beta, self.lookahead, self.meta_every = hp["beta"], hp["lookahead"], hp["meta_every"]
         self.fast, self.bn_replay_update = hp["hypergradient"] == "fast", hp["bn_replay_update"]
         self.frozen = hp["frozen"]
+        # fast_bn_replay: fast mode makes the replay forward at theta_0 that exact's look-ahead and the
+        # frozen control make (one more BN EMA update per meta-step); off by default: fast's numbers as before
+        self.fast_bn_replay = hp.get("fast_bn_replay", False)
         self.regressors = build_regressors(spec.pairs, shapes)
         self.meta = MetaNets(spec.pairs, shapes, hp["what"], hp["where"], hp["where_activation"], hp["where_bias_init"])
         phi = self.meta_parameters()
@@ -146,6 +149,9 @@ class L2T(TransferMethod):
                 BufferPolicy(dict(student.named_buffers()), False),
             )
             optimizer.step()  # after the leading-order hypergradient, which reads the pre-step theta
+            if self.fast_bn_replay:
+                with torch.no_grad():
+                    student(x, distances=False)
             self._adam(hyper)
             return terms
         optimizer.zero_grad(set_to_none=False)  # zeros, not None: PyTorch 1.x semantics (spec §4)
