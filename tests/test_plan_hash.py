@@ -66,3 +66,10 @@ def test_the_report_line_says_when_the_plan_was_fixed_and_what_the_run_is():
     assert line == "plan 00aa11bb22cc33dd fixed at abcdef1234, 2026-12-07; first confirmation run 2026-12-08."
     assert "RE-ANALYSIS" in evidence.plan_line({**record, "status": "re-analysis"})
     assert "not committed yet" in evidence.plan_line({**record, "first_commit": None, "status": "confirmation"})
+
+
+def test_the_embedded_default_is_labelled_a_re_analysis_of_seeds_already_seen():
+    """Its seeds 1000-1006 ran before this plan was written: its verdicts must not read as a confirmation."""
+    params = config.load(ROOT / "params.yaml")
+    seeds = {s for t in params.data["targets"].values() for block in t["runs"] for s in block["seeds"]}
+    assert seeds <= set(range(1000, 1007)) and params.data["claims"]["plan"]["status"] == "re-analysis"
