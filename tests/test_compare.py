@@ -66,7 +66,7 @@ def test_the_same_results_are_identical_and_seed_noise_within_the_margin_is_equi
     assert set(_readings(compare.compare(A, A)).values()) == {compare.IDENTICAL}
     jitter = [{**r, "test_acc": r["test_acc"] + (0.3 if r["seed"] % 2 else -0.3)} for r in A if r["method"] != "lwf"]
     readings = _readings(compare.compare([r for r in A if r["method"] != "lwf"], jitter))
-    assert set(readings.values()) == {compare.EQUIVALENT}  # +-0.3 on 5 seeds: 90% CI ~ +-0.3, within +-1 (the default margin)
+    assert set(readings.values()) == {compare.EQUIVALENT}  # +-0.3 on 5 seeds: 90% CI ~ +-0.3, within +-1
 
 
 def test_each_reading_by_hand():
