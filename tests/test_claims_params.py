@@ -44,6 +44,26 @@ CASES = [
     ({"plan": {"design_sd": {"learning_helps@5": 2.0}}}, ["claims.plan.design_sd", "'learning_helps@5'"]),
     ({"plan": {"design_sd": {"learning_helps@n5": 0}}}, ["claims.plan.design_sd.learning_helps@n5", "0"]),
     ({"frozn": ["animal", "frozen"]}, ["claims", "unknown key 'frozn'"]),
+    ({"plan": {"margin": 0}}, ["claims.plan.margin", "0"]),
+    (
+        {"plan": {"gates": [{"name": "g", "test": "decide", "rows": ["gain_grows"]}]}},
+        ["claims.plan.gates (g)", "claims.plan.rows"],
+    ),
+    (
+        {
+            "plan": {
+                "gates": [
+                    {"name": "a", "test": "decide", "rows": ["gain_grows"]},
+                    {"name": "b", "rows": ["gain_grows"]},
+                ],
+                "rows": {"gain_grows": {"effect": 1, "margin": 1}},
+            }
+        },
+        # two problems, each on its own line: check reports every problem at once (issue 31)
+        ["claims.plan.gates[0] (a): a decide gate passes no level on", "\n", "row 'gain_grows' is already in an"],
+    ),
+    ({"plan": {"rows": {"gain_grows": {"effect": 1}}}}, ["claims.plan.rows.gain_grows", "'margin'"]),
+    ({"plan": {"hash": "0123456789abcdef"}}, ["claims.plan.hash 0123456789abcdef is not the claims section's hash"]),
 ]
 
 
@@ -53,7 +73,8 @@ def test_bad_claims_exit_2_with_one_line(tmp_path: Path, capsys, claims, expecte
     params.write_text(yaml.safe_dump(_raw(claims)))
     assert cli.main(["--params", str(params), "check"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1, err
+    assert err.count("\n") == 1 + expected.count("\n"), err
+    assert all(line.startswith("l2tww: error: ") for line in err.splitlines()), err
     for fragment in expected:
         assert fragment in err, (fragment, err)
 
@@ -65,7 +86,7 @@ def test_roles_and_plan_reach_the_spec_under_their_own_names():
             "fm_all_to_all": ["animal", "fm_all"],
             "reference": ["animal", "ft"],
             "baselines": [["animal", "scratch"]],
-            "plan": {"effect": 2.0, "design_sd": {"learning_helps@n5": 1.7, "gain_grows": 3.0}},
+            "plan": {"margin": 2.0, "design_sd": {"learning_helps@n5": 1.7, "gain_grows": 3.0}},
         }
     )
     spec = claims_spec(config.from_mapping(raw))
@@ -76,9 +97,9 @@ def test_roles_and_plan_reach_the_spec_under_their_own_names():
         ("animal", "ft"),
     )
     assert spec.baselines == (("animal", "scratch"),) and spec.what is None
-    assert spec.plan == Plan(effect=2.0, design_sd={"learning_helps@n5": 1.7, "gain_grows": 3.0})
+    assert spec.plan == Plan(margin=2.0, design_sd={"learning_helps@n5": 1.7, "gain_grows": 3.0})
     defaults = claims_spec(config.from_mapping(_raw({})))
-    assert defaults.plan == Plan()  # level 0.05, effect 1.5, power 0.8, margin 1.5, no design SD
+    assert defaults.plan == Plan()  # level 0.05, power 0.8, margin 1.0, no gates: every row descriptive
     no_claims = copy.deepcopy(raw)
     del no_claims["claims"]
     assert claims_spec(config.from_mapping(no_claims)) is None

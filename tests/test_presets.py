@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from l2tww import cli
+
 from .conftest import REPO, stand_in_sources
 from .test_workflow import make_project, sh
 
@@ -115,3 +117,27 @@ def test_multi_source_runs_are_planned_beside_single_source_arms_and_baselines(p
     # The CIFAR-10 arm waits for the CIFAR-10 source's pretraining.
     arm = next(j for j in _train(jobs) if j["wildcards"]["target"] == "stl10_cifar10")
     assert any(p.endswith("sources/cifar10_r32/model.pt") for p in arm["input"])
+
+
+def test_the_paper_preset_plans_its_controls_and_its_decision_plan_validates(planned, tmp_path, monkeypatch):
+    """Issue 29: the paper preset answers "does learning what and where matter" where the paper made
+    its claim: the two controls run on the low-data target at the plan's N, paired seed for seed with
+    L2T-ww, and the plan's gates and hash pass `l2tww check`."""
+    jobs, params = planned["paper.yaml"]
+    runs = defaultdict(set)
+    for job in _train(jobs):
+        w = job["wildcards"]
+        runs[(w["target"], w["method"])].add((w["ntag"], w["seeds"]))
+    ten = {(f"n{n}", str(s)) for n in (50, 250) for s in range(10)}
+    for method in ("l2tww_frozen", "fm_all_to_all", "fm_one_to_one", "l2tw_one_to_one", "l2tww", "scratch"):
+        assert ten <= runs[("cifar10_lowdata", method)], method
+    claims = params["claims"]
+    assert (claims["frozen"], claims["fm_all_to_all"]) == (
+        ["cifar10_lowdata", "l2tww_frozen"],
+        ["cifar10_lowdata", "fm_all_to_all"],
+    )
+    assert [g["name"] for g in claims["plan"]["gates"]] == ["transfers", "attribution"]
+    root = make_project(tmp_path / "project")  # check reads the released file: a stand-in serves
+    stand_in_sources(root, "workflow/presets/paper.yaml")
+    monkeypatch.chdir(root)
+    assert cli.main(["--params", "workflow/presets/paper.yaml", "check"]) == 0

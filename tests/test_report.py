@@ -83,6 +83,13 @@ def _report_params(tiny: config.Params) -> config.Params:
         "baselines": [["animal", "fm_one_to_one"], ["animal", "l2tw_one_to_one"]],
         "multi_source": ["animal_multi", "l2tww"],
         "single_sources": [["animal", "l2tww"]],
+        "plan": {
+            "gates": [{"name": "attribution", "test": "decide", "rows": ["learning_helps@n5", "learned_what@n5"]}],
+            "rows": {
+                "learning_helps@n5": {"effect": 1.5, "margin": 1.0},
+                "learned_what@n5": {"effect": 1.5, "margin": 1.0},
+            },
+        },
     }
     return config.from_mapping(raw, origin="fixture")
 
@@ -217,7 +224,9 @@ def test_report_renders_every_section(fixture_results, tmp_path):
         "where-animal_multi-l2tww.png",
         "what-animal-l2tww.png",
         "curves-animal.png",
+        "forest.png",  # every claim at a glance, at the top of the report
     } <= figures
+    assert html.index("Every claim at a glance") < html.index("Table 1: every target")
     assert (out / "cost" / "cost-animal.png").exists() and "s / epoch" in (out / "cost" / "cost.md").read_text()
     assert (out / "plots" / "lowdata" / "animal-l2tww.csv").read_text().startswith("n_per_class,test_acc_mean")
     assert (out / "plots" / "learning_curves" / "animal-n5-l2tww.csv").exists()
@@ -240,7 +249,9 @@ def test_report_renders_every_section(fixture_results, tmp_path):
         "check of the control: ok",
     ):
         assert claim in summary and claim in unescape(html), claim
-    assert "Holm p (m)" in summary and "(m=7)" in summary  # the family: 7 accuracy rows
+    # the plan's gate decides its rows, the others are descriptive; the plan line says it is not committed
+    assert "| attribution |" in summary and "**descriptive**" in summary and "p (sign-flip)" in summary
+    assert "not committed yet: it cannot be shown to precede the runs" in summary
     # per-class gains over scratch: L2T-ww, the best baseline on val and the frozen control, by class name
     assert "## Which classes gain from transfer" in summary and "animal0" in summary
     assert "frozen control − scratch (n=2)" in summary and "best baseline on val" in summary
@@ -325,7 +336,9 @@ def test_summary_metrics_nest_claims_and_diagnostics_by_id_and_repeat_byte_for_b
     out = summarize(fixture_results)
     first = (out / "metrics.json").read_bytes()
     metrics = json.loads(first)
-    assert metrics["claims"]["learning_helps@n5"]["m"] == 7 and "verdict" in metrics["claims"]["gain_grows"]
+    assert metrics["claims"]["learning_helps@n5"]["gate"] == "attribution"
+    assert metrics["claims"]["gain_grows"]["verdict"] == "descriptive"
+    assert len(metrics["plan"]["hash"]) == 16 and metrics["plan"]["status"] == "confirmation"
     assert metrics["diagnostics"]["meta_moved_frozen@n5"]["reading"].startswith("check of the control: ok")
     assert "verdict" not in metrics["diagnostics"]["pair_agreement_l2tww@n5"]
     assert metrics["animal"]["l2tww"]["n5"]["seeds"] == 2  # the means, nested as before

@@ -11,7 +11,7 @@
     l2tww summarize                           # results/summary/
     l2tww sync                                # after `dvc pull`: mark for Snakemake the pulled outputs
                                               # whose recorded identity is current; list the stale
-    l2tww compare [REV_A] [REV_B]             # per cell: identical / equivalent (±1.5 pt) / different /
+    l2tww compare [REV_A] [REV_B]             # per cell: identical / equivalent (± the plan's margin) / different /
                                               # can't tell (default HEAD vs workspace), and the claims'
                                               # verdicts by claim id; a REV may be another checkout
     l2tww runs                                # the run matrix, one run id per line
@@ -98,8 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--margin",
         type=float,
-        default=1.5,
-        help="a cell is 'equivalent' when the 90%% CI of B - A lies within +-MARGIN points (default 1.5)",
+        default=None,
+        help="a cell is 'equivalent' when the 90%% CI of B - A lies within +-MARGIN points "
+        "(default: claims.plan.margin)",
     )
     p = sub.add_parser("runs", help="print the run matrix, one run id per line")
     p.add_argument(
@@ -192,6 +193,10 @@ def _dispatch(args) -> int | None:
         from .results.compare import main_compare
 
         summary = params.layout.summary_dir()
+        if args.margin is None:  # the plan's margin: one home for it (results.verdicts.DEFAULT_MARGIN without a plan)
+            from .results.verdicts import plan_from
+
+            args.margin = plan_from((params.data.get("claims") or {}).get("plan", {})).margin
         if not args.margin > 0:
             raise config.ConfigError(f"compare: --margin {args.margin:g}: expected a positive number of points")
         text, same = main_compare(

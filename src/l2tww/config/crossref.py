@@ -174,6 +174,20 @@ def _claim_refs(p: dict) -> Iterator[str]:
                 f"{target} (targets.{target}.runs), {UNRUN_FIX}"
             )
     yield from _not_a_baseline(claims, p["methods"])
+    yield from _plan_problems(claims)
+
+
+def _plan_problems(claims: dict) -> Iterator[str]:
+    """The claims plan's gates and rows (verdicts.plan_problems) and its recorded hash (plan_hash)."""
+    from ..results import plan_hash, verdicts  # results imports no config: no cycle, loaded only here
+
+    if not claims:
+        return
+    yield from verdicts.plan_problems(verdicts.plan_from(claims.get("plan", {})))
+    if (claims.get("plan") or {}).get("hash") is not None:
+        problem = plan_hash.hash_problem(claims, "")
+        if problem:
+            yield problem
 
 
 def _run_arms(p: dict) -> set[tuple[str, str]]:

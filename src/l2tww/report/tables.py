@@ -195,7 +195,8 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
         "",
     ]
     if ctx.claims:
-        out += ["## The paper's claims", "", evidence.CLAIMS_NOTE, "", md_table(*evidence.claims_rows(ctx.claims)), ""]
+        out += ["## The paper's claims", "", evidence.plan_line(ctx.plan), "", evidence.CLAIMS_NOTE, ""]
+        out += [md_table(*evidence.claims_rows(ctx.claims)), ""]
     if ctx.diagnostics:
         out += [
             "## Meta-net diagnostics (not claims)",

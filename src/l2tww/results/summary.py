@@ -101,9 +101,11 @@ def cost(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def write_summary(runs: list[dict], out: Path, claims: dict | None = None, diagnostics: dict | None = None) -> Path:
+def write_summary(
+    runs: list[dict], out: Path, claims: dict | None = None, diagnostics: dict | None = None, plan: dict | None = None
+) -> Path:
     """Write the summary files of `runs` (each run's metrics.json), the claims table and the meta-net
-    diagnostics (each {id: row}) into `out`."""
+    diagnostics (each {id: row}) and the plan's record (plan_hash.plan_record) into `out`."""
     rows = aggregate(runs)
     for r in runs:
         r.setdefault("n_per_class", None)
@@ -130,5 +132,7 @@ def write_summary(runs: list[dict], out: Path, claims: dict | None = None, diagn
         nested["claims"] = claims
     if diagnostics:
         nested["diagnostics"] = diagnostics
+    if plan:
+        nested["plan"] = plan
     write_json(out / "metrics.json", nested)
     return out

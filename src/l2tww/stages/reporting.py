@@ -11,6 +11,7 @@ from ..config.layout import IDENTITY_FILE
 from ..io import read_json, write_json
 from ..report.context import ReportContext
 from ..report.render import render
+from ..results import plan_hash
 from ..results.cells import n_order
 from .identity import digest, report_identity
 from .inputs import run_inputs
@@ -59,7 +60,20 @@ def report_context(params: Params, made_from: str | None = None) -> ReportContex
         diagnostics=[asdict(row) for row in diagnostics],
         roles={k: v for k, v in params.data.get("claims", {}).items() if k != "plan"},
         data=image_folders_read(params),
+        plan=plan_of(params),
     )
+
+
+def plan_of(params: Params) -> dict | None:
+    """The plan's record (hash, status, first commit) and the date the summary's runs.csv was first
+    committed after it: "plan fixed at <commit, date>; first confirmation run <date>"."""
+    origin = Path(params.origin).resolve()
+    record = plan_hash.plan_record(params.data.get("claims"), origin, origin.parent)
+    if record is None:
+        return None
+    runs_csv = (params.layout.summary_dir() / "runs.csv").resolve()
+    after = record["first_commit"] and plan_hash.first_commit_after(record["first_commit"], runs_csv, origin.parent)
+    return {**record, "first_run_date": after[1] if after else None}
 
 
 def image_folders_read(params: Params) -> dict:

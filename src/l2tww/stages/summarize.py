@@ -8,9 +8,9 @@ from pathlib import Path
 from ..config import Params
 from ..config.layout import IDENTITY_FILE, TIMING_FILE
 from ..io import read_json, write_json
-from ..results import claims, diagnostics
+from ..results import claims, diagnostics, plan_hash
 from ..results.summary import write_summary
-from ..results.verdicts import ClaimRow, Plan, to_json
+from ..results.verdicts import ClaimRow, plan_from, to_json
 from .identity import digest, summary_identity
 
 
@@ -49,7 +49,7 @@ def claims_spec(params: Params) -> claims.ClaimsSpec | None:
         **{role: _arm(roles.get(role)) for role in (*single, "fast", "exact")},
         baselines=tuple(tuple(a) for a in roles.get("baselines", [])),
         single_sources=tuple(tuple(a) for a in roles.get("single_sources", [])),
-        plan=Plan(**{**plan, "design_sd": dict(plan.get("design_sd", {}))}),
+        plan=plan_from(plan),
     )
 
 
@@ -67,6 +67,9 @@ def summarize(params: Params) -> Path:
     """The summary files, then identity.json: the identity they were made under, written last."""
     runs = collect_runs(params)
     rows, diag = claim_rows(params, runs)
-    out = write_summary(runs, params.layout.summary_dir(), to_json(rows), diagnostics.to_json(diag))
+    # the plan's hash and the first commit that contained it: the plan can be shown to precede the runs
+    origin = Path(params.origin).resolve()
+    plan = plan_hash.plan_record(params.data.get("claims"), origin, origin.parent)
+    out = write_summary(runs, params.layout.summary_dir(), to_json(rows), diagnostics.to_json(diag), plan)
     write_json(out / IDENTITY_FILE, {"identity": digest(summary_identity(params))})
     return out
