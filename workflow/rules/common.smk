@@ -10,7 +10,7 @@ from snakemake.utils import validate
 
 from l2tww.catalog import IMAGE_FOLDER
 from l2tww.config import ConfigError, Run, from_mapping
-from l2tww.config.layout import SEEDS_PATTERN
+from l2tww.config.layout import SEEDS_PATTERN, Layout
 from l2tww.results.cells import parse_n
 from l2tww.stages import identity, plan
 
@@ -68,7 +68,8 @@ JOB_RECORDS = [LAYOUT.job_record(**job.wildcards) for job in JOBS]
 
 def dvc_should_commit() -> bool:
     """dvc.yaml describes the checked-in params.yaml with default paths: commit only that."""
-    outs = ["data/prepared", "data/splits", "results/sources", "results/runs", "results/summary/metrics.json"]
+    metrics = Layout().summary_outputs()["metrics"]  # at dvc.yaml's default paths
+    outs = ["data/prepared", "data/splits", "results/sources", "results/runs", metrics]
     return (
         "DVC_ROOT" not in os.environ
         and Path(".dvc").is_dir()

@@ -43,7 +43,7 @@ rule train:
 
 rule sources_all:
     input:
-        [LAYOUT.source_dir(s) / "model.pt" for s in PARAMS.pretrained_sources()],
+        [LAYOUT.model(LAYOUT.source_dir(s)) for s in PARAMS.pretrained_sources()],
 
 
 rule runs_all:

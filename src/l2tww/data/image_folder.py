@@ -31,8 +31,6 @@ import numpy as np
 from ..io import write_json
 from .image_tree import POOLS, ImageTree, TreeImage
 
-MANIFEST = "manifest.json"
-
 
 class UnreadableImage(ValueError):
     """An image file PIL cannot decode completely (truncated, corrupt, not an image, no access)."""
@@ -127,10 +125,11 @@ def _folders(dataset: str, tree: ImageTree, out_dir: Path, read: Callable) -> di
 
 
 def build_image_folder(
-    dataset: str, tree: ImageTree, out_dir: Path, image_size: int, storage: str, skip_unreadable: bool
+    dataset: str, tree: ImageTree, files: dict[str, Path], image_size: int, storage: str, skip_unreadable: bool
 ) -> dict:
-    """Read every image of `tree`, write manifest.json (and the image folders, for folder storage)
-    under `out_dir`; returns the builder's dict for store.write_prepared."""
+    """Read every image of `tree`, write the manifest (and the image folders, for folder storage)
+    to `files` (config/layout.py: prepared_files); returns the builder's dict for store.write_prepared."""
+    out_dir, manifest = Path(files["dir"]), Path(files["manifest"])
     images, skipped = [], []
 
     def read(image: TreeImage):
@@ -147,7 +146,7 @@ def build_image_folder(
     built = _tensors(dataset, tree, image_size, read) if storage == "tensor" else _folders(dataset, tree, out_dir, read)
     counts = {pool: None if built[f"{pool}_y"] is None else len(built[f"{pool}_y"]) for pool in POOLS}
     write_json(
-        Path(out_dir) / MANIFEST,
+        manifest,
         {
             "dataset": dataset,
             "images": sorted(images, key=lambda e: e["path"]),
@@ -158,7 +157,7 @@ def build_image_folder(
     built["provenance"] = {
         "counts": counts,
         "skipped_unreadable": len(skipped),
-        "manifest": MANIFEST,
+        "manifest": manifest.name,  # relative to the prepared folder
         "storage": storage
         if storage == "folder"
         else f"tensor: shorter side to {image_size} px (PIL bilinear, antialiased), centre crop",

@@ -110,7 +110,7 @@ def tensor_loader(
 
 
 def open_split(
-    prepared_dir: Path,
+    prepared: dict[str, Path],
     split_file: Path,
     dataset_cfg: dict,
     batch_size: int,
@@ -119,16 +119,26 @@ def open_split(
     workers: int = 0,
     eval_batch_size: int = 512,
 ) -> "SplitData":
-    """Loaders for "train" (augmented, shuffled), "val" and "test" (eval transform)."""
-    meta = read_json(Path(prepared_dir) / "meta.json", "prepared dataset metadata")
+    """Loaders for "train" (augmented, shuffled), "val" and "test" (eval transform). `prepared`: the
+    prepared folder "dir" and its "meta" and "tensors" files (config/layout.py: prepared_files)."""
+    meta = read_json(prepared["meta"], "prepared dataset metadata")
     split = read_json(split_file, "split file")
     if meta["storage"] == "folder":
         from .folder import open_folder_split
 
         return open_folder_split(
-            Path(prepared_dir), meta, split, dataset_cfg, batch_size, device, workers, eval_batch_size, channels_last
+            Path(prepared["dir"]),
+            Path(prepared["meta"]),
+            meta,
+            split,
+            dataset_cfg,
+            batch_size,
+            device,
+            workers,
+            eval_batch_size,
+            channels_last,
         )
-    tensors = load_torch(Path(prepared_dir) / "data.pt", "prepared dataset")
+    tensors = load_torch(prepared["tensors"], "prepared dataset")
     loaders = {}
     for part in ("train", "val", "test"):
         x, y = _select(tensors, meta, split[part], Path(split_file))

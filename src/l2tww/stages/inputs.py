@@ -11,6 +11,7 @@ def data_inputs(params: Params, dataset: str, n_per_class: int | None, seed: int
     return {
         "name": dataset,
         "prepared": str(layout.prepared(dataset)),
+        "prepared_files": {k: str(v) for k, v in layout.prepared_files(layout.prepared(dataset)).items()},
         "split": str(layout.split(dataset, n_per_class, seed)),
         "dataset": params["datasets"][dataset],
     }
@@ -27,7 +28,7 @@ def source_inputs(params: Params, name: str) -> dict:
         "pretrained": params.is_pretrained(name),
         "weights": cfg.get("weights"),
         "weights_cache": str(params.layout.raw(f"weights-{name}")),
-        "model": str(params.layout.source_dir(name) / "model.pt"),
+        "model": str(params.layout.model(params.layout.source_dir(name))),
     }
 
 
@@ -37,6 +38,7 @@ def run_inputs(params: Params, run: Run) -> dict:
     return {
         "run_id": run.run_id,
         "dir": str(params.layout.run_dir(run.relpath)),
+        "model": str(params.layout.model(params.layout.run_dir(run.relpath))),
         "target": run.target,
         "method": run.method,
         "label": params.label(run.method),

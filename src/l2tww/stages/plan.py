@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Job, Params, Run
-from ..config.layout import IDENTITY_FILE
+from ..config.layout import IDENTITY_FILE, SUMMARY_CSV, Layout
 from ..io import read_json
 from . import identity
 
@@ -56,7 +56,7 @@ def run_files(params: Params, run: Run) -> list[str]:
     target = params["targets"][run.target]
     layout = params.layout
     data = [layout.prepared_marker(target["dataset"]), layout.split(target["dataset"], run.n_per_class, run.seed)]
-    return [str(f) for f in data] + [str(layout.source_dir(s) / "model.pt") for s in sources_read(params, run)]
+    return [str(f) for f in data] + [str(layout.model(layout.source_dir(s))) for s in sources_read(params, run)]
 
 
 def job_files(params: Params, job: Job) -> list[str]:
@@ -66,7 +66,7 @@ def job_files(params: Params, job: Job) -> list[str]:
 def run_record(params: Params, run: Run) -> Recorded:
     folder = params.layout.run_dir(run.relpath)
     digest = identity.digest(identity.run_identity(params, run))
-    return Recorded(str(folder / "metrics.json"), digest, (str(folder / "model.pt"),))
+    return Recorded(str(Layout.metrics(folder)), digest, (str(Layout.model(folder)),))
 
 
 def job_runs(params: Params, job: Job) -> dict[str, str]:
@@ -130,7 +130,7 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
             Recorded(str(path), digest(identity.split_identity(params, d, n, seed))),
         )
     for name in sources:
-        model, metrics = layout.source_dir(name) / "model.pt", layout.source_dir(name) / "metrics.json"
+        model, metrics = layout.model(layout.source_dir(name)), layout.metrics(layout.source_dir(name))
         own = Recorded(str(metrics), digest(identity.source_identity(params, name)), (str(model),))
         add("pretrain", f"pretrain {name}", [model, metrics], source_files(params, name), own)
     records = []
@@ -143,5 +143,5 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
     own = Recorded(str(layout.summary_dir() / IDENTITY_FILE), digest(identity.summary_identity(params)))
     add("summarize", "summarize", layout.summary_files(), records, own)
     own = Recorded(str(layout.reports / IDENTITY_FILE), digest(identity.report_identity(params)))
-    add("report", "report", layout.report_files(), [layout.summary_dir() / "summary.csv", *records], own)
+    add("report", "report", layout.report_files(), [layout.summary_file(SUMMARY_CSV), *records], own)
     return jobs

@@ -12,16 +12,17 @@ def prepare_dataset(params: Params, dataset: str) -> dict:
     layout = params.layout
     identity = digest(prepare_identity(params, dataset))
     cfg = params["datasets"][dataset]
+    out_dir = layout.prepared(dataset)
     if cfg["builder"] != IMAGE_FOLDER:
-        return prepare(dataset, cfg["builder"], layout.raw(dataset), layout.prepared(dataset), identity)
+        return prepare(dataset, cfg["builder"], layout.raw(dataset), layout.prepared_files(out_dir), identity)
     from ..data.image_folder import build_image_folder  # PIL; your own images
 
     storage = params.info(dataset).storage
-    out_dir = layout.prepared(dataset)
+    files = layout.prepared_files(out_dir)
     built = build_image_folder(
-        dataset, params.trees[dataset], out_dir, cfg["image_size"], storage, cfg.get("skip_unreadable", False)
+        dataset, params.trees[dataset], files, cfg["image_size"], storage, cfg.get("skip_unreadable", False)
     )
-    return write_prepared(dataset, IMAGE_FOLDER, storage, built, out_dir, identity)
+    return write_prepared(dataset, IMAGE_FOLDER, storage, built, files, identity)
 
 
 def dataset_stats(params: Params, dataset: str) -> str:
