@@ -8,7 +8,7 @@ library below builds what they name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 
 # -- dataset builders --------------------------------------------------------------------------
@@ -126,14 +126,22 @@ class NetShapes:
     source_classes: list[int]
 
 
-# kind in params.yaml -> (module of l2tww.methods, class): the registry, torch-free so the stages
-# layer can name a run's method module without importing it.
-METHODS: dict[str, tuple[str, str]] = {
-    "scratch": ("scratch", "Scratch"),
-    "finetune": ("finetune", "FineTune"),
-    "lwf": ("lwf", "LwF"),
-    "at": ("at", "AttentionTransfer"),
-    "lwf_at": ("lwf_at", "LwFAT"),
-    "fm": ("fm", "FeatureMatching"),
-    "l2t": ("l2t", "L2T"),
+class MethodInfo(NamedTuple):
+    module: str  # of l2tww.methods
+    cls: str
+    # Whether a run of this kind loads its target's source networks: a run that reads none names
+    # none in its identity, inputs and planned files, and starts before any source is pretrained.
+    reads_sources: bool = True
+
+
+# kind in params.yaml -> MethodInfo: the registry, torch-free so the stages layer can name a run's
+# method module and what it reads without importing it.
+METHODS: dict[str, MethodInfo] = {
+    "scratch": MethodInfo("scratch", "Scratch", reads_sources=False),
+    "finetune": MethodInfo("finetune", "FineTune"),
+    "lwf": MethodInfo("lwf", "LwF"),
+    "at": MethodInfo("at", "AttentionTransfer"),
+    "lwf_at": MethodInfo("lwf_at", "LwFAT"),
+    "fm": MethodInfo("fm", "FeatureMatching"),
+    "l2t": MethodInfo("l2t", "L2T"),
 }

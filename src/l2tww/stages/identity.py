@@ -124,9 +124,11 @@ def run_identity(params: Params, run: Run) -> dict:
         "recipe": params["recipes"][target["recipe"]],
         "dataset": params["datasets"][target["dataset"]],
         "split": split_identity(params, target["dataset"], run.n_per_class, run.seed),
-        "sources": {s: source_identity(params, s) for s in target["sources"]} if spec.kind != "scratch" else {},
+        "sources": {s: source_identity(params, s) for s in target["sources"]}
+        if METHODS[spec.kind].reads_sources
+        else {},
         "runtime": _numeric_runtime(params),
-        "code": _code("l2tww.stages.train", f"l2tww.methods.{METHODS[spec.kind][0]}"),
+        "code": _code("l2tww.stages.train", f"l2tww.methods.{METHODS[spec.kind].module}"),
     }
 
 

@@ -3,6 +3,7 @@ library needs to build them. Training executes them; the report rebuilds finishe
 
 from __future__ import annotations
 
+from ..catalog import METHODS
 from ..config import Params, Run
 
 
@@ -49,5 +50,5 @@ def run_inputs(params: Params, run: Run) -> dict:
         "spec": spec.as_dict(),
         "data": data_inputs(params, tcfg["dataset"], run.n_per_class, run.seed),
         "source_names": tcfg["sources"],
-        "sources": [] if spec.kind == "scratch" else [source_inputs(params, s) for s in tcfg["sources"]],
+        "sources": [source_inputs(params, s) for s in tcfg["sources"]] if METHODS[spec.kind].reads_sources else [],
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..catalog import METHODS
 from ..config import Job, Params, Run
 from ..config.layout import IDENTITY_FILE, SUMMARY_CSV, Layout
 from ..io import read_json
@@ -46,7 +47,7 @@ def source_files(params: Params, name: str) -> list[str]:
 
 def sources_read(params: Params, run: Run) -> list[str]:
     """The pretrained sources whose checkpoints a run loads (none for a run from scratch)."""
-    if params["methods"][run.method]["kind"] == "scratch":  # scratch runs need no source: they start at once
+    if not METHODS[params["methods"][run.method]["kind"]].reads_sources:  # such a run starts at once
         return []
     return [s for s in params["targets"][run.target]["sources"] if params.is_pretrained(s)]
 
