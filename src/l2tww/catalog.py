@@ -24,23 +24,25 @@ class BuilderInfo:
     min_train_per_class: int
     has_test: bool
     storage: str  # "tensor" | "folder" | "none"
+    # The l2tww.data module whose function of the builder's name builds it (None: never prepared).
+    module: str | None = None
 
 
 BUILDERS: dict[str, BuilderInfo] = {
     # embedded (installed with the project)
-    "fashion_mnist": BuilderInfo(1, 10, 6000, True, "tensor"),
-    "mnist5k": BuilderInfo(1, 10, 500, False, "tensor"),
-    "animal_mnist": BuilderInfo(1, 10, 812, False, "tensor"),
+    "fashion_mnist": BuilderInfo(1, 10, 6000, True, "tensor", module="embedded"),
+    "mnist5k": BuilderInfo(1, 10, 500, False, "tensor", module="embedded"),
+    "animal_mnist": BuilderInfo(1, 10, 812, False, "tensor", module="embedded"),
     # paper, 32 px
-    "cifar10": BuilderInfo(3, 10, 5000, True, "tensor"),
-    "cifar100": BuilderInfo(3, 100, 500, True, "tensor"),
-    "stl10": BuilderInfo(3, 10, 500, True, "tensor"),
-    "tinyimagenet": BuilderInfo(3, 200, 500, True, "tensor"),
+    "cifar10": BuilderInfo(3, 10, 5000, True, "tensor", module="paper_datasets"),
+    "cifar100": BuilderInfo(3, 100, 500, True, "tensor", module="paper_datasets"),
+    "stl10": BuilderInfo(3, 10, 500, True, "tensor", module="paper_datasets"),
+    "tinyimagenet": BuilderInfo(3, 200, 500, True, "tensor", module="paper_datasets"),
     # paper, 224 px
-    "cub200": BuilderInfo(3, 200, 29, True, "folder"),
-    "dogs": BuilderInfo(3, 120, 100, True, "folder"),
-    "mit67": BuilderInfo(3, 67, 80, True, "folder"),
-    "stanford40": BuilderInfo(3, 40, 100, True, "folder"),
+    "cub200": BuilderInfo(3, 200, 29, True, "folder", module="paper_datasets"),
+    "dogs": BuilderInfo(3, 120, 100, True, "folder", module="paper_datasets"),
+    "mit67": BuilderInfo(3, 67, 80, True, "folder", module="paper_datasets"),
+    "stanford40": BuilderInfo(3, 40, 100, True, "folder", module="paper_datasets"),
     # the 224px source's classes (torchvision ImageNet weights); LwF's extra head has 1000 outputs
     "imagenet": BuilderInfo(3, 1000, 732, True, "none"),
 }

@@ -206,10 +206,11 @@ class Params:
             )
         return jobs[tag]
 
-    def splits_needed(self) -> list[tuple[str, int | None, int]]:
-        """(dataset, N, seed) of every split file a run or a source pretraining reads."""
+    def splits_needed(self, sources: list[str] | None = None) -> list[tuple[str, int | None, int]]:
+        """(dataset, N, seed) of every split file a run or the pretraining of `sources` (default:
+        every pretrained source) reads: sources first, then runs, each once."""
         out: dict[tuple, None] = {}
-        for name in self.pretrained_sources():
+        for name in self.pretrained_sources() if sources is None else sources:
             src = self.data["sources"][name]
             out[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
         for run in self.runs():

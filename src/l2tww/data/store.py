@@ -8,6 +8,7 @@ by data/image_folder.py and written by `write_prepared` the same way.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,12 @@ from ..io import save_torch, write_json
 
 
 def _builder(name: str):
-    from .embedded import EMBEDDED
-
-    if name in EMBEDDED:
-        return EMBEDDED[name]
-    from .paper_datasets import PAPER_BUILDERS  # real downloads; only for the paper presets
-
-    return PAPER_BUILDERS[name]
+    """The builder function catalog.BUILDERS names; its module is imported on first use (the paper
+    datasets' only for the paper presets)."""
+    module = BUILDERS[name].module
+    if module is None:
+        raise ValueError(f"builder {name!r}: nothing to prepare (its classes only name a released source's head)")
+    return getattr(importlib.import_module(f".{module}", __package__), name)
 
 
 def prepare(dataset: str, builder: str, raw_dir: Path, files: dict[str, Path], identity: str | None = None) -> dict:

@@ -95,12 +95,7 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
     layout, digest = params.layout, identity.digest
     used = {s for run in params.runs() for s in sources_read(params, run)}
     sources = [s for s in params["sources"] if s in used]
-    splits: dict[tuple, None] = {}
-    for name in sources:
-        src = params["sources"][name]
-        splits[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
-    for run in params.runs():
-        splits[(params["targets"][run.target]["dataset"], run.n_per_class, run.seed)] = None
+    splits = params.splits_needed(sources)
     datasets = list(dict.fromkeys(d for d, _, _ in splits))
     jobs: list[PlannedJob] = []
 
