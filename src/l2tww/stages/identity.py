@@ -21,7 +21,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..catalog import IMAGE_FOLDER, METHODS
+from ..catalog import BUILDERS, IMAGE_FOLDER, METHODS
 from ..config import Params, Run
 from ..report import NOTEBOOKS as NOTEBOOK_FILES
 from .codehash import code_identity, text_hash
@@ -55,7 +55,12 @@ def prepare_identity(params: Params, dataset: str) -> dict:
     every image's path, size and modification time (data/image_tree.py: cheap at every plan; the
     sha256 of each image goes to the prepared manifest), and how it is read and stored."""
     cfg = params["datasets"][dataset]
-    identity = {"builder": cfg["builder"], "code": _code("l2tww.stages.prepare")}
+    # A built-in builder's module is imported by name (data/store.py), so it is named here.
+    module = None if cfg["builder"] == IMAGE_FOLDER else BUILDERS[cfg["builder"]].module
+    identity = {
+        "builder": cfg["builder"],
+        "code": _code("l2tww.stages.prepare", *([f"l2tww.data.{module}"] if module else [])),
+    }
     if cfg["builder"] == IMAGE_FOLDER:
         storage = params.info(dataset).storage
         identity["images"] = params.trees[dataset].fingerprint()
