@@ -27,11 +27,9 @@ import torch
 
 from ..data.loader import open_split
 from ..io import load_torch, read_json
-from ..methods import MethodSpec, build_method
 from ..methods.matching import pair_distances, pooled_source
 from ..methods.meta_nets import weighted_matching_loss
-from ..models import build_model, net_shapes
-from ..training.sources import load_source
+from ..training.assemble import build_run
 
 DEFINITION = (
     "s(x) = max over input channels of |∂L_wfm(x)/∂x|, with L_wfm = Σ_pairs β Σ_c w_c(x) d_c(x) and λ = 1; "
@@ -87,11 +85,7 @@ def load_trained(run: dict, device: torch.device | None = None) -> Trained:
     device = device or torch.device("cpu")
     inputs = run["inputs"]
     data = _split_data(run, device)
-    sources = [load_source(s, device) for s in inputs["sources"]]
-    target = build_model(inputs["arch"], data.num_classes, data.image_shape[0]).to(device)
-    method = build_method(MethodSpec.from_dict(inputs["spec"]), net_shapes(target, sources, data.image_shape)).to(
-        device
-    )
+    target, method, sources = build_run(inputs, data.num_classes, data.image_shape, device)
     state = load_torch(inputs["model"], f"weights of {run['run_id']}")
     target.load_state_dict(state["target"])
     method.load_state_dict(state["method"])
