@@ -98,7 +98,12 @@ wildcard_constraints:
 
 def job_of(w):
     """The training job of a rule's wildcards (one place decides the grouping: Params.run_jobs)."""
-    return PARAMS.job(f"{w.target}/{w.method}/{w.ntag}-s{w.seeds}")
+    return PARAMS.job_at(w.target, w.method, w.ntag, w.seeds)
+
+
+def job_tag(w):
+    """What `l2tww train --job` takes: the job's own tag (Job.tag), spelled nowhere else."""
+    return job_of(w).tag
 
 
 def source_inputs(w):

@@ -31,6 +31,7 @@ rule train:
         PATTERN["job"],
     params:
         identity=job_identity,
+        job=job_tag,
     log:
         "logs/train/{target}/{method}/{ntag}-s{seeds}.log",
     threads: THREADS
@@ -38,7 +39,7 @@ rule train:
     resources:
         gpu=GPU,
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml train --job {wildcards.target}/{wildcards.method}/{wildcards.ntag}-s{wildcards.seeds} > {log} 2>&1"
+        "l2tww --params .snakemake/l2tww/params.yaml train --job {params.job} > {log} 2>&1"
 
 
 rule sources_all:
