@@ -18,6 +18,8 @@ import yaml
 from .conftest import REPO
 from .test_workflow import make_project, sh
 
+pytestmark = pytest.mark.integration  # Snakemake dry-runs of the presets
+
 RELEASED = "data/raw/weights/tinyimagenet-200-resnet32.pth.tar"
 
 
