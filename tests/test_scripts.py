@@ -62,6 +62,7 @@ def test_bench_l2t_command_line_runs_both_settings_at_the_smallest_size():
     ], out.stdout
 
 
+@pytest.mark.slow  # a subprocess importing torch
 def test_bench_hvp_runs_and_its_two_hvps_agree():
     out = _python([BENCH / "bench_hvp.py", "--threads", "1", "--batch", "2"])
     assert out.returncode == 0, out.stderr[-2000:]
@@ -89,6 +90,7 @@ def test_mutation_benchmark_parses_and_its_scopes_name_existing_files():
         assert (REPO / name).exists(), name
 
 
+@pytest.mark.slow  # a subprocess importing torch
 def test_weights_diff_runs_as_a_module_as_its_docstring_says(tmp_path):
     a, b, c = tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "c.pt"
     torch.save({"w": torch.ones(2)}, a)
