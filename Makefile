@@ -54,15 +54,15 @@ robustness: install
 	l2tww compare HEAD $(ROBUSTNESS_DIR) --same-verdicts
 
 # The cluster test (a one-node SLURM started as root, ~3.5 min) runs apart, so `make test` stays short.
-# Both use every core (pytest-xdist; the tests that share the Snakemade tiny pipeline run on one
-# worker) and print the 20 slowest tests. `make test-fast`: the inner loop, without the `slow`
+# Both use every core (pytest-xdist; the test files that share the Snakemade tiny pipeline run on
+# one worker: tests/conftest.py) and print the slowest tests. `make test-fast`: the inner loop, without the `slow`
 # (training, prepared data) and `integration` (Snakemake, git, DVC, papermill) tiers.
 PYTEST_JOBS ?= auto
 test: install
-	pytest -q -n $(PYTEST_JOBS) --dist loadgroup --durations=20 -m "not cluster"
+	pytest -q -n $(PYTEST_JOBS) --durations=20 -m "not cluster"
 
 test-fast: install
-	pytest -q -n $(PYTEST_JOBS) --dist loadgroup --durations=10 -m "not cluster and not slow and not integration"
+	pytest -q -n $(PYTEST_JOBS) --durations=10 -m "not cluster and not slow and not integration"
 
 test-cluster: install
 	pytest -q -m cluster
