@@ -16,7 +16,7 @@ from PIL import Image
 
 from l2tww import config
 from l2tww.data.embedded import mnist5k
-from l2tww.data.image_tree import IMAGE_EXTENSIONS, scan_tree
+from l2tww.data.tree_scan import IMAGE_EXTENSIONS, scan_tree
 from l2tww.stages.prepare import dataset_stats, prepare_dataset
 from l2tww.stages.split import make_split
 

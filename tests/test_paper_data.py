@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from l2tww.config import Layout
-from l2tww.data.folder import open_folder_split
+from l2tww.data.folder_loader import open_folder_split
 from l2tww.data.store import prepare
 from l2tww.io import load_torch, read_json
 

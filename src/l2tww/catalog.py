@@ -48,7 +48,7 @@ BUILDERS: dict[str, BuilderInfo] = {
 }
 
 # Your own images (`builder: image_folder`, `root: <folder>`): its facts are not static. They come
-# from the folder tree (data/image_tree.py: classes, the smallest class, a test/ folder or not),
+# from the folder tree (data/tree_scan.py: classes, the smallest class, a test/ folder or not),
 # read once per params load (config/facts.py) without opening an image.
 IMAGE_FOLDER = "image_folder"
 # Image folders up to this size (the 32 px setting) are stored as one uint8 tensor file, like

@@ -19,7 +19,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from ..catalog import BuilderInfo, MethodSpec, Pair, num_taps
-from ..data.image_tree import ImageTree
+from ..data.tree_scan import ImageTree
 from ..results.cells import group_cells, n_tag
 from .facts import dataset_info, folder_refs, scan_folders, smallest_class
 from .layout import Layout, seeds_tag

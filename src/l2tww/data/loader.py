@@ -2,7 +2,7 @@
 
 Tensor datasets (the embedded ones, CIFAR, STL, TinyImageNet) live on the training device as uint8
 and are augmented there, batch-wise: no DataLoader, no per-image Python. Folder datasets (224 px)
-use torchvision's ImageFolder with worker processes (`data/folder.py`). Both yield normalised
+use torchvision's ImageFolder with worker processes (`data/folder_loader.py`). Both yield normalised
 float batches (x: (B, C, H, W), y: (B,)) from `epoch(generator)`; the generator, seeded per epoch by
 the trainer, drives shuffling and augmentation, so a resumed run replays the same batches.
 """
@@ -124,7 +124,7 @@ def open_split(
     meta = read_json(prepared["meta"], "prepared dataset metadata")
     split = read_json(split_file, "split file")
     if meta["storage"] == "folder":
-        from .folder import open_folder_split
+        from .folder_loader import open_folder_split
 
         return open_folder_split(
             Path(prepared["dir"]),

@@ -3,7 +3,7 @@
 Every dataset gets `meta.json` (classes, labels of each pool, provenance and, from the pipeline, the
 identity it was prepared under), written last so its presence means the stage finished. Tensor
 datasets also get `data.pt` (uint8 images (N, C, H, W)). Image folders (your own images) are built
-by data/image_folder.py and written by `write_prepared` the same way.
+by data/own_images.py and written by `write_prepared` the same way.
 """
 
 from __future__ import annotations

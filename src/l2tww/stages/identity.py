@@ -52,7 +52,7 @@ def _numeric_runtime(params: Params) -> dict:
 
 def prepare_identity(params: Params, dataset: str) -> dict:
     """A built-in dataset is fixed by its builder (and checksums). An image folder by what is in it:
-    every image's path, size and modification time (data/image_tree.py: cheap at every plan; the
+    every image's path, size and modification time (data/tree_scan.py: cheap at every plan; the
     sha256 of each image goes to the prepared manifest), and how it is read and stored."""
     cfg = params["datasets"][dataset]
     # A built-in builder's module is imported by name (data/store.py), so it is named here.

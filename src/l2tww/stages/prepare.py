@@ -15,7 +15,7 @@ def prepare_dataset(params: Params, dataset: str) -> dict:
     out_dir = layout.prepared(dataset)
     if cfg["builder"] != IMAGE_FOLDER:
         return prepare(dataset, cfg["builder"], layout.raw(dataset), layout.prepared_files(out_dir), identity)
-    from ..data.image_folder import build_image_folder  # PIL; your own images
+    from ..data.own_images import build_image_folder  # PIL; your own images
 
     storage = params.info(dataset).storage
     files = layout.prepared_files(out_dir)
@@ -34,7 +34,7 @@ def dataset_stats(params: Params, dataset: str) -> str:
             f"{params.origin}: prepare --stats: datasets.{dataset} is built in ({cfg['builder']!r}); --stats reads an "
             "image_folder's images"
         )
-    from ..data.image_folder import channel_stats
+    from ..data.own_images import channel_stats
 
     stats = channel_stats(params.trees[dataset], cfg["image_size"], cfg.get("skip_unreadable", False))
     skipped = f", {stats['skipped_unreadable']} unreadable skipped" if stats["skipped_unreadable"] else ""

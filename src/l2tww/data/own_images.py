@@ -1,6 +1,6 @@
 """Your own images (`builder: image_folder`): read, check, record and store a folder tree.
 
-Every image of the tree (data/image_tree.py) is read once: its bytes are hashed (sha256) and
+Every image of the tree (data/tree_scan.py) is read once: its bytes are hashed (sha256) and
 decoded completely with PIL, so a truncated or unreadable file stops prepare with one line naming
 it. With `skip_unreadable: true` such a file is left out and counted, in the manifest and in
 meta.json's provenance (which the report shows). `manifest.json`, beside meta.json, lists the
@@ -12,7 +12,7 @@ Storage (catalog.folder_storage):
   and centre-cropped to S x S (CenterCrop's rounding), so the aspect ratio is kept.
 - larger (224 px): the image files themselves, byte for byte as hashed, under
   `<out>/{train,test}/<class>/` (paper_datasets.write_folders, as for the paper's 224 px datasets),
-  decoded at each epoch by data/folder.py's loader.
+  decoded at each epoch by data/folder_loader.py's loader.
 `channel_stats` gives the per-channel mean and std of the train images at the stored size
 (`l2tww prepare <dataset> --stats`).
 """
@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from ..io import write_json
-from .image_tree import POOLS, ImageTree, TreeImage
+from .tree_scan import POOLS, ImageTree, TreeImage
 
 
 class UnreadableImage(ValueError):
