@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: reproduce pull robustness test test-cluster install system-data lint clean-results mutation
+.PHONY: reproduce pull robustness test test-fast test-cluster install system-data lint clean-results mutation
 
 install: $(VENV)/.installed
 
@@ -57,8 +57,15 @@ robustness: install
 	l2tww compare HEAD $(ROBUSTNESS_DIR) --same-verdicts
 
 # The cluster test (a one-node SLURM started as root, ~3.5 min) runs apart, so `make test` stays short.
+# Both use every core (pytest-xdist; the test files that share the Snakemade tiny pipeline run on
+# one worker: tests/conftest.py) and print the slowest tests. `make test-fast`: the inner loop, without the `slow`
+# (training, prepared data) and `integration` (Snakemake, git, DVC, papermill) tiers.
+PYTEST_JOBS ?= auto
 test: install
-	pytest -q -m "not cluster"
+	pytest -q -n $(PYTEST_JOBS) --durations=20 -m "not cluster"
+
+test-fast: install
+	pytest -q -n $(PYTEST_JOBS) --durations=10 -m "not cluster and not slow and not integration"
 
 test-cluster: install
 	pytest -q -m cluster

@@ -154,6 +154,7 @@ def _git(tmp_path):
     return ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 
 
+@pytest.mark.integration
 def test_main_compare_reads_two_git_revisions_and_the_workspace(tmp_path):
     git = _git(tmp_path)
     subprocess.run([*git, "init", "-q"], check=True)
@@ -171,6 +172,7 @@ def test_main_compare_reads_two_git_revisions_and_the_workspace(tmp_path):
         compare.main_compare("HEAD~1", "HEAD", "results/other.csv", repo=tmp_path)
 
 
+@pytest.mark.integration
 def test_the_cli_compares_the_summary_runs_file_of_two_revisions(tmp_path, monkeypatch, capsys):
     git = _git(tmp_path)
     subprocess.run([*git, "init", "-q"], check=True)

@@ -41,6 +41,7 @@ ROWS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(RELEASED is None, reason="the authors' checkpoint (../shared/official) is not beside this clone")
 def test_toy_form_runs_every_row_and_passes(tmp_path, capsys):
     code = _smoke().main(

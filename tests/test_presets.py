@@ -20,6 +20,8 @@ from l2tww import cli
 from .conftest import REPO, stand_in_sources
 from .test_workflow import make_project, sh
 
+pytestmark = pytest.mark.integration  # Snakemake dry-runs of the presets
+
 RELEASED = "data/raw/weights/tinyimagenet-200-resnet32.pth.tar"
 
 

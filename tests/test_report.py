@@ -29,6 +29,8 @@ from l2tww.stages.reporting import make_report, report_context
 from l2tww.stages.split import make_split
 from l2tww.training.sources import load_source
 
+from .conftest import tiny_in
+
 SECTIONS = [
     "Table 1",
     "Meta-net diagnostics (not claims)",
@@ -191,9 +193,11 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
     write_json(out / "metrics.json", metrics)
 
 
-@pytest.fixture
-def fixture_results(tiny) -> config.Params:
-    params = _report_params(tiny)
+@pytest.fixture(scope="module")
+def fixture_results(tmp_path_factory, prepared_root) -> config.Params:
+    """Built once for the module: its tests only read the runs (each renders or summarizes into
+    a folder no other test reads)."""
+    params = _report_params(tiny_in(tmp_path_factory.mktemp("report"), prepared_root))
     layout = params.layout
     for name, src in params["sources"].items():  # random-weight sources, saved as pretrain would
         model = build_model(src["arch"], 10, 1)
@@ -208,6 +212,7 @@ def fixture_results(tiny) -> config.Params:
     return params
 
 
+@pytest.mark.integration
 def test_report_renders_every_section(fixture_results, tmp_path):
     out = make_report(fixture_results, tmp_path / "reports")
     html = (out / "l2tww-report.html").read_text()
@@ -269,6 +274,7 @@ def test_report_renders_every_section(fixture_results, tmp_path):
     assert not list(out.glob(".render-*"))  # the temp folder is gone
 
 
+@pytest.mark.integration
 def test_a_second_render_writes_the_same_bytes_except_the_timings(fixture_results, tmp_path):
     """The report is a DVC-hashed artifact: papermill metadata, figure metadata or temp names that
     leaked into it would change dvc.lock at every rerun. Only cost/ (timings) may differ."""

@@ -56,9 +56,10 @@ def test_at_best_takes_each_seed_at_its_own_best_epoch():
 def test_mean_curve_cuts_seeds_to_the_shortest_and_gives_the_sample_std(tmp_path):
     for seed, accs in enumerate([[10, 20, 30], [20, 40]]):
         write_json(tmp_path / f"s{seed}" / "history.json", [{"val_acc": a} for a in accs])
-    mean, std = figures.mean_curve([{"dir": str(tmp_path / "s0")}, {"dir": str(tmp_path / "s1")}], "val_acc")
+    runs = [{"history": str(tmp_path / f"s{seed}" / "history.json")} for seed in (0, 1)]
+    mean, std = figures.mean_curve(runs, "val_acc")
     assert mean.tolist() == [15.0, 30.0] and std == pytest.approx([np.std([10, 20], ddof=1), np.std([20, 40], ddof=1)])
-    one, zero = figures.mean_curve([{"dir": str(tmp_path / "s1")}], "val_acc")
+    one, zero = figures.mean_curve(runs[1:], "val_acc")
     assert one.tolist() == [20.0, 40.0] and zero.tolist() == [0.0, 0.0]
 
 

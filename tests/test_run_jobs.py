@@ -57,6 +57,11 @@ def test_a_job_holds_up_to_runs_per_job_seeds_of_one_cell_in_matrix_order():
     assert [job.runs for job in one_each.run_jobs()] == [(run,) for run in one_each.runs()]
     with pytest.raises(config.ConfigError, match="no training job 'animal/scratch/n5-s0-2'"):
         _matrix(2).job("animal/scratch/n5-s0-2")
+    # A rule's wildcards name the job itself; the tag is only what the command line carries.
+    for job in jobs:
+        assert _matrix(2).job_at(**job.wildcards) == job == _matrix(2).job(job.tag)
+    with pytest.raises(config.ConfigError, match="no training job 'animal/scratch/n5-s0-2'"):
+        _matrix(2).job_at("animal", "scratch", "n5", "0-2")
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ from l2tww.stages.plan import planned_jobs as plan_of
 from .conftest import REPO, stand_in_sources
 from .test_workflow import job_counts, make_project, planned_jobs, sh
 
+pytestmark = pytest.mark.integration  # Snakemake plans and DVC remotes in scratch projects
+
 CLEAN = "Data and pipelines are up to date."
 # The tiny pipeline: prepare 2, split_base 2, split 2 (a source's and a target's), pretrain 1,
 # train 2 (scratch, fm_single), summarize, report.
@@ -60,7 +62,6 @@ def test_sync_walks_the_jobs_snakemake_plans(tmp_path: Path, params: str):
     assert ours == snakemake
 
 
-@pytest.mark.integration
 def test_a_pulled_clone_reruns_only_what_is_stale(snakemade: Path, tmp_path: Path):
     a = make_project(tmp_path / "a", git=True)
     shutil.copy2(REPO / ".gitignore", a / ".gitignore")  # the project's: results/summary tracked, logs not

@@ -304,16 +304,17 @@ def main() -> None:
     ap.add_argument("--main", default=None, type=Path, help="the embedded default's runs.csv (bit-identity check)")
     ap.add_argument(
         "--idle",
-        default=HERE.parents[1] / "results/summary/runs.csv",
+        default=HERE.parents[1] / "results/summary/cost.csv",
         type=Path,
-        help="the checked-in embedded runs (make reproduce on the idle machine): idle cost per arm",
+        help="the checked-in embedded cost per cell (make reproduce on the idle machine): idle cost per arm",
     )
     ap.add_argument("--calib", default=HERE / "design-costs.csv", type=Path, help="calibrate_costs.py's CPU-time costs")
     ap.add_argument("--metanets", default=HERE / "design-metanets.csv", type=Path, help="extract_metanets.py's table")
     args = ap.parse_args()
     idle = defaultdict(list)
-    for r in read_csv(args.idle):
-        idle[(r["target"], r["method"], int(r["n_per_class"]))].append(float(r["time_per_epoch_s"]) * 8)
+    for r in read_csv(args.idle):  # the mean over the cell's timed seeds (runs.csv no longer holds times)
+        if r["time_per_epoch_s"]:
+            idle[(r["target"], r["method"], int(r["n_per_class"]))].append(float(r["time_per_epoch_s"]) * 8)
     calib = {}
     if args.calib.exists():
         for r in read_csv(args.calib):

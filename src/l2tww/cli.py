@@ -42,6 +42,8 @@ def _n(value: str) -> int | None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .config.layout import RUNS_CSV
+
     parser = argparse.ArgumentParser(prog="l2tww", description="Learning What and Where to Transfer: pipeline stages.")
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar instead of one line per epoch")
@@ -80,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
     p.add_argument("--made-from", default=None, help="the params file(s) to name in the report (default: --params)")
-    p = sub.add_parser("compare", help="paired, per-seed differences of results/summary/runs.csv between two revisions")
+    p = sub.add_parser(
+        "compare", help=f"paired, per-seed differences of results/summary/{RUNS_CSV} between two revisions"
+    )
     p.add_argument(
         "rev_a", nargs="?", default="HEAD", help="git revision, or another checkout's directory (default HEAD)"
     )
@@ -192,7 +196,7 @@ def _dispatch(args) -> int | None:
     elif args.verb == "compare":
         from .results.compare import main_compare
 
-        summary = params.layout.summary_dir()
+        files = params.layout.summary_outputs()
         if args.margin is None:  # the plan's margin: one home for it (results.verdicts.DEFAULT_MARGIN without a plan)
             from .results.verdicts import plan_from
 
@@ -200,13 +204,13 @@ def _dispatch(args) -> int | None:
         if not args.margin > 0:
             raise config.ConfigError(f"compare: --margin {args.margin:g}: expected a positive number of points")
         text, same = main_compare(
-            args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json"), margin=args.margin
+            args.rev_a, args.rev_b, str(files["runs"]), metrics=str(files["metrics"]), margin=args.margin
         )
         print(text)
         if args.same_verdicts and same is not True:
             if same is None:
                 print(
-                    f"l2tww: --same-verdicts: {summary / 'metrics.json'} has no claims table on both sides",
+                    f"l2tww: --same-verdicts: {files['metrics']} has no claims table on both sides",
                     file=sys.stderr,
                 )
             return 1

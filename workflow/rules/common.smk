@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 from l2tww.catalog import IMAGE_FOLDER
 from l2tww.config import ConfigError, Run, from_mapping
-from l2tww.config.layout import SEEDS_PATTERN
+from l2tww.config.layout import SEEDS_PATTERN, Layout
 from l2tww.results.cells import parse_n
 from l2tww.stages import identity, plan
 from l2tww.stages.check import threads_warning, weights_problems
@@ -121,7 +121,8 @@ JOB_RECORDS = [LAYOUT.job_record(**job.wildcards) for job in JOBS]
 
 def dvc_should_commit() -> bool:
     """dvc.yaml describes the checked-in params.yaml with default paths: commit only that."""
-    outs = ["data/prepared", "data/splits", "results/sources", "results/runs", "results/summary/metrics.json"]
+    metrics = Layout().summary_outputs()["metrics"]  # at dvc.yaml's default paths
+    outs = ["data/prepared", "data/splits", "results/sources", "results/runs", metrics]
     return (
         "DVC_ROOT" not in os.environ
         and Path(".dvc").is_dir()
@@ -150,7 +151,12 @@ wildcard_constraints:
 
 def job_of(w):
     """The training job of a rule's wildcards (one place decides the grouping: Params.run_jobs)."""
-    return PARAMS.job(f"{w.target}/{w.method}/{w.ntag}-s{w.seeds}")
+    return PARAMS.job_at(w.target, w.method, w.ntag, w.seeds)
+
+
+def job_tag(w):
+    """What `l2tww train --job` takes: the job's own tag (Job.tag), spelled nowhere else."""
+    return job_of(w).tag
 
 
 def source_inputs(w):

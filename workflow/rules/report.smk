@@ -10,7 +10,7 @@
 
 rule report:
     input:
-        str(LAYOUT.summary_dir() / "summary.csv"),
+        str(LAYOUT.summary_outputs()["summary"]),
         JOB_RECORDS,
         FOLDER_METAS,
     output:

@@ -31,6 +31,7 @@ rule train:
         PATTERN["job"],
     params:
         identity=job_identity,
+        job=job_tag,
     log:
         LOGS + "/train/{target}/{method}/{ntag}-s{seeds}.log",
     threads: THREADS
@@ -38,12 +39,12 @@ rule train:
     resources:
         gpu=GPU,
     shell:
-        cli("train --job {wildcards.target}/{wildcards.method}/{wildcards.ntag}-s{wildcards.seeds}")
+        cli("train --job {params.job}")
 
 
 rule sources_all:
     input:
-        [LAYOUT.source_dir(s) / "model.pt" for s in PARAMS.pretrained_sources()],
+        [LAYOUT.model(LAYOUT.source_dir(s)) for s in PARAMS.pretrained_sources()],
 
 
 rule runs_all:

@@ -13,7 +13,7 @@ import itertools
 from typing import Iterator, Mapping
 
 from ..catalog import num_taps
-from ..data.image_tree import ImageTree
+from ..data.tree_scan import ImageTree
 from ..results.cells import n_tag
 from .facts import dataset_info, folder_refs, smallest_class
 

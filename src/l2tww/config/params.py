@@ -19,7 +19,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from ..catalog import BuilderInfo, MethodSpec, Pair
-from ..data.image_tree import ImageTree
+from ..data.tree_scan import ImageTree
 from ..results.cells import group_cells, n_tag
 from .crossref import drop_unrun_claims, expand_pairs, problems
 from .facts import dataset_info, scan_folders
@@ -196,21 +196,39 @@ class Params:
         cells = group_cells(self.runs())
         return [Job(tuple(runs[i : i + size])) for runs in cells.values() for i in range(0, len(runs), size)]
 
+    @cached_property
+    def _jobs(self) -> dict[tuple[str, str, str, str], Job]:
+        return {tuple(job.wildcards.values()): job for job in self.run_jobs()}
+
+    def job_at(self, target: str, method: str, ntag: str, seeds: str) -> Job:
+        """The job of a rule's wildcards (Job.wildcards, in their order): the job itself, looked up
+        by what names it, never rebuilt from a tag string."""
+        job = self._jobs.get((target, method, ntag, seeds))
+        if job is None:
+            self._no_job(f"{target}/{method}/{ntag}-s{seeds}")
+        return job
+
     def job(self, tag: str) -> Job:
-        """The job of a tag (Job.tag), or a one-line error naming the tags there are."""
-        jobs = {job.tag: job for job in self.run_jobs()}
+        """The job of a tag (Job.tag, as `l2tww train --job` takes it), or a one-line error naming the
+        tags there are."""
+        jobs = {job.tag: job for job in self._jobs.values()}
         if tag not in jobs:
-            shown = ", ".join(list(jobs)[:3]) + (", ..." if len(jobs) > 3 else "")
-            raise ConfigError(
-                f"{self.origin}: no training job {tag!r} in the run matrix with runtime.runs_per_job "
-                f"{self.data['runtime']['runs_per_job']} (jobs: {shown})"
-            )
+            self._no_job(tag)
         return jobs[tag]
 
-    def splits_needed(self) -> list[tuple[str, int | None, int]]:
-        """(dataset, N, seed) of every split file a run or a source pretraining reads."""
+    def _no_job(self, tag: str) -> None:
+        tags = [job.tag for job in self._jobs.values()]
+        shown = ", ".join(tags[:3]) + (", ..." if len(tags) > 3 else "")
+        raise ConfigError(
+            f"{self.origin}: no training job {tag!r} in the run matrix with runtime.runs_per_job "
+            f"{self.data['runtime']['runs_per_job']} (jobs: {shown})"
+        )
+
+    def splits_needed(self, sources: list[str] | None = None) -> list[tuple[str, int | None, int]]:
+        """(dataset, N, seed) of every split file a run or the pretraining of `sources` (default:
+        every pretrained source) reads: sources first, then runs, each once."""
         out: dict[tuple, None] = {}
-        for name in self.pretrained_sources():
+        for name in self.pretrained_sources() if sources is None else sources:
             src = self.data["sources"][name]
             out[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
         for run in self.runs():

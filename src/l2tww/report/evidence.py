@@ -104,8 +104,8 @@ def diagnostics_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 
 def _class_names(run: dict, count: int) -> list[str]:
-    meta = Path((run.get("inputs") or {}).get("data", {}).get("prepared", "")) / "meta.json"
-    names = read_json(meta).get("classes", []) if meta.is_file() else []
+    meta = (run.get("inputs") or {}).get("data", {}).get("prepared_files", {}).get("meta")
+    names = read_json(meta).get("classes", []) if meta and Path(meta).is_file() else []
     return names if len(names) == count else [f"class {i}" for i in range(count)]
 
 

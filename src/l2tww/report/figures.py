@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -92,8 +91,9 @@ def evolution(ax, logs, key, pairs, transform=None, ylabel="", logy=False, legen
 
 
 def mean_curve(members: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-epoch mean and std over seeds of history.json[key] (seeds truncated to the shortest)."""
-    series = [[row[key] for row in read_json(Path(r["dir"]) / "history.json")] for r in members]
+    """Per-epoch mean and std over seeds of each run's per-epoch rows (its `history` file)[key] (seeds
+    truncated to the shortest)."""
+    series = [[row[key] for row in read_json(r["history"])] for r in members]
     length = min(len(s) for s in series)
     arr = np.array([s[:length] for s in series], dtype=float)
     return arr.mean(0), arr.std(0, ddof=1) if len(series) > 1 else np.zeros(length)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
 from ..config import ConfigError, Params
-from ..data.image_folder import MANIFEST
 from . import source_files
 from .inputs import source_inputs
 
@@ -73,7 +72,7 @@ def skipped_problems(params: Params) -> list[str]:
     for tname, t in params["targets"].items():
         ds = params["datasets"][t["dataset"]]
         tree = params.trees.get(t["dataset"])
-        manifest = params.layout.prepared(t["dataset"]) / MANIFEST
+        manifest = params.layout.prepared_files(params.layout.prepared(t["dataset"]))["manifest"]
         if tree is None or not ds.get("skip_unreadable") or not manifest.is_file() or "partition" in ds:
             continue
         skipped = [e["path"] for e in json.loads(manifest.read_text()).get("skipped_unreadable", [])]

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..catalog import METHODS
 from ..config import Job, Params, Run
-from ..config.layout import IDENTITY_FILE
+from ..config.layout import IDENTITY_FILE, SUMMARY_CSV, Layout
 from ..io import read_json
 from . import identity
 from .source_files import local_file
@@ -47,7 +48,7 @@ def source_files(params: Params, name: str) -> list[str]:
 
 def sources_read(params: Params, run: Run) -> list[str]:
     """The pretrained sources whose checkpoints a run loads (none for a run from scratch)."""
-    if params["methods"][run.method]["kind"] == "scratch":  # scratch runs need no source: they start at once
+    if not METHODS[params["methods"][run.method]["kind"]].reads_sources:  # such a run starts at once
         return []
     return [s for s in params["targets"][run.target]["sources"] if params.is_pretrained(s)]
 
@@ -58,11 +59,11 @@ def run_files(params: Params, run: Run) -> list[str]:
     target = params["targets"][run.target]
     layout = params.layout
     data = [layout.prepared_marker(target["dataset"]), layout.split(target["dataset"], run.n_per_class, run.seed)]
-    loaded = [] if params["methods"][run.method]["kind"] == "scratch" else target["sources"]
-    files = [f for s in loaded if (f := local_file(params["sources"][s])) is not None]
+    reads = METHODS[params["methods"][run.method]["kind"]].reads_sources
+    files = [f for s in (target["sources"] if reads else []) if (f := local_file(params["sources"][s])) is not None]
     return (
         [str(f) for f in data]
-        + [str(layout.source_dir(s) / "model.pt") for s in sources_read(params, run)]
+        + [str(layout.model(layout.source_dir(s))) for s in sources_read(params, run)]
         + [str(f) for f in files]
     )
 
@@ -74,7 +75,7 @@ def job_files(params: Params, job: Job) -> list[str]:
 def run_record(params: Params, run: Run) -> Recorded:
     folder = params.layout.run_dir(run.relpath)
     digest = identity.digest(identity.run_identity(params, run))
-    return Recorded(str(folder / "metrics.json"), digest, (str(folder / "model.pt"),))
+    return Recorded(str(Layout.metrics(folder)), digest, (str(Layout.model(folder)),))
 
 
 def job_runs(params: Params, job: Job) -> dict[str, str]:
@@ -102,12 +103,7 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
     layout, digest = params.layout, identity.digest
     used = {s for run in params.runs() for s in sources_read(params, run)}
     sources = [s for s in params["sources"] if s in used]
-    splits: dict[tuple, None] = {}
-    for name in sources:
-        src = params["sources"][name]
-        splits[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
-    for run in params.runs():
-        splits[(params["targets"][run.target]["dataset"], run.n_per_class, run.seed)] = None
+    splits = params.splits_needed(sources)
     datasets = list(dict.fromkeys(d for d, _, _ in splits))
     jobs: list[PlannedJob] = []
 
@@ -138,7 +134,7 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
             Recorded(str(path), digest(identity.split_identity(params, d, n, seed))),
         )
     for name in sources:
-        model, metrics = layout.source_dir(name) / "model.pt", layout.source_dir(name) / "metrics.json"
+        model, metrics = layout.model(layout.source_dir(name)), layout.metrics(layout.source_dir(name))
         own = Recorded(str(metrics), digest(identity.source_identity(params, name)), (str(model),))
         add("pretrain", f"pretrain {name}", [model, metrics], source_files(params, name), own)
     records = []
@@ -151,5 +147,5 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
     own = Recorded(str(layout.summary_dir() / IDENTITY_FILE), digest(identity.summary_identity(params)))
     add("summarize", "summarize", layout.summary_files(), records, own)
     own = Recorded(str(layout.reports / IDENTITY_FILE), digest(identity.report_identity(params)))
-    add("report", "report", layout.report_files(), [layout.summary_dir() / "summary.csv", *records], own)
+    add("report", "report", layout.report_files(), [layout.summary_file(SUMMARY_CSV), *records], own)
     return jobs

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
 from ..config import Params
-from ..config.layout import IDENTITY_FILE
+from ..config.layout import IDENTITY_FILE, RUNS_CSV
 from ..io import read_json, write_json
 from ..report.context import ReportContext
 from ..report.render import render
@@ -71,7 +71,7 @@ def plan_of(params: Params) -> dict | None:
     record = plan_hash.plan_record(params.data.get("claims"), origin, origin.parent)
     if record is None:
         return None
-    runs_csv = (params.layout.summary_dir() / "runs.csv").resolve()
+    runs_csv = params.layout.summary_file(RUNS_CSV).resolve()
     after = record["first_commit"] and plan_hash.first_commit_after(record["first_commit"], runs_csv, origin.parent)
     return {**record, "first_run_date": after[1] if after else None}
 

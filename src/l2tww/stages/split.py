@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Params
-from ..data.image_folder import MANIFEST
+from ..config.layout import Layout
 from ..data.splits import base_split, low_data_split
 from ..io import read_json, write_json
 from .identity import digest, split_identity
@@ -35,7 +35,7 @@ def make_split(params: Params, dataset: str, n_per_class: int | None = None, see
 
 def skipped_note(prepared: Path) -> str:
     """'; prepare skipped ...' naming the unreadable images an image folder's prepare left out, or ''."""
-    manifest = prepared / MANIFEST
+    manifest = Layout.prepared_files(prepared)["manifest"]
     skipped = read_json(manifest).get("skipped_unreadable", []) if manifest.is_file() else []
     if not skipped:
         return ""
