@@ -111,3 +111,23 @@ def test_multi_source_runs_are_planned_beside_single_source_arms_and_baselines(p
     # The CIFAR-10 arm waits for the CIFAR-10 source's pretraining.
     arm = next(j for j in _train(jobs) if j["wildcards"]["target"] == "stl10_cifar10")
     assert any(p.endswith("sources/cifar10_r32/model.pt") for p in arm["input"])
+
+
+@pytest.mark.parametrize("preset", ["paper.yaml", "paper-32px.yaml"])
+def test_released_weights_are_fetched_by_their_own_local_rules_before_the_jobs_that_load_them(planned, preset):
+    """Issue 30: a training job never downloads (it may run on a node without internet); one local
+    rule per released file does, and every transfer job from that source waits for it."""
+    jobs, params = planned[preset]
+    fetched = {j["rule"].removeprefix("fetch_weights_"): j["output"] for j in jobs if j["rule"].startswith("fetch_")}
+    expected = {"tinyimagenet_r32_official": [RELEASED]}
+    if preset == "paper.yaml":
+        expected["imagenet_r34"] = ["data/raw/weights-imagenet_r34/resnet34-b627a593.pth"]
+    assert set(fetched) == set(expected)
+    assert fetched["tinyimagenet_r32_official"] == [RELEASED]
+    files = {s: out[0] for s, out in fetched.items()}
+    for job in _train(jobs):
+        target = params["targets"][job["wildcards"]["target"]]
+        transfer = params["methods"][job["wildcards"]["method"]]["kind"] != "scratch"
+        for source in target["sources"]:
+            if source in files:
+                assert (files[source] in job["input"]) == transfer, job

@@ -13,6 +13,7 @@ from ..config import Job, Params, Run
 from ..config.layout import IDENTITY_FILE
 from ..io import read_json
 from . import identity
+from .fetch_weights import released_files
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,22 @@ def sources_read(params: Params, run: Run) -> list[str]:
     return [s for s in params["targets"][run.target]["sources"] if params.is_pretrained(s)]
 
 
+def released_read(params: Params, run: Run) -> list[str]:
+    """The released weight files a run loads, written by the fetch rules (workflow/rules/weights.smk)."""
+    if params["methods"][run.method]["kind"] == "scratch":
+        return []
+    files = released_files(params)
+    return [files[s] for s in params["targets"][run.target]["sources"] if s in files]
+
+
 def run_files(params: Params, run: Run) -> list[str]:
-    """What a run reads: its prepared dataset, its split and its sources' checkpoints."""
+    """What a run reads: its prepared dataset, its split and its sources' checkpoints (pretrained
+    here or released)."""
     target = params["targets"][run.target]
     layout = params.layout
     data = [layout.prepared_marker(target["dataset"]), layout.split(target["dataset"], run.n_per_class, run.seed)]
-    return [str(f) for f in data] + [str(layout.source_dir(s) / "model.pt") for s in sources_read(params, run)]
+    pretrained = [str(layout.source_dir(s) / "model.pt") for s in sources_read(params, run)]
+    return [str(f) for f in data] + pretrained + released_read(params, run)
 
 
 def job_files(params: Params, job: Job) -> list[str]:
