@@ -26,12 +26,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+
+# cuBLAS reads its workspace setting when CUDA starts, so the deterministic rows' setting must be in
+# place before anything touches CUDA (select_device does): set here, before torch is imported.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 import torch
 
@@ -90,8 +95,11 @@ def run(args) -> dict:
         torch.set_num_threads(args.threads)
     set_deterministic(False)  # as a training job with the presets' runtime (cuDNN autotuning on)
     set_precision("fp32")
+    # What the deterministic rows check: the cuBLAS setting CUDA starts with (None: CUDA had started).
+    cublas = None if torch.cuda.is_initialized() else os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     device = select_device(args.device)
     setting = Setting(device, TOY if args.ci else Sizes(), Path(args.source_weights), args.resnet34_weights)
+    setting.cublas_at_cuda_start = cublas
     budget = Budget(args.cap)
     try:
         with tempfile.TemporaryDirectory(prefix="l2tww-gpu-") as tmp:
