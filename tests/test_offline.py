@@ -34,15 +34,20 @@ CHECKOUT_DIRS = ["src", "workflow", "benchmarks", "requirements"]
 NO_TORCHVISION_ROWS = "precision,parity,exact,end,resume,32px"
 
 
+# A network namespace of its own: no route out, only loopback (up, as on any node: the report's
+# Jupyter kernel talks to its client over 127.0.0.1).
+OFFLINE = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "offline"]
+
+
 def _can_cut_network() -> bool:
     try:
-        return subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=30).returncode == 0
+        return subprocess.run([*OFFLINE, "true"], capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
 
 def run(cmd: list[str], cwd: Path, offline: bool, env: dict | None = None, timeout: int = 600) -> str:
-    full = (["unshare", "-n"] if offline else []) + cmd
+    full = (OFFLINE if offline else []) + cmd
     result = subprocess.run(full, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     assert result.returncode == 0, (
         f"{' '.join(full)} ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
@@ -61,7 +66,7 @@ def checkout_copy(root: Path) -> Path:
     return root
 
 
-@pytest.mark.skipif(not _can_cut_network(), reason="cannot cut the network here (`unshare -n` needs root)")
+@pytest.mark.skipif(not _can_cut_network(), reason="cannot cut the network here (`unshare -n` needs root, `ip`)")
 @pytest.mark.skipif(OFFICIAL is None, reason="the authors' checkpoint (../shared/official) is not beside this clone")
 def test_node_without_index_installs_the_wheelhouse_beside_its_own_torch(tmp_path):
     base_python = str(Path(sys.base_prefix) / "bin" / "python3")

@@ -40,7 +40,7 @@ from .setting import TARGET_32, Setting, fresh, placed, sgd, stream, synthetic, 
 
 PARITY_TOL = 1e-4  # the device in float64 against the CPU in float64, after the step
 SMALL_LR = 1e-4  # exact vs fast checked here: fast is the leading order in the lr, so they must agree
-COSINE_MIN = 0.99  # per meta-parameter group at SMALL_LR (toy form: >= 0.995; docs/gpu.md)
+COSINE_MIN = 0.9  # per group at SMALL_LR; measured in CPU float32: toy >= 0.995, full size >= 0.950 (docs/gpu.md)
 PROBE_TOL = 1e-4  # IEEE float32 matmul / convolution against float64 (TF32: ~1e-3)
 
 
