@@ -66,8 +66,9 @@ def _flops(fn) -> int:
     return counter.get_total_flops()
 
 
-def iteration_flops(params: config.Params, target: str, method: str) -> tuple[float, float]:
-    """(FLOPs of one training iteration, FLOPs of one eval forward), per image."""
+def iteration(params: config.Params, target: str, method: str, batch: int):
+    """(step, evaluate, models): one training iteration of `target` x `method` on a random batch of
+    `batch` images on the CPU, and one eval forward, as the trainer runs them."""
     tcfg = params["targets"][target]
     ds = params["datasets"][tcfg["dataset"]]
     size = ds["image_size"]
@@ -87,8 +88,8 @@ def iteration_flops(params: config.Params, target: str, method: str) -> tuple[fl
     opt = torch.optim.SGD(
         list(model.parameters()) + list(meth.student_parameters()), lr=0.1, momentum=0.9, weight_decay=1e-4
     )
-    x = torch.randn(PROBE_BATCH, 3, size, size)  # (B, C, H, W)
-    y = torch.randint(0, BUILDERS[ds["builder"]].num_classes, (PROBE_BATCH,))
+    x = torch.randn(batch, 3, size, size)  # (B, C, H, W)
+    y = torch.randint(0, BUILDERS[ds["builder"]].num_classes, (batch,))
 
     def step():
         with torch.no_grad():
@@ -102,6 +103,12 @@ def iteration_flops(params: config.Params, target: str, method: str) -> tuple[fl
             for s in sources:  # the val pass also runs the sources when the method observes
                 s(x)
 
+    return step, evaluate, [model, meth, *sources]
+
+
+def iteration_flops(params: config.Params, target: str, method: str) -> tuple[float, float]:
+    """(FLOPs of one training iteration, FLOPs of one eval forward), per image."""
+    step, evaluate, _ = iteration(params, target, method, PROBE_BATCH)
     return _flops(step) / PROBE_BATCH, _flops(evaluate) / PROBE_BATCH
 
 

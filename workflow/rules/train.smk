@@ -37,6 +37,8 @@ rule train:
     priority: job_priority
     resources:
         gpu=GPU,
+        gpu_mem_mb=job_gpu_mem_mb,
+        **GPU_CONSTRAINT,
     shell:
         "l2tww --params .snakemake/l2tww/params.yaml train --job {wildcards.target}/{wildcards.method}/{wildcards.ntag}-s{wildcards.seeds} > {log} 2>&1"
 
