@@ -6,9 +6,9 @@ For every distinct (target, method) of the preset (as benchmarks/preset_cost.py 
 1. Measured (with glibc's mmap threshold fixed at 128 kB, so that freed tensors leave the
    resident set): one training iteration (benchmarks/preset_cost.iteration: the sources' forwards and
    the method's train_step; for L2T the look-ahead and the exact hypergradient's graphs) after one
-   untimed warm-up, at batch 2 and at batch 4. Its working memory is the growth of the process's
-   peak resident set during the iteration (Linux VmHWM, reset before it) over the resident set
-   before it; per image = the difference / 2, the rest fixed.
+   untimed warm-up, at two batches (224 px: 2 and 4; 32 px: 8 and 32). Its working memory is the
+   growth of the process's peak resident set during the iteration (Linux VmHWM, reset before it)
+   over the resident set before it; per image = the slope between the two, the rest fixed.
 2. Weights: 4 bytes x (3 x the trainable parameters: weights, gradients, momentum; + the frozen
    sources' parameters).
 3. Assumed (not measured): on a GPU the same tensors, at the recipe's batch, plus 20 % for the
@@ -72,10 +72,13 @@ def kind(params, method: str) -> str:
 
 
 def estimate(params, target: str, method: str) -> dict:
-    small, weights = working_mb(params, target, method, 2)
-    large, _ = working_mb(params, target, method, 4)
-    per_image = max(0.0, (large - small) / 2)
-    fixed = max(0.0, small - 2 * per_image)
+    # 32 px: batches 8 and 32, so that the difference stands above the allocator's noise (batches 2
+    # and 4 measured 0 MB per image for some cells); 224 px: 2 and 4, which a CPU can still hold.
+    lo, hi = (2, 4) if params["datasets"][params["targets"][target]["dataset"]]["image_size"] >= 224 else (8, 32)
+    small, weights = working_mb(params, target, method, lo)
+    large, _ = working_mb(params, target, method, hi)
+    per_image = max(0.0, (large - small) / (hi - lo))
+    fixed = max(0.0, small - lo * per_image)
     batch = params["recipes"][params["targets"][target]["recipe"]]["batch_size"]
     gpu = (fixed + per_image * batch + weights) * FRAGMENTATION + CUDA_OVERHEAD_MB
     return {"per_image_mb": round(per_image, 1), "fixed_mb": round(fixed), "weights_mb": round(weights), "batch": batch,
