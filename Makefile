@@ -52,7 +52,7 @@ install-offline:
 	touch $(VENV)/.installed
 	$(BIN)/python benchmarks/gpu_smoke.py --device cpu --ci $(SMOKE_ARGS)
 
-# The offline route end to end (tests/test_offline.py, ~8 min here): a wheelhouse built here, then in a
+# The offline route end to end (tests/test_offline.py, 4-8 min here): a wheelhouse built here, then in a
 # fresh venv holding only a torch other than the pin, with the network cut, install-offline and the
 # tiny pipeline. Apart from `make test`: it downloads ~175 MB.
 test-offline: install

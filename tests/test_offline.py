@@ -4,7 +4,7 @@
 namespace of its own: `unshare -n`), a fresh venv that holds only a torch of another version than
 the pin (L2TWW_OFFLINE_TORCH, default torch==2.13.0, the CPU build this machine keeps on disk) gets
 the wheelhouse through `make install-offline`, which runs the acceptance script's CPU form; then
-the tiny pipeline runs in it. `make test-offline` (CI: its own step), ~8 min; not in `make test`.
+the tiny pipeline runs in it. `make test-offline` (CI: its own step), 4-8 min; not in `make test`.
 
 No torchvision of the other version can be had here (PyPI's 0.28.0 is a CUDA build that does not
 import beside a CPU torch, and download.pytorch.org is unreachable), so the venv has none: the
