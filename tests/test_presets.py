@@ -52,7 +52,14 @@ def planned(tmp_path_factory) -> dict:
     for preset in ("paper.yaml", "paper-32px.yaml"):
         root = make_project(tmp_path_factory.mktemp(preset.removesuffix(".yaml")) / "project")
         stand_in_sources(root, f"workflow/presets/{preset}")
-        jobs = dry_run(root, preset)
+        # The released file waits on a shelf named by L2TWW_WEIGHTS_DIR, not at its path, as on a
+        # machine that has it elsewhere: planning accepts it and the fetch rule that copies it is planned.
+        shelf = root.parent / "shelf"
+        shelf.mkdir()
+        (root / RELEASED).rename(shelf / Path(RELEASED).name)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("L2TWW_WEIGHTS_DIR", str(shelf))
+            jobs = dry_run(root, preset)
         out[preset] = (jobs, yaml.safe_load((root / ".snakemake/l2tww/params.yaml").read_text()))
     return out
 
@@ -143,3 +150,23 @@ def test_the_paper_preset_plans_its_controls_and_its_decision_plan_validates(pla
     stand_in_sources(root, "workflow/presets/paper.yaml")
     monkeypatch.chdir(root)
     assert cli.main(["--params", "workflow/presets/paper.yaml", "check"]) == 0
+
+
+@pytest.mark.parametrize("preset", ["paper.yaml", "paper-32px.yaml"])
+def test_released_weights_are_fetched_by_their_own_local_rules_before_the_jobs_that_load_them(planned, preset):
+    """Issue 30: a training job never downloads (it may run on a node without internet); one local
+    rule per released file does, and every transfer job from that source waits for it."""
+    jobs, params = planned[preset]
+    fetched = {j["rule"].removeprefix("fetch_weights_"): j["output"] for j in jobs if j["rule"].startswith("fetch_")}
+    expected = {"tinyimagenet_r32_official": [RELEASED]}
+    if preset == "paper.yaml":
+        expected["imagenet_r34"] = ["data/raw/weights-imagenet_r34/resnet34-b627a593.pth"]
+    assert set(fetched) == set(expected)
+    assert fetched["tinyimagenet_r32_official"] == [RELEASED]
+    files = {s: out[0] for s, out in fetched.items()}
+    for job in _train(jobs):
+        target = params["targets"][job["wildcards"]["target"]]
+        transfer = params["methods"][job["wildcards"]["method"]]["kind"] != "scratch"
+        for source in target["sources"]:
+            if source in files:
+                assert (files[source] in job["input"]) == transfer, job

@@ -15,7 +15,7 @@ from l2tww.catalog import IMAGE_FOLDER
 from l2tww.config import ConfigError, Run, from_mapping
 from l2tww.config.layout import SEEDS_PATTERN, Layout
 from l2tww.results.cells import parse_n
-from l2tww.stages import identity, plan
+from l2tww.stages import gpu_memory, identity, plan
 from l2tww.stages.check import threads_warning, weights_problems
 
 # One schema for Snakemake and the CLI. Snakemake's validate checks the structure; l2tww's own
@@ -170,6 +170,25 @@ def job_inputs(w):
 def job_identity(w):
     """The identities of the job's runs: the job re-runs when one changes (and keeps the others)."""
     return [run_identity(run) for run in job_of(w).runs]
+
+
+def job_gpu_mem_mb(w):
+    """The job's GPU memory estimate (l2tww.stages.gpu_memory; 0 on a CPU or without one)."""
+    return gpu_memory.gpu_mem_mb(PARAMS, w.target, w.method, USES_GPU)
+
+
+def job_gpu_constraint(w):
+    """SLURM -C: the smallest GPU whose memory holds the job's estimate, from the site's list in
+    L2TWW_GPU_MEM_FEATURES (unset: no constraint). docs/cluster.md."""
+    features = os.environ.get(gpu_memory.FEATURES_ENV, "")
+    try:
+        return gpu_memory.constraint(job_gpu_mem_mb(w), features)
+    except ValueError as exc:
+        raise WorkflowError(str(exc))
+
+
+# Only where the site lists its GPUs' features: an empty constraint would still reach sbatch (-C '').
+GPU_CONSTRAINT = {"constraint": job_gpu_constraint} if os.environ.get(gpu_memory.FEATURES_ENV) else {}
 
 
 def job_priority(w):

@@ -38,6 +38,8 @@ rule train:
     priority: job_priority
     resources:
         gpu=GPU,
+        gpu_mem_mb=job_gpu_mem_mb,
+        **GPU_CONSTRAINT,
     shell:
         cli("train --job {params.job}")
 

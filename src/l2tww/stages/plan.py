@@ -14,6 +14,7 @@ from ..config import Job, Params, Run
 from ..config.layout import IDENTITY_FILE, SUMMARY_CSV, Layout
 from ..io import read_json
 from . import identity
+from .fetch_weights import released_files
 from .source_files import local_file
 
 
@@ -53,19 +54,25 @@ def sources_read(params: Params, run: Run) -> list[str]:
     return [s for s in params["targets"][run.target]["sources"] if params.is_pretrained(s)]
 
 
+def released_read(params: Params, run: Run) -> list[str]:
+    """The released weight files a run loads, written by the fetch rules (workflow/rules/weights.smk)."""
+    if not METHODS[params["methods"][run.method]["kind"]].reads_sources:
+        return []
+    files = released_files(params)
+    return [files[s] for s in params["targets"][run.target]["sources"] if s in files]
+
+
 def run_files(params: Params, run: Run) -> list[str]:
-    """What a run reads: its prepared dataset, its split, its sources' checkpoints and the files of
-    its loaded sources (a missing one stops Snakemake's planning, before any job runs)."""
+    """What a run reads: its prepared dataset, its split, its sources' checkpoints (pretrained here),
+    the released files the fetch rules write and your own state_dict files (a missing one stops
+    Snakemake's planning, before any job runs)."""
     target = params["targets"][run.target]
     layout = params.layout
     data = [layout.prepared_marker(target["dataset"]), layout.split(target["dataset"], run.n_per_class, run.seed)]
     reads = METHODS[params["methods"][run.method]["kind"]].reads_sources
-    files = [f for s in (target["sources"] if reads else []) if (f := local_file(params["sources"][s])) is not None]
-    return (
-        [str(f) for f in data]
-        + [str(layout.model(layout.source_dir(s))) for s in sources_read(params, run)]
-        + [str(f) for f in files]
-    )
+    own = [f for s in (target["sources"] if reads else []) if (f := local_file(params["sources"][s])) is not None]
+    pretrained = [str(layout.model(layout.source_dir(s))) for s in sources_read(params, run)]
+    return [str(f) for f in data] + pretrained + released_read(params, run) + [str(f) for f in own]
 
 
 def job_files(params: Params, job: Job) -> list[str]:

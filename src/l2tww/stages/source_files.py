@@ -9,21 +9,31 @@ Torch-free: the Snakefile imports it; whether a state_dict fits its arch is stag
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..config import Params
 from ..data.download import file_hash
+from .fetch_weights import FETCHED, SEARCH_ENV
 
 WHERE = "docs/own-data.md, section 'Where files go'"
 
 
 def local_file(src: dict) -> Path | None:
-    """The file a source's weights must find on disk, or None: pretrained here, or downloaded
-    (torchvision weights without a local file are fetched by the first job that loads them)."""
+    """Your own file a source's weights read from disk and no rule makes (a state_dict), or None:
+    pretrained here, or a released file that a fetch rule writes (stages.fetch_weights)."""
     weights = src.get("weights")
-    if not weights or "path" not in weights or weights["format"] == "torchvision":
+    if not weights or "path" not in weights or weights["format"] in FETCHED:
         return None
     return Path(weights["path"])
+
+
+def _unfetchable(weights: dict, path: Path) -> bool:
+    """A missing released file that its fetch rule cannot make either: no url to download, and no
+    copy in the folders of L2TWW_WEIGHTS_DIR."""
+    if weights["format"] == "torchvision" or weights.get("url"):
+        return False
+    return not any((Path(d) / path.name).is_file() for d in os.environ.get(SEARCH_ENV, "").split(os.pathsep) if d)
 
 
 def sources_loaded(params: Params) -> list[str]:
@@ -42,13 +52,15 @@ def problems(params: Params) -> list[str]:
     out = []
     for name in sources_loaded(params):
         weights = params["sources"][name]["weights"]
-        path = local_file(params["sources"][name])
-        if path is None:
-            continue
+        if "path" not in weights:
+            continue  # downloaded by its fetch rule
+        path = Path(weights["path"])
         if not path.is_file():
+            if weights["format"] in FETCHED and not _unfetchable(weights, path):
+                continue  # its fetch rule downloads it, or copies it from L2TWW_WEIGHTS_DIR
             out.append(
-                f"sources.{name}.weights.path: {path} not found; put the source's file there ({WHERE}) or point "
-                "weights.path at it"
+                f"sources.{name}.weights.path: {path} not found; put the source's file there ({WHERE}), point "
+                f"weights.path at it, or name its folder in {SEARCH_ENV}"
             )
         elif weights.get("sha256") and (actual := file_hash(path, "sha256")) != weights["sha256"]:
             out.append(
