@@ -46,12 +46,12 @@ def hash_problem(claims: Mapping | None, where: str = "params.yaml: ") -> str | 
     return None
 
 
-def first_commit(value: str, path: str | Path, repo: str | Path = ".") -> tuple[str, str] | None:
-    """(commit, ISO date) of the oldest commit whose `path` contains `value` (git log -S, oldest first);
-    None outside a git checkout or before the plan is committed."""
+def _oldest(git_args: list[str], repo: str | Path) -> tuple[str, str] | None:
+    """(commit, ISO date) of the first line `git log --reverse <git_args>` prints; None outside a git
+    checkout or when git finds nothing."""
     try:
         out = subprocess.run(
-            ["git", "log", "--reverse", "--format=%H %cI", f"-S{value}", "--", str(path)],
+            ["git", "log", "--reverse", "--format=%H %cI", *git_args],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -66,24 +66,16 @@ def first_commit(value: str, path: str | Path, repo: str | Path = ".") -> tuple[
     return commit, date.strip()
 
 
+def first_commit(value: str, path: str | Path, repo: str | Path = ".") -> tuple[str, str] | None:
+    """(commit, ISO date) of the oldest commit whose `path` contains `value` (git log -S, oldest first);
+    None outside a git checkout or before the plan is committed."""
+    return _oldest([f"-S{value}", "--", str(path)], repo)
+
+
 def first_commit_after(commit: str, path: str | Path, repo: str | Path = ".") -> tuple[str, str] | None:
     """(commit, ISO date) of the oldest commit after `commit` (on its descendants' path) that changed
     `path`: the first confirmation run's results, when `path` is the summary's runs.csv."""
-    try:
-        out = subprocess.run(
-            ["git", "log", "--reverse", "--ancestry-path", "--format=%H %cI", f"{commit}..HEAD", "--", str(path)],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout.split("\n")[0]
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if not out.strip():
-        return None
-    found, date = out.split(" ", 1)
-    return found, date.strip()
+    return _oldest(["--ancestry-path", f"{commit}..HEAD", "--", str(path)], repo)
 
 
 def plan_record(claims: Mapping | None, params_path: str | Path, repo: str | Path = ".") -> dict | None:
