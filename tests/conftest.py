@@ -4,6 +4,7 @@ tiny pipeline in a temporary copy of the project, run once by Snakemake."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import re
 import shutil
@@ -37,16 +38,21 @@ def prepared_root(tmp_path_factory) -> Path:
     return root / "data"
 
 
+def tiny_in(folder: Path, prepared_root: Path) -> config.Params:
+    """The tiny params with data, results and reports under `folder` (the data a private copy)."""
+    raw = tiny_raw()
+    data = folder / "data"
+    shutil.copytree(prepared_root, data)
+    raw["data_root"] = str(data)
+    raw["results_root"] = str(folder / "results")
+    raw["reports_root"] = str(folder / "reports")
+    return config.from_mapping(raw)
+
+
 @pytest.fixture
 def tiny(tmp_path, prepared_root) -> config.Params:
     """The tiny params with its own results folder and a private copy of the prepared data."""
-    raw = tiny_raw()
-    data = tmp_path / "data"
-    shutil.copytree(prepared_root, data)
-    raw["data_root"] = str(data)
-    raw["results_root"] = str(tmp_path / "results")
-    raw["reports_root"] = str(tmp_path / "reports")
-    return config.from_mapping(raw)
+    return tiny_in(tmp_path, prepared_root)
 
 
 def with_changes(params: config.Params, **changes) -> config.Params:
@@ -77,8 +83,8 @@ def sh(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> sub
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and result.returncode != 0:
         logs = (
-            "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "logs").rglob("*.log")))
-            if (cwd / "logs").exists()
+            "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in sorted((cwd / "results/logs").rglob("*.log")))
+            if (cwd / "results/logs").exists()
             else ""
         )
         raise AssertionError(
@@ -109,6 +115,19 @@ def make_project(root: Path, git: bool = False) -> Path:
     return root
 
 
+def stand_in_sources(root: Path, params: str) -> None:
+    """A released source the project's `params` (a path inside `root`) reads from disk, stood in by a
+    placeholder file whose sha256 replaces the released one in that copy: the Snakefile's planning
+    refuses a missing or wrong source file, and a test that only plans need not have the real one."""
+    path = root / params
+    text = path.read_text()
+    for file, sha in set(re.findall(r"path: ([^,}\s]+), sha256: ([0-9a-f]{64})", text)):
+        (root / file).parent.mkdir(parents=True, exist_ok=True)
+        (root / file).write_bytes(b"stand-in for " + file.encode())
+        text = text.replace(sha, hashlib.sha256((root / file).read_bytes()).hexdigest())
+    path.write_text(text)
+
+
 def planned_jobs(root: Path) -> dict[str, int]:
     """Job counts per rule of a dry run (empty when nothing is to be done)."""
     return job_counts(sh(["snakemake", "-n", "--cores", "2", "all"], root).stdout)
@@ -129,3 +148,39 @@ def snakemade(tmp_path_factory) -> Path:
     root = make_project(tmp_path_factory.mktemp("sm") / "project")
     sh(["snakemake", "--cores", "2", "all"], root)
     return root
+
+
+# -- tiers (README: Tests) ---------------------------------------------------------------------------
+# `make test-fast` leaves out the `slow` and `integration` tests. Besides the explicit marks, a test
+# is marked by what it reaches: the tiny pipeline run by Snakemake (`snakemade`: integration) or the
+# prepared tiny data (`tiny`, `prepared_root`: training or preparing, slow).
+SLOW_FIXTURES = {"tiny", "prepared_root", "fixture_results"}
+# Under pytest-xdist the files whose tests read `snakemade` run on one worker, so the pipeline is
+# made once per session (xdist's own `xdist_group` does not group under pytest 9.2: it renames a
+# test's node id, which pytest now derives otherwise).
+SNAKEMADE_FILES = ("tests/test_workflow.py", "tests/test_share.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(item.fixturenames)
+        if "snakemade" in names:
+            if item.nodeid.split("::", 1)[0] not in SNAKEMADE_FILES:
+                raise pytest.UsageError(f"{item.nodeid} reads snakemade: list its file in conftest.SNAKEMADE_FILES")
+            item.add_marker(pytest.mark.integration)
+        elif names & SLOW_FIXTURES and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load scheduling, with the SNAKEMADE_FILES as one unit of work."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SnakemadeOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "snakemade" if nodeid.split("::", 1)[0] in SNAKEMADE_FILES else nodeid
+
+    return SnakemadeOnOneWorker(config, log)

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from l2tww import cli
+from l2tww.io import write_json
 
 from .conftest import tiny_raw
 
@@ -180,7 +181,7 @@ FOLDER_CASES = [
         "one normalisation value for RGB",
         {"cat": 12},
         None,
-        {"normalize": {"mean": [0.2], "std": [0.3]}},
+        {"normalize": {"mean": [0.2], "std": [0.3, 0.3, 0.3]}},
         ["datasets.animal_mnist.normalize.mean", "3 channel(s)"],
     ),
     (
@@ -241,3 +242,43 @@ def test_a_state_dict_source_of_another_arch_is_refused_by_check_naming_the_key(
     raw["sources"]["digits"]["weights"]["path"] = str(tmp_path / "right.pt")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     assert cli.main(["--params", str(tmp_path / "params.yaml"), "check"]) == 0
+
+
+def test_check_reports_every_problem_at_once_each_with_its_file(tmp_path: Path, capsys):
+    """A trimmed preset meets all its problems in one `check` (issue 31): one line per problem."""
+    raw = tiny_raw()
+    raw["targets"]["animal"]["recipe"] = "nope"
+    raw["datasets"]["animal_mnist"]["normalize"]["mean"] = [0.1, 0.2]
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    assert cli.main(["--params", str(params), "check"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"l2tww: error: {params}: ") for line in lines), lines
+    assert any("targets.animal.recipe: unknown recipe 'nope'" in line for line in lines)
+    assert any("datasets.animal_mnist.normalize.mean" in line for line in lines)
+
+
+def test_images_a_previous_prepare_skipped_count_against_their_class_at_check(tmp_path: Path, capsys):
+    """skip_unreadable: a class that the skipped images take below val + test + N is refused by check,
+    naming the class and the file (issue 31: split failed later, naming `class 0`)."""
+    root = tmp_path / "my-images"
+    _tree(root, {"cat": 9, "dog": 12})  # val 2 + test 2 + N 5 = 9: no image to spare in cat
+    raw = tiny_raw()
+    raw["data_root"] = str(tmp_path / "data")
+    raw["datasets"]["animal_mnist"] = {
+        "builder": "image_folder",
+        "root": str(root),
+        "val": {"per_class": 2},
+        "test": {"per_class": 2},
+        "skip_unreadable": True,
+        "normalize": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+    }
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    assert cli.main(["--params", str(params), "check"]) == 0  # nothing prepared yet: nothing known
+    capsys.readouterr()
+    skipped = {"skipped_unreadable": [{"path": "train/cat/003.jpg", "reason": "truncated"}]}
+    write_json(tmp_path / "data/prepared/animal_mnist/manifest.json", skipped)
+    message = _check(tmp_path, raw, capsys)
+    assert message.startswith("datasets.animal_mnist: class 'cat' keeps 8 of its 9 images"), message
+    assert "train/cat/003.jpg" in message and "needs 9" in message

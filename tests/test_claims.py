@@ -1,5 +1,5 @@
-"""The claims table from fixture records: each claim's pairing, the Holm family, the verdict branches,
-the seed-count rule in the reasons, TOST for fast = exact, and the JSON.
+"""The claims table from fixture records: each claim's pairing, the plan's gates (gatekeeper, then
+the decision gate), descriptive rows outside them, the seed-count rule in the reasons, and the JSON.
 
 Fixture, paired differences A − B per seed (one-sided p of the paired t-test from scipy's t.sf, the
 t statistic by hand):
@@ -13,11 +13,13 @@ t statistic by hand):
                         p = 0.9984, the opposite test's p = 0.001599
 - gain_grows            (3,4,3,4,3.5) − (2,-1,1,3,-.5) = 1,5,2,1,4: t = 3.07, p = 0.01644
 - multi_source@n5       4,-4,2,-2,0: mean 0, p = 0.5
-- fast_equals_exact@n5  .5,-.5,.3,-.3,0: TOST within ±1.5 (test_stats has its numbers)
-Holm over the m = 9 accuracy rows, raw p sorted with their multipliers: 0 x9 = 0, 4.865e-5 x8 = 3.89e-4,
-0.002406 x7 = 0.01684, 0.004485 x6 = 0.02691, 0.01644 x5 = 0.08222, 0.03198 x4 = 0.1279,
-0.1151 x3 = 0.3453, 0.5 x2 = 1, 0.9984 x1 -> 1 (running max). The opposite tests: lwf's 0.001599 is the
-smallest, x9 = 0.01439 <= 0.05: contradicted.
+- fast_vs_exact@n5      .5,-.5,.3,-.3,0: mean 0, s 0.4123
+The plan of PLAN: gate 1 (gatekeeper, Holm over 2): transfers_at_all@n5 (p 0 <= 0.025) and
+l2tww_vs_scratch@n5 (4.865e-5 <= 0.05): both supported, the gate passes 0.05 on. Gate 2 (decide,
+Bonferroni over 4: 0.0125 each, direction at 0.00625 per side): learned_where@n5 0.002406 -> supported;
+l2tww_vs_best_baseline@n5 opposite p 0.001599 -> contradicted; learning_helps@n5 0.1151 -> inconclusive;
+fast_vs_exact@n5: TOST at 0.0125 within ±1 (t = 1 / (0.4123 / sqrt 5) = 5.42, p = 0.0028) ->
+equivalent. Every other row is descriptive.
 """
 
 import itertools
@@ -26,8 +28,8 @@ import json
 import numpy as np
 import pytest
 
-from l2tww.results import claims, power, stats
-from l2tww.results.verdicts import NOT_RUN, Plan, to_json
+from l2tww.results import claims, decide, power
+from l2tww.results.verdicts import DESCRIPTIVE, NOT_REACHED, NOT_RUN, GatePlan, Plan, RowPlan, to_json
 
 SCRATCH5 = [40, 42, 38, 41, 39]
 SCRATCH25 = [70, 71, 69, 72, 70, 71, 69, 70, 72, 71]
@@ -77,6 +79,27 @@ SPEC = claims.ClaimsSpec(
     fast=("animal", "l2tww_fast"),
     exact=("animal", "l2tww"),
     reference=("animal_ft", "finetune"),
+    plan=Plan(
+        gates=(
+            GatePlan("transfers", "gatekeeper", ("transfers_at_all@n5", "l2tww_vs_scratch@n5")),
+            GatePlan(
+                "attribution",
+                "decide",
+                ("learning_helps@n5", "learned_where@n5", "l2tww_vs_best_baseline@n5", "fast_vs_exact@n5"),
+            ),
+        ),
+        rows={
+            r: RowPlan(1.5, 1.0)
+            for r in (
+                "transfers_at_all@n5",
+                "l2tww_vs_scratch@n5",
+                "learning_helps@n5",
+                "learned_where@n5",
+                "l2tww_vs_best_baseline@n5",
+                "fast_vs_exact@n5",
+            )
+        },
+    ),
 )
 IDS = [
     "transfers_at_all@n5",
@@ -88,7 +111,7 @@ IDS = [
     "l2tww_vs_best_baseline@n5",
     "gain_grows",
     "multi_source@n5",
-    "fast_equals_exact@n5",
+    "fast_vs_exact@n5",
 ]
 
 
@@ -100,7 +123,7 @@ def test_rows_come_in_the_claims_order_with_ids_by_n():
     assert [r.id for r in claims.claims_table(records(), SPEC)] == IDS
 
 
-def test_every_claim_gets_its_hand_computed_holm_verdict():
+def test_every_claim_gets_its_hand_computed_p_and_its_gated_verdict():
     rows = _table()
     raw = {
         "transfers_at_all@n5": 0.0,
@@ -113,33 +136,27 @@ def test_every_claim_gets_its_hand_computed_holm_verdict():
         "gain_grows": 0.01644,
         "multi_source@n5": 0.5,
     }
-    holm = {
-        "transfers_at_all@n5": 0.0,
-        "l2tww_vs_scratch@n5": 3.892e-4,
-        "learned_where@n5": 0.01684,
-        "learned_what@n5": 0.02691,
-        "gain_grows": 0.08222,
-        "l2tww_vs_scratch@n25": 0.1279,
-        "learning_helps@n5": 0.3453,
-        "multi_source@n5": 1.0,
-        "l2tww_vs_best_baseline@n5": 1.0,
-    }
     for cid, p in raw.items():
         assert rows[cid].p == pytest.approx(p, rel=1e-3, abs=1e-12), cid
-        assert rows[cid].p_holm == pytest.approx(holm[cid], rel=1e-3, abs=1e-12), cid
-        assert (rows[cid].m, rows[cid].kind) == (9, "accuracy")
-    supported = {"transfers_at_all@n5", "l2tww_vs_scratch@n5", "learned_where@n5", "learned_what@n5"}
-    for cid in raw:
-        expected = (
-            stats.SUPPORTED
-            if cid in supported
-            else stats.CONTRADICTED
-            if cid == "l2tww_vs_best_baseline@n5"
-            else stats.INCONCLUSIVE
-        )
-        assert rows[cid].verdict == expected, cid
-    assert rows["l2tww_vs_best_baseline@n5"].p_against_holm == pytest.approx(9 * 0.0015991, rel=1e-3)
+    verdicts = {cid: r.verdict for cid, r in rows.items()}
+    assert verdicts == {
+        "transfers_at_all@n5": decide.SUPPORTED,
+        "l2tww_vs_scratch@n5": decide.SUPPORTED,
+        "l2tww_vs_scratch@n25": DESCRIPTIVE,
+        "learning_helps@n5": decide.INCONCLUSIVE,
+        "learned_what@n5": DESCRIPTIVE,
+        "learned_where@n5": decide.SUPPORTED,
+        "l2tww_vs_best_baseline@n5": decide.CONTRADICTED,
+        "gain_grows": DESCRIPTIVE,
+        "multi_source@n5": DESCRIPTIVE,
+        "fast_vs_exact@n5": decide.EQUIVALENT,
+    }
+    assert rows["learned_where@n5"].level == pytest.approx(0.05 / 4) and rows["learned_where@n5"].gate == "attribution"
+    assert rows["l2tww_vs_best_baseline@n5"].p_less == pytest.approx(0.0015991, rel=1e-3)
+    assert rows["fast_vs_exact@n5"].p_tost == pytest.approx(0.0028, rel=0.05)
+    assert sorted(rows[r].level for r in ("transfers_at_all@n5", "l2tww_vs_scratch@n5")) == [0.025, 0.05]
     assert "unpaired seeds ignored: 0 + 1" in rows["l2tww_vs_scratch@n5"].reason  # scratch's seed 5
+    assert rows["gain_grows"].reason.startswith("outside the plan's gates: no decision")
     ref = rows["transfers_at_all@n5"]
     assert (ref.comparison, ref.mean, ref.low, ref.high) == (
         "finetune on animal_ft − scratch on animal, N=5",
@@ -149,60 +166,53 @@ def test_every_claim_gets_its_hand_computed_holm_verdict():
     )
 
 
-def test_a_claim_supported_alone_is_not_supported_in_the_family():
-    """Holm: gain_grows and L2T-ww − scratch at N = 25 pass in a family of 3 and fail in the family of 9."""
-    alone = _table(claims.ClaimsSpec(l2tww=("animal", "l2tww"), scratch=("animal", "scratch")))
-    assert list(alone) == ["l2tww_vs_scratch@n5", "l2tww_vs_scratch@n25", "gain_grows"]
-    # 4.865e-5 x3, 0.01644 x2 = 0.03289, 0.03198 x1 -> max 0.03289
-    assert alone["gain_grows"].p_holm == alone["l2tww_vs_scratch@n25"].p_holm == pytest.approx(0.03289, rel=1e-3)
-    assert {r.verdict for r in alone.values()} == {stats.SUPPORTED} and alone["gain_grows"].m == 3
-    family = _table()
-    assert family["gain_grows"].verdict == family["l2tww_vs_scratch@n25"].verdict == stats.INCONCLUSIVE
+def test_a_gate_that_does_not_pass_leaves_the_next_not_reached():
+    plan = Plan(
+        gates=(
+            GatePlan("first", "gatekeeper", ("learning_helps@n5",)),  # p 0.1151: not supported
+            GatePlan("then", "decide", ("learned_where@n5",)),
+        ),
+        rows={"learning_helps@n5": RowPlan(1.5, 1.0), "learned_where@n5": RowPlan(1.5, 1.0)},
+    )
+    rows = _table(claims.ClaimsSpec(**{**SPEC.__dict__, "plan": plan}))
+    assert rows["learning_helps@n5"].verdict == decide.INCONCLUSIVE
+    where = rows["learned_where@n5"]
+    assert (where.verdict, where.level) == (NOT_REACHED, 0.0) and "gate then not reached" in where.reason
+    assert where.mean == pytest.approx(4.0)  # the numbers are still shown
 
 
 def test_best_baseline_is_chosen_on_validation():
     best = _table()["l2tww_vs_best_baseline@n5"]
     assert best.comparison == "l2tww − lwf on animal, N=5"  # fm_one_to_one wins on test, lwf on val
     assert "lwf on animal is the best baseline on val (60.00)" in best.reason
-    assert (best.mean, best.reason.split(";")[0]) == (
-        pytest.approx(-2.0),
-        "the opposite test (A − B < 0): Holm-adjusted p 0.014 ≤ 0.05",
-    )
+    assert best.mean == pytest.approx(-2.0) and best.reason.startswith("98.75% CI [")
+    assert "below 0" in best.reason
 
 
-def test_the_sign_flip_p_is_exact_and_only_from_10_seeds():
+def test_the_sign_flip_p_is_exact_and_shown_from_6_seeds():
     rows = _table()
     d = np.array(D_L2T25, dtype=float)
     brute = np.mean([np.dot(s, np.abs(d)) >= d.sum() - 1e-9 for s in itertools.product([1, -1], repeat=10)])
     assert rows["l2tww_vs_scratch@n25"].p_perm == pytest.approx(brute) == pytest.approx(43 / 1024)
-    assert all(r.p_perm is None for r in rows.values() if r.n < 10)
+    assert all(r.p_perm is None for r in rows.values() if r.n < 6)
 
 
-def test_the_seed_rule_plans_each_claim_at_holms_first_step():
-    plan = Plan(design_sd={"learning_helps@n5": 2.0, "l2tww_vs_scratch@n5": 1.0})
+def test_the_seed_rule_plans_decision_rows_from_the_sds_upper_bound():
+    plan = Plan(**{**SPEC.plan.__dict__, "design_sd": {"learning_helps@n5": 2.0, "l2tww_vs_scratch@n5": 1.0}})
     rows = _table(claims.ClaimsSpec(**{**SPEC.__dict__, "plan": plan}))
     learn = rows["learning_helps@n5"]
-    # d = 1.5 / 2 at alpha 0.05 / 9: 24 seeds (power.py's brute-force test checks the same search)
-    assert learn.planned_n == power.planned_n(1.5, 2.0, 0.05 / 9, 0.8) == 24
-    assert learn.power == pytest.approx(power.power_one_sided(5, 1.5, 2.0, 0.05 / 9))
-    assert "the rule asked for 24 seeds" in learn.reason and "this run has 5" in learn.reason
-    scratch = rows["l2tww_vs_scratch@n5"]  # supported rows keep their planned n but need no excuse
-    assert scratch.planned_n == 9 and "asked" not in scratch.reason
-    assert "no design SD: no planned n" in rows["multi_source@n5"].reason
+    upper = power.sd_upper(2.0, 10)
+    assert learn.planned_n == power.planned_n_decide(1.5, 1.0, upper, 0.05 / 4, 0.8)
+    assert (learn.power, learn.power_equivalent) == pytest.approx(power.power_decide(5, 1.5, 1.0, upper, 0.05 / 4))
+    assert f"the rule asked for {learn.planned_n} seeds" in learn.reason and "this run has 5" in learn.reason
+    scratch = rows["l2tww_vs_scratch@n5"]  # a supported gatekeeper keeps its planned n, needs no excuse
+    assert scratch.planned_n == power.planned_n(1.5, power.sd_upper(1.0, 10), 0.05, 0.8)
+    assert "asked" not in scratch.reason
     assert "no design SD: no planned n" in rows["learned_where@n5"].reason  # supported, and unplanned
-    assert rows["multi_source@n5"].planned_n is None and rows["multi_source@n5"].power is None
+    assert rows["learned_where@n5"].planned_n is None and rows["learned_where@n5"].power is None
 
 
-def test_fast_equals_exact_is_a_tost_outside_the_family():
-    fast = _table()["fast_equals_exact@n5"]
-    assert (fast.kind, fast.verdict, fast.m, fast.p_holm) == ("equivalence", stats.SUPPORTED, None, None)
-    assert fast.claim == "fast mode ≈ exact mode (±1.5 pt)" and 0.0005 < fast.p < 0.001
-    assert (fast.low, fast.high) == (pytest.approx(-0.3931, abs=1e-4), pytest.approx(0.3931, abs=1e-4))  # 90%
-    wide = _table(claims.ClaimsSpec(**{**SPEC.__dict__, "plan": Plan(equivalence_margin=0.3)}))["fast_equals_exact@n5"]
-    assert wide.verdict == stats.INCONCLUSIVE and "90% CI reaches outside ±0.3" in wide.reason
-
-
-def test_absent_arms_give_not_run_rows_outside_the_family_and_unnamed_roles_give_none():
+def test_absent_arms_give_not_run_rows_and_unnamed_roles_give_none():
     spec = claims.ClaimsSpec(
         l2tww=("animal", "l2tww"),
         scratch=("animal", "scratch"),
@@ -212,8 +222,7 @@ def test_absent_arms_give_not_run_rows_outside_the_family_and_unnamed_roles_give
     )
     rows = _table(spec)
     assert rows["learning_helps"].verdict == NOT_RUN and "l2tww_frozen_typo on animal" in rows["learning_helps"].reason
-    assert rows["fast_equals_exact"].verdict == NOT_RUN and rows["fast_equals_exact"].kind == "equivalence"
-    assert rows["l2tww_vs_scratch@n5"].m == 3  # n5, n25, gain_grows: the not-run rows are not in the family
+    assert rows["fast_vs_exact"].verdict == NOT_RUN
     assert not {"l2tww_vs_best_baseline@n5", "learned_what@n5", "multi_source@n5"} & set(rows)
 
 
@@ -222,8 +231,8 @@ def test_one_seed_is_no_test():
     row = _table(claims.ClaimsSpec(l2tww=("animal", "l2tww"), scratch=("animal", "scratch")), recs)[
         "l2tww_vs_scratch@n5"
     ]
-    assert (row.verdict, row.p, row.n, row.low) == (stats.INCONCLUSIVE, 1.0, 1, None)
-    assert row.reason.startswith("1 seed: no test (p = 1)")
+    assert (row.verdict, row.p, row.n, row.low) == (DESCRIPTIVE, 1.0, 1, None)
+    assert "1 seed: no interval" in row.reason
 
 
 def test_bad_records_fail_with_one_line_naming_the_cell():
@@ -239,14 +248,14 @@ def test_json_is_keyed_by_claim_id_with_rounded_numbers():
     data = to_json(claims.claims_table(records(), SPEC))
     assert list(data) == IDS and json.loads(json.dumps(data)) == data
     row = data["l2tww_vs_scratch@n5"]
-    assert {k: row[k] for k in ("n", "mean", "low", "high", "p", "p_holm", "m", "verdict")} == {
+    assert {k: row[k] for k in ("n", "mean", "low", "high", "p", "level", "gate", "verdict")} == {
         "n": 5,
         "mean": 3.5,
         "low": 2.8792,
         "high": 4.1208,
         "p": 4.865e-05,  # 4 significant digits: a small p stays visible
-        "p_holm": 0.0003892,
-        "m": 9,
+        "level": 0.05,
+        "gate": "transfers",
         "verdict": "supported",
     }
     assert row["comparison"] == "l2tww − scratch on animal, N=5" and "id" not in row

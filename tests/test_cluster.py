@@ -241,7 +241,7 @@ def test_a_killed_training_job_is_resubmitted_and_resumes(slurm_run, local_run):
         if rule == "train" and wc == slurm_run["jobs"][killed][1] and j != killed
     ]
     assert len(retried) == 1 and int(retried[0]) > int(killed) and slurm_run["states"][retried[0]] == "COMPLETED"
-    run_log = (slurm_run["project"] / "logs/train" / f"{KILLED_RUN}.log").read_text()
+    run_log = (slurm_run["project"] / "results/logs/train" / f"{KILLED_RUN}.log").read_text()
     resumed = re.search(r"resuming \S+checkpoint\.pt after epoch (\d+)", run_log)
     assert resumed and int(resumed.group(1)) >= KILL_AFTER_EPOCH, run_log[-2000:]
     assert not (slurm_run["project"] / "results/runs" / KILLED_RUN / "checkpoint.pt").exists()

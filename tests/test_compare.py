@@ -66,7 +66,7 @@ def test_the_same_results_are_identical_and_seed_noise_within_the_margin_is_equi
     assert set(_readings(compare.compare(A, A)).values()) == {compare.IDENTICAL}
     jitter = [{**r, "test_acc": r["test_acc"] + (0.3 if r["seed"] % 2 else -0.3)} for r in A if r["method"] != "lwf"]
     readings = _readings(compare.compare([r for r in A if r["method"] != "lwf"], jitter))
-    assert set(readings.values()) == {compare.EQUIVALENT}  # +-0.3 on 5 seeds: 90% CI ~ +-0.3, within +-1.5
+    assert set(readings.values()) == {compare.EQUIVALENT}  # +-0.3 on 5 seeds: 90% CI ~ +-0.3, within +-1
 
 
 def test_each_reading_by_hand():
@@ -82,8 +82,8 @@ def test_each_reading_by_hand():
     assert (l2t.mean_a, l2t.mean_b, l2t.paired.ci.mean) == (40.0, 43.5, 3.5)
     assert (l2t.tost.ci.low, l2t.tost.ci.high) == (pytest.approx(3.023, abs=1e-3), pytest.approx(3.977, abs=1e-3))
     assert l2t.why() == "95% CI [+2.88, +4.12] excludes 0"
-    assert fm.why().startswith("90% CI [-0.15, +0.15] within ±1.5")
-    assert lwf.why() == "95% CI [-63.53, +63.53] contains 0 and the 90% CI [-31.57, +31.57] is not within ±1.5"
+    assert fm.why().startswith("90% CI [-0.15, +0.15] within ±1")
+    assert lwf.why() == "95% CI [-63.53, +63.53] contains 0 and the 90% CI [-31.57, +31.57] is not within ±1"
     assert cmp.only_a == [("animal", "at", None)] and cmp.only_b == [("animal", "lwf", 25)]
 
 
@@ -154,6 +154,7 @@ def _git(tmp_path):
     return ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 
 
+@pytest.mark.integration
 def test_main_compare_reads_two_git_revisions_and_the_workspace(tmp_path):
     git = _git(tmp_path)
     subprocess.run([*git, "init", "-q"], check=True)
@@ -171,6 +172,7 @@ def test_main_compare_reads_two_git_revisions_and_the_workspace(tmp_path):
         compare.main_compare("HEAD~1", "HEAD", "results/other.csv", repo=tmp_path)
 
 
+@pytest.mark.integration
 def test_the_cli_compares_the_summary_runs_file_of_two_revisions(tmp_path, monkeypatch, capsys):
     git = _git(tmp_path)
     subprocess.run([*git, "init", "-q"], check=True)
@@ -182,7 +184,7 @@ def test_the_cli_compares_the_summary_runs_file_of_two_revisions(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert cli.main(["compare", "HEAD~1"]) == 0  # B defaults to the workspace, here equal to HEAD
     out = capsys.readouterr().out
-    assert "[+2.88, +4.12]" in out and "equivalent: 90% CI within ±1.5 pt" in out
+    assert "[+2.88, +4.12]" in out and "equivalent: 90% CI within ±1 pt" in out
     assert cli.main(["compare", "HEAD~1", "--margin", "0.1"]) == 0
     assert "within ±0.1 pt" in capsys.readouterr().out
     assert cli.main(["compare", "HEAD~1", "--margin", "0"]) == 2

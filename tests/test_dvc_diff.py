@@ -27,7 +27,7 @@ ENV = {
     "GIT_COMMITTER_EMAIL": "t@example.org",
 }
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is needed")
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(shutil.which("git") is None, reason="git is needed")]
 
 
 def _run(cwd: Path, *cmd: str) -> str:

@@ -53,3 +53,16 @@ def test_a_corrupted_file_is_refused_with_both_hashes(tmp_path: Path, monkeypatc
 def test_idx_parser_rejects_other_files():
     with pytest.raises(ValueError, match="not an idx uint8 file"):
         embedded._parse_idx(b"PK\x03\x04garbage", Path("x.gz"))
+
+
+def test_every_preparable_builder_of_the_catalog_has_its_function():
+    """catalog.BUILDERS is the one builder registry: it names the module of each builder's function."""
+    from l2tww.catalog import BUILDERS
+    from l2tww.data.store import _builder
+
+    preparable = {name for name, info in BUILDERS.items() if info.storage != "none"}
+    assert {"fashion_mnist", "mnist5k", "animal_mnist", "cifar10", "cub200"} <= preparable
+    for name in preparable:
+        assert _builder(name).__name__ == name
+    with pytest.raises(ValueError, match="builder 'imagenet': nothing to prepare"):
+        _builder("imagenet")

@@ -41,6 +41,7 @@ ROWS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(RELEASED is None, reason="the authors' checkpoint (../shared/official) is not beside this clone")
 def test_toy_form_runs_every_row_and_passes(tmp_path, capsys):
     code = _smoke().main(
@@ -62,7 +63,9 @@ def test_toy_form_runs_every_row_and_passes(tmp_path, capsys):
     par = rows["parity"]
     assert par["checked"] == "float64" and par["float64"]["hyper_norm_rel"] == 0.0
     assert par["fp32"]["hyper_norm_rel"] > 0 and 0 < par["fp32"]["target_max_rel"] < 1e-4
-    assert set(rows["exact vs fast"]["cosine_lr_0.01"]) == {
+    assert rows["precision probe"]["switches_ok"] and rows["precision probe"]["tf32"]["switches"]["conv"] == "tf32"
+    assert min(rows["exact vs fast"]["cosine_lr_0.0001"].values()) >= rows["exact vs fast"]["cosine_min"]
+    assert set(rows["exact vs fast"]["cosine_lr_0.0001"]) == {
         "what.weight",
         "what.bias",
         "where.weight",
@@ -79,6 +82,79 @@ def test_toy_form_runs_every_row_and_passes(tmp_path, capsys):
     assert rows["32px exact fp32"]["x_scratch"] > 1 and rows["224px exact"]["peak_mb"] > 0
     assert rows["32px exact deterministic"]["x_fp32"] > 0 and rows["32px exact deterministic"]["dloss_first"] == 0
     assert "source: the authors' released ResNet32" in out
+    # The 224 px rows ran through the image-folder loader on JPEGs, and their loss fell.
+    for mode in ("scratch", "exact", "fast"):
+        row = rows[f"224px {mode}"]
+        assert (
+            row["loader"].startswith("image folder")
+            and row["loss_last"] < row["loss_first"]
+            and not row["wrong_shapes"]
+        )
+    assert rows["32px exact deterministic"]["cublas_at_cuda_start"] == ":4096:8"
+
+
+# -- planted faults: each row's check fails when what it checks is broken (docs/gpu.md's pass column) --
+
+
+def _rows(smoke, only: str, tmp_path) -> dict:
+    args = ["--device", "cpu", "--ci", "--source-weights", str(RELEASED), "--only", only]
+    code = smoke.main([*args, "--json", str(tmp_path / "r.json")])
+    rows = {r["row"]: r for r in json.loads((tmp_path / "r.json").read_text())["rows"]}
+    return code, rows
+
+
+@pytest.mark.skipif(RELEASED is None, reason="the authors' checkpoint (../shared/official) is not beside this clone")
+def test_tf32_left_on_under_fp32_fails_the_precision_probe(tmp_path, monkeypatch):
+    smoke = _smoke()
+    from gpu import parity
+
+    from l2tww.training import runtime
+
+    monkeypatch.setattr(parity, "set_precision", lambda precision: runtime.set_precision("tf32"))
+    try:
+        code, rows = _rows(smoke, "precision", tmp_path)
+    finally:
+        runtime.set_precision("fp32")
+    probe = rows["precision probe"]
+    assert code == 1 and probe["status"] == "FAILED" and probe["fp32"]["switches"]["conv"] == "tf32"
+
+
+@pytest.mark.skipif(RELEASED is None, reason="the authors' checkpoint (../shared/official) is not beside this clone")
+def test_a_fast_hypergradient_that_disagrees_at_a_small_lr_fails_exact_vs_fast(tmp_path, monkeypatch):
+    smoke = _smoke()
+    from gpu import parity
+
+    real = parity.one_step
+
+    def broken_fast(setting, mode, *args, **kwargs):
+        out = real(setting, mode, *args, **kwargs)
+        if mode == "fast":  # a wrong fast path: its where-nets' hypergradient points elsewhere
+            out["hyper"] = {k: -v if k.startswith("where") else v for k, v in out["hyper"].items()}
+        return out
+
+    monkeypatch.setattr(parity, "one_step", broken_fast)
+    code, rows = _rows(smoke, "exact vs fast", tmp_path)
+    assert code == 1 and rows["exact vs fast"]["status"] == "FAILED"
+
+
+def test_a_loader_returning_wrong_sizes_fails_the_224px_rows(tmp_path, monkeypatch):
+    smoke = _smoke()
+    from gpu import speed
+
+    real = speed.folder_loader
+    monkeypatch.setattr(speed, "folder_loader", lambda *a: real(*a[:4], a[4] - 8, *a[5:]))  # crops 8 px short
+    code, rows = _rows(smoke, "224px scratch", tmp_path)
+    row = rows["224px scratch"]
+    assert code == 1 and row["status"] == "FAILED" and row["wrong_shapes"][0] == [4, 3, 24, 24]
+
+
+@pytest.mark.skipif(RELEASED is None, reason="the authors' checkpoint (../shared/official) is not beside this clone")
+def test_a_cublas_setting_made_after_cuda_started_fails_the_deterministic_rows(tmp_path, monkeypatch):
+    smoke = _smoke()
+    monkeypatch.setattr(smoke.torch.cuda, "is_initialized", lambda: True)  # as if CUDA had started first
+    code, rows = _rows(smoke, "32px scratch deterministic", tmp_path)
+    row = rows["32px scratch deterministic"]
+    assert code == 1 and row["status"] == "FAILED" and row["cublas_at_cuda_start"] is None
 
 
 def test_a_missing_or_foreign_source_checkpoint_is_refused_in_one_line(tmp_path, capsys):

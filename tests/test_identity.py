@@ -57,7 +57,13 @@ def test_any_behaviour_edit_changes_the_code_hash(edited):
 
 
 def test_closure_follows_lazy_imports_inside_functions():
-    assert "l2tww.data.paper_datasets" in closure(("l2tww.data.store",))  # imported inside _builder()
+    assert "l2tww.data.folder_loader" in closure(("l2tww.data.loader",))  # imported inside open_split()
+
+
+def test_a_prepared_datasets_code_is_its_builders_module(tiny):
+    """data/store.py imports a builder's module by its catalog name: the identity names it instead."""
+    code = identity.prepare_identity(tiny, "mnist5k")["code"]
+    assert "l2tww.data.embedded" in code
 
 
 def _code(params, target, method):

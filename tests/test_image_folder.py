@@ -16,7 +16,7 @@ from PIL import Image
 
 from l2tww import config
 from l2tww.data.embedded import mnist5k
-from l2tww.data.image_tree import IMAGE_EXTENSIONS, scan_tree
+from l2tww.data.tree_scan import IMAGE_EXTENSIONS, scan_tree
 from l2tww.stages.prepare import dataset_stats, prepare_dataset
 from l2tww.stages.split import make_split
 
@@ -227,7 +227,7 @@ def test_a_large_image_folder_keeps_its_files_and_loads_through_the_folder_loade
         assert (out / image.path).read_bytes() == (root / image.path).read_bytes()  # byte for byte
     make_split(params, "own")
     split = make_split(params, "own", 3, 0)
-    data = open_split(out, split, params["datasets"]["own"], 4, torch.device("cpu"))
+    data = open_split(config.Layout.prepared_files(out), split, params["datasets"]["own"], 4, torch.device("cpu"))
     x, y = next(data.train.epoch(torch.Generator().manual_seed(0)))
     assert x.shape == (4, 3, 72, 72) and data.num_classes == 3 and len(data.test) == 6
     assert sorted(data.test.labels.tolist()) == [0, 0, 1, 1, 2, 2]

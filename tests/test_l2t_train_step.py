@@ -171,3 +171,23 @@ def check_train_step(mode, pairs, where, mu, steps):
     assert torch.allclose(bn.running_mean, mean, rtol=1e-12) and torch.allclose(bn.running_var, var, rtol=1e-12), (
         "BN running statistics"
     )
+
+
+@pytest.mark.parametrize("replay", [False, True])
+def test_fast_mode_makes_the_bn_replay_only_when_asked(replay):
+    """fast_bn_replay: one more BN EMA update per meta-step, from a forward at theta_0 (the post-step
+    parameters), as exact's look-ahead and the frozen control make; off (the default), fast's BN
+    statistics are the real step's only, as before."""
+    case = build(2, 0.9, WD, random_v0=True, bn=True, hypergradient="fast", fast_bn_replay=replay)
+    target, method, opt, bn = case.target, case.method, case.opt, case.target.bn
+    oracle = Oracle(target, method, case.x, case.y, case.source_outs)
+    theta_pre = oracle.theta()
+    mean, var, count = bn.running_mean.clone(), bn.running_var.clone(), int(bn.num_batches_tracked)
+    method.train_step(target, case.x, case.y, case.source_outs, opt)
+    for theta in [theta_pre] + ([oracle.theta()] if replay else []):
+        batch_mean, batch_var = oracle.bn_batch_stats(theta)
+        mean = (1 - bn.momentum) * mean + bn.momentum * batch_mean
+        var = (1 - bn.momentum) * var + bn.momentum * batch_var
+        count += 1
+    assert int(bn.num_batches_tracked) == count
+    assert torch.allclose(bn.running_mean, mean, rtol=1e-12) and torch.allclose(bn.running_var, var, rtol=1e-12)

@@ -75,3 +75,69 @@ def test_n_and_the_cell_key_have_one_definition():
     for what, pattern in spellings.items():
         found = [str(p.relative_to(ROOT)) for p in _files() if re.search(pattern, p.read_text())]
         assert set(found) <= {"results/cells.py"}, (what, found)
+
+
+# The artifact file names config/layout.py spells (its upper-case constants), and where else they may
+# still appear: the report notebooks' helpers move into report/ in issue 31 (read there, not here);
+# prose of the rendered pages that names a file to the reader.
+ARTIFACT_NAME = re.compile(r"^[\w-]+\.(json|pt|csv)$")
+NAMES_ELSEWHERE = {
+    "report/notebooks/l2tww_report.py": {"history.json", "metrics.json"},
+    "report/notebooks/l2tww_transfer.py": {"transfer.json"},
+    "report/cost.py": {"timing.json"},  # the cost page's sentence on where its numbers come from
+}
+
+
+def _artifact_names() -> set[str]:
+    from l2tww.config import layout
+
+    names = {v for k, v in vars(layout).items() if k.isupper() and isinstance(v, str) and ARTIFACT_NAME.match(v)}
+    return names | {"base.json"}  # a dataset's base split (Layout.base_split)
+
+
+def _spelled(text: str, names: set[str]) -> set[str]:
+    return {n for n in names if re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", text)}
+
+
+def _code_strings(path) -> str:
+    """The string constants of a module, docstrings left out (they may name a file to a reader)."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return "\n".join(
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+    )
+
+
+def test_no_module_spells_an_artifact_file_name_outside_the_layout():
+    names = _artifact_names()
+    assert {"metrics.json", "model.pt", "meta.json", "checkpoint.pt", "history.json", "runs.csv"} <= names
+    found = {}
+    for p in _files():
+        rel = str(p.relative_to(ROOT))
+        if rel == "config/layout.py":
+            continue
+        spelled = _spelled(_code_strings(p), names) - NAMES_ELSEWHERE.get(rel, set())
+        if spelled:
+            found[rel] = sorted(spelled)
+    workflow = ROOT.parents[1] / "workflow"
+    for p in sorted([*workflow.rglob("*.smk"), workflow.parent / "Snakefile"]):
+        code = "\n".join(line.split("#", 1)[0] for line in p.read_text().splitlines())  # comments may name files
+        spelled = _spelled(" ".join(re.findall(r"\"[^\"\n]*\"|'[^'\n]*'", code)), names)
+        if spelled:
+            found[str(p.relative_to(workflow.parent))] = sorted(spelled)
+    assert found == {}, "spell these through config.layout (Layout's methods or its constants)"
+
+
+def test_the_name_check_sees_a_spelled_name_and_ignores_a_docstring(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('"""Writes metrics.json."""\n\ndef f(d):\n    """model.pt"""\n    return d / "history.json"\n')
+    assert _spelled(_code_strings(module), _artifact_names()) == {"history.json"}

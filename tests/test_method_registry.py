@@ -75,3 +75,22 @@ def test_method_trains_one_step(target, method):
     moved = [not torch.equal(b, p) for b, p in zip(before, params)]
     assert all(moved[len(params) - len(student) :])
     assert any(moved)
+
+
+def test_whether_a_run_reads_its_sources_comes_from_the_registry_alone(monkeypatch):
+    """catalog.METHODS says which kinds load no source; the run's inputs, identity and planned files follow it."""
+    from l2tww import catalog
+    from l2tww.stages.identity import run_identity
+    from l2tww.stages.inputs import run_inputs
+    from l2tww.stages.plan import sources_read
+
+    assert [k for k, info in catalog.METHODS.items() if not info.reads_sources] == ["scratch"]
+    scratch = next(r for r in PARAMS.runs() if PARAMS.method_spec(r.target, r.method).kind == "scratch")
+    fm = next(r for r in PARAMS.runs() if PARAMS.method_spec(r.target, r.method).kind == "fm")
+    for run, reads in ((scratch, False), (fm, True)):
+        assert bool(run_inputs(PARAMS, run)["sources"]) is reads
+        assert bool(run_identity(PARAMS, run)["sources"]) is reads
+        assert bool(sources_read(PARAMS, run)) is reads
+    monkeypatch.setitem(catalog.METHODS, "fm", catalog.METHODS["fm"]._replace(reads_sources=False))
+    assert run_inputs(PARAMS, fm)["sources"] == [] and run_identity(PARAMS, fm)["sources"] == {}
+    assert sources_read(PARAMS, fm) == []

@@ -14,6 +14,7 @@ import torch
 import yaml
 from PIL import Image
 
+from .conftest import stand_in_sources
 from .test_image_folder import digits, truncate, write_image_folder
 from .test_presets import dry_run
 from .test_workflow import make_project, planned_jobs, sh
@@ -84,7 +85,9 @@ def own_run(tmp_path_factory) -> tuple[Path, object, str]:
     checked = sh(["l2tww", "check"], root)
     failed = sh(["snakemake", "--cores", "2", "all"], root, check=False)
     assert failed.returncode != 0
-    log = (root / "logs/prepare/own.log").read_text()
+    log = (root / "results/logs/prepare/own.log").read_text()
+    # The failed job's error line is in Snakemake's own output, not only in its log (issue 31).
+    assert log.splitlines()[-1] in failed.stderr and "l2tww: job prepare failed" in failed.stderr, failed.stderr
     _params(root, skip_unreadable=True)
     sh(["snakemake", "--cores", "2", "all"], root)
     return root, checked, log
@@ -156,6 +159,7 @@ def test_the_presets_pass_check_and_dry_run_against_a_folder(tmp_path, preset, r
         (root / "my-images/train" / cls).mkdir(parents=True)
         for i in range(40):  # val 5 + test 10 + N 25
             (root / "my-images/train" / cls / f"{i:03d}.jpg").touch()
+    stand_in_sources(root, f"workflow/presets/{preset}")
     assert sh(["l2tww", "--params", f"workflow/presets/{preset}", "check"], root).stdout.endswith(f"({runs} runs)\n")
     jobs = dry_run(root, preset)
     train = [j for j in jobs if j["rule"] == "train"]

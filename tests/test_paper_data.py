@@ -15,7 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from l2tww.data.folder import open_folder_split
+from l2tww.config import Layout
+from l2tww.data.folder_loader import open_folder_split
 from l2tww.data.store import prepare
 from l2tww.io import load_torch, read_json
 
@@ -183,7 +184,7 @@ def mirror(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100", "stl10", "tinyimagenet"])
 def test_tensor_datasets(mirror, tmp_path, name):
-    meta = prepare(name, name, tmp_path / "raw", tmp_path / "prepared")
+    meta = prepare(name, name, tmp_path / "raw", Layout.prepared_files(tmp_path / "prepared"))
     data = load_torch(tmp_path / "prepared" / "data.pt")
     c = mirror["counts"][name]
     assert data["train_x"].shape == (c["train"], 3, 32, 32) and data["test_x"].shape == (c["test"], 3, 32, 32)
@@ -194,7 +195,7 @@ def test_tensor_datasets(mirror, tmp_path, name):
 
 
 def test_cifar_order_is_torchvision_order(mirror, tmp_path):
-    prepare("cifar10", "cifar10", tmp_path / "raw", tmp_path / "prepared")
+    prepare("cifar10", "cifar10", tmp_path / "raw", Layout.prepared_files(tmp_path / "prepared"))
     root = tmp_path / "raw" / "extracted" / "cifar-10-batches-py"
     first = pickle.loads((root / "data_batch_1").read_bytes(), encoding="latin1")
     last = pickle.loads((root / "data_batch_5").read_bytes(), encoding="latin1")
@@ -204,16 +205,16 @@ def test_cifar_order_is_torchvision_order(mirror, tmp_path):
 
 
 def test_stl_skips_unlabeled_and_tiny_labels_follow_annotations(mirror, tmp_path):
-    prepare("stl10", "stl10", tmp_path / "s" / "raw", tmp_path / "s" / "prepared")
+    prepare("stl10", "stl10", tmp_path / "s" / "raw", Layout.prepared_files(tmp_path / "s" / "prepared"))
     assert not list((tmp_path / "s" / "raw").rglob("unlabeled_X.bin"))
-    meta = prepare("tiny", "tinyimagenet", tmp_path / "t" / "raw", tmp_path / "t" / "prepared")
+    meta = prepare("tiny", "tinyimagenet", tmp_path / "t" / "raw", Layout.prepared_files(tmp_path / "t" / "prepared"))
     assert meta["classes"] == ["n01", "n02", "n03"] and meta["test_labels"] == [0, 2]  # val_0 -> n01, val_1 -> n03
 
 
 @pytest.mark.parametrize("name", ["cub200", "dogs", "mit67", "stanford40"])
 def test_folder_datasets(mirror, tmp_path, name):
     out = tmp_path / "prepared"
-    meta = prepare(name, name, tmp_path / "raw", out)
+    meta = prepare(name, name, tmp_path / "raw", Layout.prepared_files(out))
     c = mirror["counts"][name]
     assert (
         meta["storage"] == "folder"
@@ -236,14 +237,14 @@ def test_count_mismatch_and_truncated_archive_leave_no_output(mirror, tmp_path, 
     (tmp_path / "counts.json").write_text(json.dumps(counts))
     monkeypatch.setenv("L2TWW_EXPECTED_COUNTS", str(tmp_path / "counts.json"))
     with pytest.raises(ValueError, match="cub200: 6 train after extraction, expected 7"):
-        prepare("cub200", "cub200", tmp_path / "raw", tmp_path / "prepared")
+        prepare("cub200", "cub200", tmp_path / "raw", Layout.prepared_files(tmp_path / "prepared"))
     assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == []
     good = mirror["server"].files["/cub200/CUB_200_2011.tgz"]
     mirror["server"].files["/trunc/cub200/CUB_200_2011.tgz"] = good[: len(good) // 2]
     monkeypatch.setenv("L2TWW_DATA_MIRROR", _url(mirror) + "/trunc")
     monkeypatch.setenv("L2TWW_CHECKSUMS", str(tmp_path / "lock.json"))
     with pytest.raises(ValueError, match="truncated or corrupt archive"):
-        prepare("cub200", "cub200", tmp_path / "raw2", tmp_path / "prepared2")
+        prepare("cub200", "cub200", tmp_path / "raw2", Layout.prepared_files(tmp_path / "prepared2"))
     assert not (tmp_path / "prepared2").exists() or not any((tmp_path / "prepared2").iterdir())
     assert not (tmp_path / "raw2" / "extracted").exists()
 
@@ -255,7 +256,7 @@ def _url(mirror) -> str:
 
 def test_folder_loader_batches_labels_and_determinism(mirror, tmp_path):
     out = tmp_path / "prepared"
-    meta = prepare("cub200", "cub200", tmp_path / "raw", out)
+    meta = prepare("cub200", "cub200", tmp_path / "raw", Layout.prepared_files(out))
     split = {
         "train": {"pool": "train", "indices": list(range(6))},
         "val": {"pool": "train", "indices": [0, 3]},
@@ -267,7 +268,7 @@ def test_folder_loader_batches_labels_and_determinism(mirror, tmp_path):
         "normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
         "augment": {"random_resized_crop": 16, "hflip": True},
     }
-    data = open_folder_split(out, meta, split, cfg, 4, torch.device("cpu"), 0, 2)
+    data = open_folder_split(out, Layout.prepared_meta(out), meta, split, cfg, 4, torch.device("cpu"), 0, 2)
     assert data.image_shape == (3, 16, 16) and data.num_classes == 3 and len(data.test) == 3
     assert data.test.labels.tolist() == meta["test_labels"]
     batches = [(x.shape, y.tolist()) for x, y in data.test.epoch()]
@@ -279,6 +280,6 @@ def test_folder_loader_batches_labels_and_determinism(mirror, tmp_path):
     a, b = run(data, 1), run(data, 1)
     assert all(torch.equal(x, y) for x, y in zip(a, b)) and not torch.equal(a[0], run(data, 2)[0])
     workers = open_folder_split(
-        out, meta, split, cfg, 4, torch.device("cpu"), 2, 2
+        out, Layout.prepared_meta(out), meta, split, cfg, 4, torch.device("cpu"), 2, 2
     )  # augmentation independent of workers
     assert all(torch.equal(x, y) for x, y in zip(a, run(workers, 1)))

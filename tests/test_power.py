@@ -4,6 +4,7 @@ V ~ chi-square(df) with Z standard normal, i.e. power = integral of P(Z > t_c sq
 
 import math
 
+import numpy as np
 import pytest
 from scipy import integrate
 from scipy import stats as sps
@@ -54,12 +55,34 @@ def test_planned_n_never_goes_below_3_and_grows_with_the_sd():
     assert ns == sorted(ns) and ns[-1] > 4 * ns[1]  # ~ sd^2
 
 
-def test_tost_plan_uses_the_bonferroni_bound_of_two_one_sided_tests():
-    # at a true difference of 0 each one-sided test has power_one_sided(n, margin, ...); both reject with
-    # probability >= 2 p - 1. At the issue's fast-vs-exact noise (sd ~6) that asks for ~144 seeds.
-    n = power.planned_n_tost(1.5, 6.1, 0.05, 0.8)
-    assert power.power_tost(n, 1.5, 6.1, 0.05) >= 0.8 > power.power_tost(n - 1, 1.5, 6.1, 0.05)
-    assert 2 * brute_power(n, 1.5, 6.1, 0.05) - 1 >= 0.8 and 130 < n < 160
+def tost_by_simulation(n, margin, sd, alpha, true=0.0, reps=200_000, seed=0):
+    """TOST's rejection rate on simulated normal samples: shares no code with power.power_tost."""
+    rng = np.random.default_rng(seed)
+    x = true + sd * rng.standard_normal((reps, n))
+    mean, s = x.mean(axis=1), x.std(axis=1, ddof=1)
+    half = sps.t.ppf(1 - alpha, n - 1) * s / math.sqrt(n)
+    return float(np.mean((mean - half > -margin) & (mean + half < margin)))
+
+
+@pytest.mark.parametrize(("n", "margin", "sd", "true"), [(5, 1.5, 1.5, 0.0), (10, 1.0, 1.2, 0.3), (20, 1.5, 6.1, 0.0)])
+def test_tost_power_is_exact_not_the_bonferroni_bound(n, margin, sd, true):
+    exact = power.power_tost(n, margin, sd, 0.05, true)
+    assert exact == pytest.approx(tost_by_simulation(n, margin, sd, 0.05, true), abs=0.004)
+    if true == 0.0:  # the bound 1 - 2 (1 - one side) it replaces is lower
+        assert exact > max(0.0, 2 * brute_power(n, margin, sd, 0.05) - 1)
+
+
+def test_the_sd_upper_bound_is_1_83_times_the_estimate_from_10_seeds():
+    assert power.sd_upper(1.0, 10) == pytest.approx(1.826, abs=1e-3)  # sqrt(9 / chi2_0.025(9) = 2.700)
+    with pytest.raises(ValueError, match="from 1 value"):
+        power.sd_upper(1.0, 1)
+
+
+def test_a_decision_row_is_planned_for_both_readings():
+    n = power.planned_n_decide(1.5, 1.0, 1.2, 0.05 / 3, 0.8)
+    sup, eq = power.power_decide(n, 1.5, 1.0, 1.2, 0.05 / 3)
+    assert min(sup, eq) >= 0.8 > min(power.power_decide(n - 1, 1.5, 1.0, 1.2, 0.05 / 3))
+    assert sup == pytest.approx(power.power_one_sided(n, 1.5, 1.2, 0.05 / 6))  # direction at level / 2
 
 
 def test_bad_sd_is_refused_and_one_seed_has_no_power():

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import random
+import re
 from html import unescape
 
 import pytest
@@ -27,6 +28,8 @@ from l2tww.stages.inputs import source_inputs
 from l2tww.stages.reporting import make_report, report_context
 from l2tww.stages.split import make_split
 from l2tww.training.sources import load_source
+
+from .conftest import tiny_in
 
 SECTIONS = [
     "Table 1",
@@ -82,6 +85,13 @@ def _report_params(tiny: config.Params) -> config.Params:
         "baselines": [["animal", "fm_one_to_one"], ["animal", "l2tw_one_to_one"]],
         "multi_source": ["animal_multi", "l2tww"],
         "single_sources": [["animal", "l2tww"]],
+        "plan": {
+            "gates": [{"name": "attribution", "test": "decide", "rows": ["learning_helps@n5", "learned_what@n5"]}],
+            "rows": {
+                "learning_helps@n5": {"effect": 1.5, "margin": 1.0},
+                "learned_what@n5": {"effect": 1.5, "margin": 1.0},
+            },
+        },
     }
     return config.from_mapping(raw, origin="fixture")
 
@@ -183,9 +193,11 @@ def _fake_run(params: config.Params, run: config.Run, rng: random.Random) -> Non
     write_json(out / "metrics.json", metrics)
 
 
-@pytest.fixture
-def fixture_results(tiny) -> config.Params:
-    params = _report_params(tiny)
+@pytest.fixture(scope="module")
+def fixture_results(tmp_path_factory, prepared_root) -> config.Params:
+    """Built once for the module: its tests only read the runs (each renders or summarizes into
+    a folder no other test reads)."""
+    params = _report_params(tiny_in(tmp_path_factory.mktemp("report"), prepared_root))
     layout = params.layout
     for name, src in params["sources"].items():  # random-weight sources, saved as pretrain would
         model = build_model(src["arch"], 10, 1)
@@ -200,6 +212,7 @@ def fixture_results(tiny) -> config.Params:
     return params
 
 
+@pytest.mark.integration
 def test_report_renders_every_section(fixture_results, tmp_path):
     out = make_report(fixture_results, tmp_path / "reports")
     html = (out / "l2tww-report.html").read_text()
@@ -216,7 +229,9 @@ def test_report_renders_every_section(fixture_results, tmp_path):
         "where-animal_multi-l2tww.png",
         "what-animal-l2tww.png",
         "curves-animal.png",
+        "forest.png",  # every claim at a glance, at the top of the report
     } <= figures
+    assert html.index("Every claim at a glance") < html.index("Table 1: every target")
     assert (out / "cost" / "cost-animal.png").exists() and "s / epoch" in (out / "cost" / "cost.md").read_text()
     assert (out / "plots" / "lowdata" / "animal-l2tww.csv").read_text().startswith("n_per_class,test_acc_mean")
     assert (out / "plots" / "learning_curves" / "animal-n5-l2tww.csv").exists()
@@ -239,15 +254,27 @@ def test_report_renders_every_section(fixture_results, tmp_path):
         "check of the control: ok",
     ):
         assert claim in summary and claim in unescape(html), claim
-    assert "Holm p (m)" in summary and "(m=7)" in summary  # the family: 7 accuracy rows
+    # the plan's gate decides its rows, the others are descriptive; the plan line says it is not committed
+    assert "| attribution |" in summary and "**descriptive**" in summary and "p (sign-flip)" in summary
+    assert "not committed yet: it cannot be shown to precede the runs" in summary
     # per-class gains over scratch: L2T-ww, the best baseline on val and the frozen control, by class name
     assert "## Which classes gain from transfer" in summary and "animal0" in summary
     assert "frozen control − scratch (n=2)" in summary and "best baseline on val" in summary
     assert "Did the meta-networks learn?" in html
-    assert "animal_multi" in summary and "± " in summary
+    assert "animal_multi" in summary
+    # 2 seeds per cell: no interval and no ▲/▼ (two agreeing seeds give a zero-width one), said so
+    table1 = summary.split("## Table 1")[1].split("\n## ")[0]
+    assert "| 2 |" in table1 and not re.search(r"\d ± \d", table1) and "n too small for an interval" in summary
+    per_class = summary.split("## Which classes gain from transfer")[1].split("\n## ")[0]
+    assert not [row for row in per_class.splitlines() if row.startswith("|") and re.search("[▲▼]", row)]
+    # every table renders: no raw markdown table row is left as text in the HTML (a `|` in a header did)
+    text = unescape(re.sub(r"<[^>]+>", "", html))
+    assert not re.search(r"^\s*\|.*\|\s*$", text, re.M), re.findall(r"^\s*\|.*\|\s*$", text, re.M)[:3]
+    assert f"runs under `{fixture_results.layout.results}`" in summary
     assert not list(out.glob(".render-*"))  # the temp folder is gone
 
 
+@pytest.mark.integration
 def test_a_second_render_writes_the_same_bytes_except_the_timings(fixture_results, tmp_path):
     """The report is a DVC-hashed artifact: papermill metadata, figure metadata or temp names that
     leaked into it would change dvc.lock at every rerun. Only cost/ (timings) may differ."""
@@ -315,7 +342,9 @@ def test_summary_metrics_nest_claims_and_diagnostics_by_id_and_repeat_byte_for_b
     out = summarize(fixture_results)
     first = (out / "metrics.json").read_bytes()
     metrics = json.loads(first)
-    assert metrics["claims"]["learning_helps@n5"]["m"] == 7 and "verdict" in metrics["claims"]["gain_grows"]
+    assert metrics["claims"]["learning_helps@n5"]["gate"] == "attribution"
+    assert metrics["claims"]["gain_grows"]["verdict"] == "descriptive"
+    assert len(metrics["plan"]["hash"]) == 16 and metrics["plan"]["status"] == "confirmation"
     assert metrics["diagnostics"]["meta_moved_frozen@n5"]["reading"].startswith("check of the control: ok")
     assert "verdict" not in metrics["diagnostics"]["pair_agreement_l2tww@n5"]
     assert metrics["animal"]["l2tww"]["n5"]["seeds"] == 2  # the means, nested as before

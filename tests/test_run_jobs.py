@@ -57,6 +57,11 @@ def test_a_job_holds_up_to_runs_per_job_seeds_of_one_cell_in_matrix_order():
     assert [job.runs for job in one_each.run_jobs()] == [(run,) for run in one_each.runs()]
     with pytest.raises(config.ConfigError, match="no training job 'animal/scratch/n5-s0-2'"):
         _matrix(2).job("animal/scratch/n5-s0-2")
+    # A rule's wildcards name the job itself; the tag is only what the command line carries.
+    for job in jobs:
+        assert _matrix(2).job_at(**job.wildcards) == job == _matrix(2).job(job.tag)
+    with pytest.raises(config.ConfigError, match="no training job 'animal/scratch/n5-s0-2'"):
+        _matrix(2).job_at("animal", "scratch", "n5", "0-2")
 
 
 @pytest.mark.parametrize(
@@ -137,8 +142,8 @@ def test_one_train_rule_whatever_the_grouping_and_each_job_trains_its_own_runs(t
             jobs[f"results/runs/animal/{method}/n5-s0-1.json"],
             jobs[f"results/runs/animal/{method}/n5-s2.json"],
         )
-        assert f"train --job animal/{method}/n5-s0-1 > logs/train/animal/{method}/n5-s0-1.log 2>&1" in first
-        assert f"train --job animal/{method}/n5-s2 > logs/train/animal/{method}/n5-s2.log 2>&1" in last
+        assert f"train --job animal/{method}/n5-s0-1 > results/logs/train/animal/{method}/n5-s0-1.log 2>&1" in first
+        assert f"train --job animal/{method}/n5-s2 > results/logs/train/animal/{method}/n5-s2.log 2>&1" in last
     blocks = out.split("rule ")
     assert all(
         "priority: 100" in b for b in blocks if b.split(":", 1)[0] in ("prepare", "split_base", "split", "pretrain")
@@ -156,7 +161,7 @@ def test_one_train_rule_whatever_the_grouping_and_each_job_trains_its_own_runs(t
             f"animal-{method}-n5-s0",
             f"animal-{method}-n5-s1",
         }
-        log = (root / f"logs/train/animal/{method}/n5-s0-1.log").read_text()
+        log = (root / f"results/logs/train/animal/{method}/n5-s0-1.log").read_text()
         assert f"[l2tww] animal-{method}-n5-s0" in log and f"[l2tww] animal-{method}-n5-s1" in log
 
 
@@ -215,7 +220,7 @@ def test_a_job_killed_in_its_third_run_keeps_its_two_finished_runs(tmp_path: Pat
     assert not (runs / "n5-s2" / "metrics.json").exists() and not (runs / "n5-s0-2.json").exists()
     finished = {seed: (runs / f"n5-s{seed}" / "metrics.json").stat().st_mtime_ns for seed in (0, 1)}
     sh(["snakemake", "--cores", "1", "--rerun-incomplete", "runs_all"], root)
-    log = (root / "logs/train/animal/scratch/n5-s0-2.log").read_text()
+    log = (root / "results/logs/train/animal/scratch/n5-s0-2.log").read_text()
     assert log.count("finished earlier with this identity, kept") == 2 and "resuming" in log
     assert {
         seed: (runs / f"n5-s{seed}" / "metrics.json").stat().st_mtime_ns for seed in (0, 1)

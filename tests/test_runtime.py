@@ -122,3 +122,23 @@ def test_a_job_that_is_not_deterministic_does_not_pay_for_the_switch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "True"], out.stderr[-500:]
+
+
+def test_the_execution_record_reads_the_precision_switches_not_the_config():
+    """metrics.json's `execution.precision_switches` (issue 30): what torch's switches say, so a run
+    whose TF32 was turned back on after set_precision shows it beside the configured fp32."""
+    from l2tww.training.runtime import execution_record, set_precision
+
+    runtime = {"precision": "fp32", "deterministic": False}
+    try:
+        set_precision("fp32")
+        assert execution_record(torch.device("cpu"), runtime)["precision_switches"] == {
+            "matmul": "ieee",
+            "conv": "ieee",
+            "float32_matmul_precision": "highest",
+        }
+        set_precision("tf32")  # a library switching TF32 on behind the run's back
+        record = execution_record(torch.device("cpu"), runtime)
+        assert record["precision"] == "fp32" and record["precision_switches"]["conv"] == "tf32"
+    finally:
+        set_precision("fp32")

@@ -20,8 +20,10 @@ import yaml
 from l2tww import config
 from l2tww.stages.plan import planned_jobs as plan_of
 
-from .conftest import REPO
+from .conftest import REPO, stand_in_sources
 from .test_workflow import job_counts, make_project, planned_jobs, sh
+
+pytestmark = pytest.mark.integration  # Snakemake plans and DVC remotes in scratch projects
 
 CLEAN = "Data and pipelines are up to date."
 # The tiny pipeline: prepare 2, split_base 2, split 2 (a source's and a target's), pretrain 1,
@@ -50,6 +52,7 @@ def test_sync_walks_the_jobs_snakemake_plans(tmp_path: Path, params: str):
     (a job sync did not know would be touched, unchecked, as an input of one it marks current)."""
     root = make_project(tmp_path / "p")
     shutil.copy2(REPO / params, root / "params.yaml")
+    stand_in_sources(root, "params.yaml")
     out = sh(["snakemake", "-n", "all"], root).stdout
     snakemake = sorted(
         (rule, tuple(sorted(outputs.split(", "))))
@@ -59,7 +62,6 @@ def test_sync_walks_the_jobs_snakemake_plans(tmp_path: Path, params: str):
     assert ours == snakemake
 
 
-@pytest.mark.integration
 def test_a_pulled_clone_reruns_only_what_is_stale(snakemade: Path, tmp_path: Path):
     a = make_project(tmp_path / "a", git=True)
     shutil.copy2(REPO / ".gitignore", a / ".gitignore")  # the project's: results/summary tracked, logs not

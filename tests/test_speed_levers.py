@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from l2tww.data.loader import TensorLoader
@@ -97,6 +98,7 @@ def test_channels_last_takes_effect_on_the_cpu_without_a_warning(monkeypatch):
     assert seen["channels_last"] is True
 
 
+@pytest.mark.slow  # subprocesses importing torch, the target's data prepared
 def test_the_embedded_benchmark_quick_form_prints_every_phase_of_an_arm():
     out = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "bench_embedded.py"), "--quick", "--arms", "frozen"],

@@ -116,3 +116,11 @@ def test_partition_keeps_the_official_test_set_whole():
     )
     assert split["test"] == {"pool": "test", "indices": list(range(20))}
     assert len(split["train"]["indices"]) == 4 * 14
+
+
+def test_a_class_too_small_to_split_is_named_by_its_folder_name():
+    labels = [0] * 3 + [1] * 9
+    meta = {"builder": "image_folder", "classes": ["cat", "dog"], "train_labels": labels, "test_labels": None}
+    cfg = {"val": {"per_class": 2}, "test": {"per_class": 2}}
+    with pytest.raises(ValueError, match=r"datasets.mine.val: 2 per class leaves no training images in class 'cat'"):
+        base_split(meta, cfg, 0, "mine")

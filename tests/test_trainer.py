@@ -108,6 +108,7 @@ def test_metrics_name_the_epoch_and_carry_their_evidence(tiny):
         **metrics["execution"],
         "device": "cpu",
         "precision": "fp32",
+        "precision_switches": {"matmul": "ieee", "conv": "ieee", "float32_matmul_precision": "highest"},
         "deterministic": False,
     }
     assert {"torch", "python", "device_name"} <= set(metrics["execution"])

@@ -13,6 +13,7 @@ import torch
 from l2tww.models import feature_shapes
 from l2tww.models.cifar_resnet import CifarResNet
 from l2tww.models.tv_resnet import TorchvisionResNet
+from l2tww.stages.fetch_weights import TORCHVISION_URLS, fetch_released
 from l2tww.training.weights import load_weights
 
 from .test_download import serve
@@ -95,19 +96,24 @@ def _tv_file(tmp_path: Path) -> tuple[str, bytes, dict]:
 
 
 def test_torchvision_download_is_hash_checked_and_loads(tmp_path, monkeypatch):
+    """The fetch rule's download (stages.fetch_weights) checks the name's hash; loading reads the file."""
     name, blob, state = _tv_file(tmp_path)
     monkeypatch.setenv("L2TWW_CHECKSUMS", str(tmp_path / "lock.json"))
+    cfg = {"format": "torchvision"}
     with serve({f"/models/{name}": blob, "/models/resnet18-deadbeef.pth": blob}) as (url, _):
+        cfg["url"] = f"{url}/models/{name}"
         model = TorchvisionResNet(18, 1000)
-        info = load_weights(model, {"format": "torchvision", "url": f"{url}/models/{name}"}, tmp_path / "cache")
-        assert Path(info["path"]) == tmp_path / "cache" / name
-        assert all(torch.equal(model.net.state_dict()[k], v) for k, v in state.items())
+        assert fetch_released(cfg, tmp_path / "cache", 18) == tmp_path / "cache" / name
         with pytest.raises(ValueError, match="expected sha256 prefix deadbeef"):
-            load_weights(
-                TorchvisionResNet(18, 1000),
-                {"format": "torchvision", "url": f"{url}/models/resnet18-deadbeef.pth"},
-                tmp_path / "cache",
+            fetch_released(
+                {"format": "torchvision", "url": f"{url}/models/resnet18-deadbeef.pth"}, tmp_path / "cache", 18
             )
+    info = load_weights(model, cfg, tmp_path / "cache")  # the server is gone: loading needs no network
+    assert Path(info["path"]) == tmp_path / "cache" / name
+    assert all(torch.equal(model.net.state_dict()[k], v) for k, v in state.items())
+    (tmp_path / "cache" / name).write_bytes(blob[:-1] + b"x")  # the file changed after the fetch checked it
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        load_weights(TorchvisionResNet(18, 1000), cfg, tmp_path / "cache")
     local = tmp_path / "local.pth"
     local.write_bytes(blob)
     model = TorchvisionResNet(18, 1000)
@@ -250,3 +256,47 @@ def test_a_state_dict_of_another_arch_is_refused_in_one_line_naming_the_key(tmp_
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
     with pytest.raises(ValueError, match=r"junk.pt: weights.path \(state_dict\) is corrupt or truncated"):
         load_weights(CifarResNet(8, 3, 4), _state_dict_cfg(tmp_path / "junk.pt"), tmp_path)
+
+
+def test_loading_never_downloads_and_names_the_fetch_rule(tmp_path, monkeypatch):
+    """A training job on a node without internet: an unfetched file is refused in one line, and no
+    socket is opened (the download moved to the fetch rules, workflow/rules/weights.smk)."""
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"a training job opened a connection: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    for cfg, model in (
+        ({"format": "torchvision"}, TorchvisionResNet(18, 1000)),
+        (
+            {"format": "torchvision", "url": "https://example.org/models/resnet18-0123abcd.pth"},
+            TorchvisionResNet(18, 1000),
+        ),
+        ({"format": "official_checkpoint", "url": "https://example.org/r32.pth.tar"}, CifarResNet(32, 200)),
+    ):
+        with pytest.raises(FileNotFoundError, match="released weights not fetched; run the workflow's fetch rule"):
+            load_weights(model, cfg, tmp_path / "cache")
+
+
+def test_planning_knows_torchvisions_urls_without_importing_it():
+    torchvision = pytest.importorskip("torchvision")
+    assert TORCHVISION_URLS == {
+        d: getattr(torchvision.models, f"ResNet{d}_Weights").IMAGENET1K_V1.url for d in TORCHVISION_URLS
+    }
+
+
+def test_the_released_resnet32_is_copied_from_the_weights_dir_and_checked(tmp_path, monkeypatch):
+    blob = b"not the release"
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "r32.pth.tar").write_bytes(blob)
+    cfg = {"format": "official_checkpoint", "path": str(tmp_path / "raw" / "r32.pth.tar")}
+    monkeypatch.setenv("L2TWW_WEIGHTS_DIR", str(tmp_path / "none"))
+    with pytest.raises(FileNotFoundError, match=r"r32.pth.tar: weights.path not found, nor in L2TWW_WEIGHTS_DIR"):
+        fetch_released(cfg, tmp_path, None)
+    monkeypatch.setenv("L2TWW_WEIGHTS_DIR", f"{tmp_path / 'none'}:{tmp_path / 'elsewhere'}")
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        fetch_released({**cfg, "sha256": "0" * 64}, tmp_path, None)
+    assert not (tmp_path / "raw" / "r32.pth.tar").exists()
+    assert fetch_released({**cfg, "sha256": hashlib.sha256(blob).hexdigest()}, tmp_path, None).read_bytes() == blob

@@ -42,10 +42,12 @@ def test_snakemake_runs_the_tiny_pipeline_end_to_end(snakemade: Path):
 
 
 def test_parallel_jobs_leave_their_own_logs_and_no_temp_files(snakemade: Path):
-    logs = sorted(p.relative_to(snakemade / "logs").as_posix() for p in (snakemade / "logs").rglob("*.log"))
+    logs = sorted(
+        p.relative_to(snakemade / "results/logs").as_posix() for p in (snakemade / "results/logs").rglob("*.log")
+    )
     assert "train/animal/scratch/n5-s0.log" in logs and "train/animal/fm_single/n5-s0.log" in logs
     for method in ("scratch", "fm_single"):
-        text = (snakemade / "logs/train/animal" / method / "n5-s0.log").read_text()
+        text = (snakemade / "results/logs/train/animal" / method / "n5-s0.log").read_text()
         assert "epoch 1" in text and "Traceback" not in text
     leftovers = [p for p in snakemade.rglob("*.tmp") if ".snakemake" not in p.parts]
     assert not leftovers

@@ -7,7 +7,9 @@ release's (workflow/checksums.json): a row that needs it refuses to run without 
 weights. 224 px: `paper-224px.yaml`'s cub200 (ResNet18, batch 64) from the ImageNet ResNet34, 16
 pairs; its rows report s/iter and memory only, which do not depend on weight values, so torchvision's
 file is loaded when given and the table says when the source is at its initialisation instead.
-Data: synthetic images (a smooth pattern per class + noise), learnable in a few steps.
+Data: synthetic images (a smooth pattern per class + noise), learnable in a few steps; 32 px as
+tensors through the project's on-device loader, 224 px written as JPEGs and read back through the
+image-folder loader a 224 px run uses (data/folder_loader.py: decode, RandomResizedCrop, flip, workers).
 """
 
 from __future__ import annotations
@@ -54,13 +56,15 @@ class Sizes:
     size224: int = 224
     iters224: int = 15
     warmup224: int = 3
+    jpeg224: int = 256  # the generated JPEGs' side: RandomResizedCrop(224) crops and rescales them
+    workers224: int = 8  # the presets' runtime.workers: JPEG-decoding processes
     distinct_batches: int = 4  # synthetic batches per timed row, cycled
     resume_steps: int = 30  # batches per epoch of the end-to-end runs (a kill lands mid-epoch)
 
 
 TOY = Sizes(
-    batch32=4, iters32=2, warmup=0, parity_batch=4, narrow=8, batch224=2, size224=32, iters224=1, warmup224=0,
-    distinct_batches=1, resume_steps=4,
+    batch32=4, iters32=2, warmup=0, parity_batch=4, narrow=8, batch224=4, size224=32, iters224=4, warmup224=0,
+    jpeg224=40, workers224=0, distinct_batches=1, resume_steps=4,
 )  # fmt: skip
 
 
@@ -73,6 +77,7 @@ class Setting:
     params: config.Params = field(default_factory=lambda: config.load(PRESET_32))
     params224: config.Params = field(default_factory=lambda: config.load(PRESET_224))
     _sources: dict = field(default_factory=dict)
+    cublas_at_cuda_start: str | None = None  # CUBLAS_WORKSPACE_CONFIG before CUDA started (gpu_smoke.run)
 
     def source32(self) -> torch.nn.Module:
         """The released ResNet32 on the CPU in float32 (rows copy it to their device and dtype)."""
@@ -150,6 +155,34 @@ def synthetic(classes: int, n: int, seed: int, size: int = 32) -> tuple[torch.Te
     labels = torch.randperm(n, generator=gen) % classes
     noisy = patterns[labels] * 200 + 28 + torch.randn(n, 3, size, size, generator=gen) * 20
     return noisy.clamp(0, 255).to(torch.uint8), labels
+
+
+JPEG_CLASSES = 8  # the generated JPEGs' classes (the first of the target's): a loss that can fall in a few steps
+
+
+def write_jpegs(folder: Path, n: int, side: int, seed: int = 0) -> list[tuple[str, int]]:
+    """n synthetic JPEGs (side x side, quality 90) in class folders: (path, label) as ImageFolder lists them."""
+    from PIL import Image
+
+    images, labels = synthetic(JPEG_CLASSES, n, seed, side)
+    samples = []
+    for i, (image, label) in enumerate(zip(images, labels.tolist())):
+        path = folder / f"c{label}" / f"{i:05d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(path, quality=90)
+        samples.append((str(path), label))
+    return samples
+
+
+def folder_loader(params: config.Params, target: str, samples, batch: int, size: int, device, workers: int):
+    """The 224 px training loader of data/folder_loader.py with the target dataset's transforms (at `size`
+    px in the toy form: the same transforms, cropped smaller)."""
+    from l2tww.data.folder_loader import FolderLoader, transforms_for
+
+    ds = params["datasets"][params["targets"][target]["dataset"]]
+    if size != ds["image_size"]:
+        ds = {**ds, "image_size": size, "augment": {**ds.get("augment", {}), "random_resized_crop": size}}
+    return FolderLoader(samples, transforms_for(ds, train=True), batch, True, device, workers, False)
 
 
 def train_loader(params: config.Params, target: str, images, labels, batch: int, device, channels_last=False):

@@ -24,8 +24,8 @@ def detail(row: dict) -> str:
         f, t = row["fp32"], row["tf32"]
         return (
             f"rel. error vs float64, fp32 (checked <= {row['tolerance']:g}; switches {f['switches']['matmul']}/"
-            f"{f['switches']['conv']}): matmul {f['matmul']:.1e}, conv {f['conv']:.1e} | tf32: matmul "
-            f"{t['matmul']:.1e}, conv {t['conv']:.1e}"
+            f"{f['switches']['conv']}): matmul {f['matmul']:.1e}, conv {f['conv']:.1e} | tf32 (switches "
+            f"{t['switches']['matmul']}/{t['switches']['conv']}): matmul {t['matmul']:.1e}, conv {t['conv']:.1e}"
         )
     if name.startswith("parity"):
         runs = [("device float64", "float64"), ("fp32", "fp32"), ("tf32", "tf32"), ("CPU float32", "cpu_fp32")]
@@ -33,13 +33,18 @@ def detail(row: dict) -> str:
             f"{row['tolerance']:g}): " + " | ".join(f"{label} {_errors(row[k])}" for label, k in runs if k in row)
         )
     if name == "exact vs fast":
-        return f"batch {row['batch']}, cosine per group: " + " | ".join(
+        checked = f"checked at lr {row['checked_lr']:g}: >= {row['cosine_min']:g}"
+        return f"batch {row['batch']}, cosine per group ({checked}): " + " | ".join(
             f"lr {key.removeprefix('cosine_lr_')}: " + ", ".join(f"{g} {c:.3f}" for g, c in cos.items())
             for key, cos in row.items()
             if key.startswith("cosine_lr_")
         )
     if name.startswith("32px"):
         text = f"loss {row['loss_first']:.3f} -> {row['loss_last']:.3f}"
+        if row.get("wrong_shapes"):
+            text += f"; WRONG batch shapes {row['wrong_shapes'][0]}"
+        if "cublas_at_cuda_start" in row:
+            text += f"; CUBLAS_WORKSPACE_CONFIG when CUDA started: {row['cublas_at_cuda_start']}"
         if "dloss_first" in row:
             text += (
                 f"; x fp32 {row['x_fp32']:.2f}; |loss - fp32| first {row['dloss_first']:.1e}, "
@@ -47,7 +52,10 @@ def detail(row: dict) -> str:
             )
         return text
     if name.startswith("224px"):
-        return row.get("source", "")
+        shapes = f"; WRONG batch shapes {row['wrong_shapes'][0]}" if row.get("wrong_shapes") else ""
+        return (
+            f"{row['loader']}, loss {row['loss_first']:.3f} -> {row['loss_last']:.3f}{shapes}; {row.get('source', '')}"
+        )
     if name == "end to end":
         e = row["execution"]
         return (

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from l2tww.results import power
+
 HERE = Path(__file__).resolve().parent
 DESIGN_SEEDS = set(range(10))
 ALPHA, M, DELTA, POWER = 0.05, 12, 1.5, 0.8
@@ -97,9 +99,9 @@ def ci(d: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
 
 # -- power ----------------------------------------------------------------------------------------
 def power_t(n: int, sd: float, delta: float = DELTA, alpha: float = ALPHA / M) -> float:
-    """One-sided paired t-test at level alpha, true mean difference delta, SD sd."""
-    df = n - 1
-    return float(1 - stats.nct.cdf(stats.t.ppf(1 - alpha, df), df, delta * math.sqrt(n) / sd))
+    """One-sided paired t-test at level alpha, true mean difference delta, SD sd (l2tww.results.power:
+    the project's one home of the power formulas)."""
+    return power.power_one_sided(n, delta, sd, alpha)
 
 
 def n_rule(sd: float, nmax: int = 10000) -> int:
@@ -110,19 +112,8 @@ def n_rule(sd: float, nmax: int = 10000) -> int:
 
 
 def power_tost(n: int, sd: float, margin: float = TOST_MARGIN, alpha: float = TOST_ALPHA, true: float = 0.0) -> float:
-    """Exact power of TOST (two one-sided paired t-tests at alpha) by integrating over the sample SD:
-    reject iff |mean - 0| < margin - t_{1-alpha,n-1} s/sqrt(n),
-    i.e. mean in (-margin + t s/sqrt n, margin - t s/sqrt n)."""
-    df = n - 1
-    t = stats.t.ppf(1 - alpha, df)
-    # s = sd * sqrt(chi2_df / df); integrate over u = chi2_df on a fine grid of its quantiles
-    q = (np.arange(4000) + 0.5) / 4000
-    u = stats.chi2.ppf(q, df)
-    s = sd * np.sqrt(u / df)
-    half = margin - t * s / math.sqrt(n)
-    se = sd / math.sqrt(n)
-    p = np.where(half > 0, stats.norm.cdf((half - true) / se) - stats.norm.cdf((-half - true) / se), 0.0)
-    return float(p.mean())
+    """Exact power of TOST (two one-sided paired t-tests at alpha): l2tww.results.power.power_tost."""
+    return power.power_tost(n, margin, sd, alpha, true)
 
 
 def n_tost(sd: float, nmax: int = 10000) -> int:
@@ -313,16 +304,17 @@ def main() -> None:
     ap.add_argument("--main", default=None, type=Path, help="the embedded default's runs.csv (bit-identity check)")
     ap.add_argument(
         "--idle",
-        default=HERE.parents[1] / "results/summary/runs.csv",
+        default=HERE.parents[1] / "results/summary/cost.csv",
         type=Path,
-        help="the checked-in embedded runs (make reproduce on the idle machine): idle cost per arm",
+        help="the checked-in embedded cost per cell (make reproduce on the idle machine): idle cost per arm",
     )
     ap.add_argument("--calib", default=HERE / "design-costs.csv", type=Path, help="calibrate_costs.py's CPU-time costs")
     ap.add_argument("--metanets", default=HERE / "design-metanets.csv", type=Path, help="extract_metanets.py's table")
     args = ap.parse_args()
     idle = defaultdict(list)
-    for r in read_csv(args.idle):
-        idle[(r["target"], r["method"], int(r["n_per_class"]))].append(float(r["time_per_epoch_s"]) * 8)
+    for r in read_csv(args.idle):  # the mean over the cell's timed seeds (runs.csv no longer holds times)
+        if r["time_per_epoch_s"]:
+            idle[(r["target"], r["method"], int(r["n_per_class"]))].append(float(r["time_per_epoch_s"]) * 8)
     calib = {}
     if args.calib.exists():
         for r in read_csv(args.calib):

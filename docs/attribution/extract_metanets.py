@@ -2,7 +2,7 @@
 
     python docs/attribution/extract_metanets.py results/design docs/attribution/design-metanets.csv
 
-Per run, at its best-val epoch (l2tww.claims.meta_movement): the largest entropy deficit
+Per run, at its best-val epoch (l2tww.results.diagnostics.meta_movement): the largest entropy deficit
 1 - H/log C of the what-nets' channel weights over pairs, the spread and the largest size of the
 relative lambda change (lambda_end - lambda_0) / lambda_0 over pairs, dead pairs (lambda = 0), and
 the mean lambda before and after. Design seeds 0-9 only.
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from l2tww.claims import meta_movement, transfer_at
+from l2tww.results.diagnostics import meta_movement, transfer_at
 
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
 rows = []

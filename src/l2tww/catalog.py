@@ -8,7 +8,7 @@ library below builds what they name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 
 # -- dataset builders --------------------------------------------------------------------------
@@ -24,29 +24,31 @@ class BuilderInfo:
     min_train_per_class: int
     has_test: bool
     storage: str  # "tensor" | "folder" | "none"
+    # The l2tww.data module whose function of the builder's name builds it (None: never prepared).
+    module: str | None = None
 
 
 BUILDERS: dict[str, BuilderInfo] = {
     # embedded (installed with the project)
-    "fashion_mnist": BuilderInfo(1, 10, 6000, True, "tensor"),
-    "mnist5k": BuilderInfo(1, 10, 500, False, "tensor"),
-    "animal_mnist": BuilderInfo(1, 10, 812, False, "tensor"),
+    "fashion_mnist": BuilderInfo(1, 10, 6000, True, "tensor", module="embedded"),
+    "mnist5k": BuilderInfo(1, 10, 500, False, "tensor", module="embedded"),
+    "animal_mnist": BuilderInfo(1, 10, 812, False, "tensor", module="embedded"),
     # paper, 32 px
-    "cifar10": BuilderInfo(3, 10, 5000, True, "tensor"),
-    "cifar100": BuilderInfo(3, 100, 500, True, "tensor"),
-    "stl10": BuilderInfo(3, 10, 500, True, "tensor"),
-    "tinyimagenet": BuilderInfo(3, 200, 500, True, "tensor"),
+    "cifar10": BuilderInfo(3, 10, 5000, True, "tensor", module="paper_datasets"),
+    "cifar100": BuilderInfo(3, 100, 500, True, "tensor", module="paper_datasets"),
+    "stl10": BuilderInfo(3, 10, 500, True, "tensor", module="paper_datasets"),
+    "tinyimagenet": BuilderInfo(3, 200, 500, True, "tensor", module="paper_datasets"),
     # paper, 224 px
-    "cub200": BuilderInfo(3, 200, 29, True, "folder"),
-    "dogs": BuilderInfo(3, 120, 100, True, "folder"),
-    "mit67": BuilderInfo(3, 67, 80, True, "folder"),
-    "stanford40": BuilderInfo(3, 40, 100, True, "folder"),
+    "cub200": BuilderInfo(3, 200, 29, True, "folder", module="paper_datasets"),
+    "dogs": BuilderInfo(3, 120, 100, True, "folder", module="paper_datasets"),
+    "mit67": BuilderInfo(3, 67, 80, True, "folder", module="paper_datasets"),
+    "stanford40": BuilderInfo(3, 40, 100, True, "folder", module="paper_datasets"),
     # the 224px source's classes (torchvision ImageNet weights); LwF's extra head has 1000 outputs
     "imagenet": BuilderInfo(3, 1000, 732, True, "none"),
 }
 
 # Your own images (`builder: image_folder`, `root: <folder>`): its facts are not static. They come
-# from the folder tree (data/image_tree.py: classes, the smallest class, a test/ folder or not),
+# from the folder tree (data/tree_scan.py: classes, the smallest class, a test/ folder or not),
 # read once per params load (config/facts.py) without opening an image.
 IMAGE_FOLDER = "image_folder"
 # Image folders up to this size (the 32 px setting) are stored as one uint8 tensor file, like
@@ -126,14 +128,22 @@ class NetShapes:
     source_classes: list[int]
 
 
-# kind in params.yaml -> (module of l2tww.methods, class): the registry, torch-free so the stages
-# layer can name a run's method module without importing it.
-METHODS: dict[str, tuple[str, str]] = {
-    "scratch": ("scratch", "Scratch"),
-    "finetune": ("finetune", "FineTune"),
-    "lwf": ("lwf", "LwF"),
-    "at": ("at", "AttentionTransfer"),
-    "lwf_at": ("lwf_at", "LwFAT"),
-    "fm": ("fm", "FeatureMatching"),
-    "l2t": ("l2t", "L2T"),
+class MethodInfo(NamedTuple):
+    module: str  # of l2tww.methods
+    cls: str
+    # Whether a run of this kind loads its target's source networks: a run that reads none names
+    # none in its identity, inputs and planned files, and starts before any source is pretrained.
+    reads_sources: bool = True
+
+
+# kind in params.yaml -> MethodInfo: the registry, torch-free so the stages layer can name a run's
+# method module and what it reads without importing it.
+METHODS: dict[str, MethodInfo] = {
+    "scratch": MethodInfo("scratch", "Scratch", reads_sources=False),
+    "finetune": MethodInfo("finetune", "FineTune"),
+    "lwf": MethodInfo("lwf", "LwF"),
+    "at": MethodInfo("at", "AttentionTransfer"),
+    "lwf_at": MethodInfo("lwf_at", "LwFAT"),
+    "fm": MethodInfo("fm", "FeatureMatching"),
+    "l2t": MethodInfo("l2t", "L2T"),
 }

@@ -11,11 +11,12 @@
     l2tww summarize                           # results/summary/
     l2tww sync                                # after `dvc pull`: mark for Snakemake the pulled outputs
                                               # whose recorded identity is current; list the stale
-    l2tww compare [REV_A] [REV_B]             # per cell: identical / equivalent (±1.5 pt) / different /
+    l2tww compare [REV_A] [REV_B]             # per cell: identical / equivalent (± the plan's margin) / different /
                                               # can't tell (default HEAD vs workspace), and the claims'
                                               # verdicts by claim id; a REV may be another checkout
     l2tww runs                                # the run matrix, one run id per line
     l2tww weights compare A.pth B.pth         # largest tensor difference of two weight files
+    l2tww try my-images                       # a one-minute smoke test on your folder (results/try-my_images/)
 
 Every verb but `weights` (which reads only its two files) validates the params file first; bad
 input exits 2 with one line on stderr (L2TWW_DEBUG=1 shows the traceback).
@@ -41,6 +42,8 @@ def _n(value: str) -> int | None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .config.layout import RUNS_CSV
+
     parser = argparse.ArgumentParser(prog="l2tww", description="Learning What and Where to Transfer: pipeline stages.")
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar instead of one line per epoch")
@@ -78,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print what is current and stale; change nothing")
     p = sub.add_parser("report", help="render the papermill reports into reports_root (params)")
     p.add_argument("--out", default=None, help="output folder (default: the params' reports_root)")
-    p = sub.add_parser("compare", help="paired, per-seed differences of results/summary/runs.csv between two revisions")
+    p.add_argument("--made-from", default=None, help="the params file(s) to name in the report (default: --params)")
+    p = sub.add_parser(
+        "compare", help=f"paired, per-seed differences of results/summary/{RUNS_CSV} between two revisions"
+    )
     p.add_argument(
         "rev_a", nargs="?", default="HEAD", help="git revision, or another checkout's directory (default HEAD)"
     )
@@ -96,8 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--margin",
         type=float,
-        default=1.5,
-        help="a cell is 'equivalent' when the 90%% CI of B - A lies within +-MARGIN points (default 1.5)",
+        default=None,
+        help="a cell is 'equivalent' when the 90%% CI of B - A lies within +-MARGIN points "
+        "(default: claims.plan.margin)",
     )
     p = sub.add_parser("runs", help="print the run matrix, one run id per line")
     p.add_argument(
@@ -106,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check", help="validate the params file (image folders' trees, your own state_dict sources included) and exit"
     )
+    p = sub.add_parser(
+        "try", help="a one-minute smoke test on your image folder: scratch, FM and L2T-ww (results/try-<name>/)"
+    )
+    p.add_argument("folder", help="your images: FOLDER/train/<class>/<image> (+ optional FOLDER/test/<class>/)")
+    p.add_argument("--cores", type=int, default=None, help="cores for snakemake (default: all)")
     from .training.weights_diff import add_arguments  # torch is imported only when it runs
 
     weights = sub.add_parser("weights", help="released weight files: `l2tww weights compare A B`")
@@ -128,9 +140,9 @@ def _dispatch(args) -> int | None:
             device = check_device(params["runtime"]["device"])
         except RuntimeError as exc:
             raise config.ConfigError(f"{params.origin}: {exc}") from None
-        from .stages.check import check_warnings, check_weights
+        from .stages.check import check_inputs, check_warnings
 
-        check_weights(params)
+        check_inputs(params)
         for warning in runtime_warnings(params["runtime"], device) + check_warnings(params):
             print(f"l2tww: warning: {params.origin}: {warning}", file=sys.stderr)
         print(f"{args.params}: ok ({len(params.runs())} runs)")
@@ -184,24 +196,28 @@ def _dispatch(args) -> int | None:
     elif args.verb == "compare":
         from .results.compare import main_compare
 
-        summary = params.layout.summary_dir()
+        files = params.layout.summary_outputs()
+        if args.margin is None:  # the plan's margin: one home for it (results.verdicts.DEFAULT_MARGIN without a plan)
+            from .results.verdicts import plan_from
+
+            args.margin = plan_from((params.data.get("claims") or {}).get("plan", {})).margin
         if not args.margin > 0:
             raise config.ConfigError(f"compare: --margin {args.margin:g}: expected a positive number of points")
         text, same = main_compare(
-            args.rev_a, args.rev_b, str(summary / "runs.csv"), metrics=str(summary / "metrics.json"), margin=args.margin
+            args.rev_a, args.rev_b, str(files["runs"]), metrics=str(files["metrics"]), margin=args.margin
         )
         print(text)
         if args.same_verdicts and same is not True:
             if same is None:
                 print(
-                    f"l2tww: --same-verdicts: {summary / 'metrics.json'} has no claims table on both sides",
+                    f"l2tww: --same-verdicts: {files['metrics']} has no claims table on both sides",
                     file=sys.stderr,
                 )
             return 1
     elif args.verb == "report":
         from .stages.reporting import make_report
 
-        make_report(params, args.out)
+        make_report(params, args.out, args.made_from)
 
 
 def _known(params, section: str, name: str) -> None:
@@ -218,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(args)
     try:
+        if args.verb == "try":  # writes its own params file: the project's params.yaml is not read
+            from .stages.trial import run_trial
+
+            return run_trial(args.folder, args.cores)
         status = _dispatch(args)
     except (
         FileNotFoundError,
@@ -226,8 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:  # ConfigError is a ValueError, NonFiniteLoss a RuntimeError
         if os.environ.get("L2TWW_DEBUG"):
             raise
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"l2tww: error: {message}", file=sys.stderr)
+        from .config import ConfigError
+
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        # A ConfigError lists every problem of the params, one line each; other errors: their first line.
+        for message in lines if isinstance(exc, ConfigError) else lines[:1]:
+            print(f"l2tww: error: {message}", file=sys.stderr)
         return 2
     return status or 0
 

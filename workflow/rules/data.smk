@@ -7,11 +7,11 @@ rule prepare:
     params:
         identity=prepare_id,
     log:
-        "logs/prepare/{dataset}.log",
+        LOGS + "/prepare/{dataset}.log",
     threads: 1
     priority: GATE_PRIORITY
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml prepare {wildcards.dataset} > {log} 2>&1"
+        cli("prepare {wildcards.dataset}")
 
 
 rule split_base:
@@ -22,11 +22,11 @@ rule split_base:
     params:
         identity=split_id,
     log:
-        "logs/split/{dataset}-base.log",
+        LOGS + "/split/{dataset}-base.log",
     threads: 1
     priority: GATE_PRIORITY
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml split {wildcards.dataset} > {log} 2>&1"
+        cli("split {wildcards.dataset}")
 
 
 rule split:
@@ -38,11 +38,11 @@ rule split:
         identity=split_id,
         n=lambda w: w.ntag[1:],
     log:
-        "logs/split/{dataset}-{ntag}-s{seed}.log",
+        LOGS + "/split/{dataset}-{ntag}-s{seed}.log",
     threads: 1
     priority: GATE_PRIORITY
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml split {wildcards.dataset} --n {params.n} --seed {wildcards.seed} > {log} 2>&1"
+        cli("split {wildcards.dataset} --n {params.n} --seed {wildcards.seed}")
 
 
 rule data_all:

@@ -10,7 +10,7 @@
 
 rule report:
     input:
-        str(LAYOUT.summary_dir() / "summary.csv"),
+        str(LAYOUT.summary_outputs()["summary"]),
         JOB_RECORDS,
         FOLDER_METAS,
     output:
@@ -18,7 +18,7 @@ rule report:
     params:
         identity=REPORT_ID,
     log:
-        "logs/report.log",
+        LOGS + "/report.log",
     threads: 1
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml report > {log} 2>&1"
+        cli("report --made-from " + MADE_FROM)

@@ -9,7 +9,7 @@ rule summarize:
     params:
         identity=SUMMARY_ID,
     log:
-        "logs/summarize.log",
+        LOGS + "/summarize.log",
     threads: 1
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml summarize > {log} 2>&1"
+        cli("summarize")

@@ -15,13 +15,13 @@ rule pretrain:
     params:
         identity=source_id,
     log:
-        "logs/pretrain/{source}.log",
+        LOGS + "/pretrain/{source}.log",
     threads: THREADS
     priority: GATE_PRIORITY
     resources:
         gpu=GPU,
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml pretrain {wildcards.source} > {log} 2>&1"
+        cli("pretrain {wildcards.source}")
 
 
 rule train:
@@ -31,19 +31,22 @@ rule train:
         PATTERN["job"],
     params:
         identity=job_identity,
+        job=job_tag,
     log:
-        "logs/train/{target}/{method}/{ntag}-s{seeds}.log",
+        LOGS + "/train/{target}/{method}/{ntag}-s{seeds}.log",
     threads: THREADS
     priority: job_priority
     resources:
         gpu=GPU,
+        gpu_mem_mb=job_gpu_mem_mb,
+        **GPU_CONSTRAINT,
     shell:
-        "l2tww --params .snakemake/l2tww/params.yaml train --job {wildcards.target}/{wildcards.method}/{wildcards.ntag}-s{wildcards.seeds} > {log} 2>&1"
+        cli("train --job {params.job}")
 
 
 rule sources_all:
     input:
-        [LAYOUT.source_dir(s) / "model.pt" for s in PARAMS.pretrained_sources()],
+        [LAYOUT.model(LAYOUT.source_dir(s)) for s in PARAMS.pretrained_sources()],
 
 
 rule runs_all:

@@ -1,5 +1,5 @@
 """The facts of a dataset that the config checks need: catalog.BUILDERS' for a built-in builder,
-its folder tree's for an image folder (data/image_tree.py, read once per params load), and the
+its folder tree's for an image folder (data/tree_scan.py, read once per params load), and the
 checks only an image folder has."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from ..catalog import BUILDERS, IMAGE_FOLDER, TENSOR_MAX_SIZE, BuilderInfo, folder_storage
-from ..data.image_tree import ImageTree, scan_tree
+from ..data.tree_scan import ImageTree, scan_tree
 
 
 def dataset_info(ds: Mapping[str, Any], tree: ImageTree | None) -> BuilderInfo:

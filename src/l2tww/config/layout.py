@@ -12,10 +12,24 @@ from pathlib import Path
 from ..results.cells import n_tag
 
 SEEDS_PATTERN = r"[0-9]+(-[0-9]+)?(\+[0-9]+(-[0-9]+)?)*"  # seeds_tag's output, as a rule wildcard
+
+# Every artifact's file name, spelled here only (tests/test_layers.py fails on a spelling elsewhere
+# in src/ and workflow/). The library below the stages receives the paths built from them.
+METRICS_FILE = "metrics.json"  # a run's or a source's result: the file that marks it done
+MODEL_FILE = "model.pt"  # its best-val weights
+HISTORY_FILE = "history.json"  # its per-epoch rows
+TRANSFER_FILE = "transfer.json"  # what an L2T method observed per epoch
+CHECKPOINT_FILE = "checkpoint.pt"  # the last epoch's state, deleted once the metrics are written
+LIVE_DIR = "live"  # dvclive's per-epoch plots
 # Beside each run's and source's metrics.json: the seconds, memory, host and git state of the
 # execution that made it. Never hashed (.dvcignore), never part of a result's identity.
 TIMING_FILE = "timing.json"
 IDENTITY_FILE = "identity.json"
+PREPARED_META = "meta.json"  # a prepared dataset's classes, labels and provenance (written last)
+PREPARED_TENSORS = "data.pt"  # its uint8 images (tensor storage)
+PREPARED_MANIFEST = "manifest.json"  # its image list (image-folder storage)
+SUMMARY_CSV, RUNS_CSV, LOWDATA_CSV, COST_CSV = "summary.csv", "runs.csv", "lowdata.csv", "cost.csv"
+REPORT_HTML, REPORT_MD, COST_MD = "l2tww-report.html", "summary.md", "cost.md"
 
 
 def seeds_tag(seeds) -> str:
@@ -45,7 +59,22 @@ class Layout:
         return self.data / "prepared" / dataset
 
     def prepared_marker(self, dataset: str) -> Path:
-        return self.prepared(dataset) / "meta.json"
+        return self.prepared_meta(self.prepared(dataset))
+
+    @staticmethod
+    def prepared_meta(folder) -> Path:
+        return Path(folder) / PREPARED_META
+
+    @staticmethod
+    def prepared_files(folder) -> dict[str, Path]:
+        """A prepared dataset's folder and its files, as data/ reads and writes them."""
+        folder = Path(folder)
+        return {
+            "dir": folder,
+            "meta": folder / PREPARED_META,
+            "tensors": folder / PREPARED_TENSORS,
+            "manifest": folder / PREPARED_MANIFEST,
+        }
 
     def base_split(self, dataset: str) -> Path:
         return self.data / "splits" / dataset / "base.json"
@@ -63,6 +92,38 @@ class Layout:
     def run_dir(self, relpath: str) -> Path:
         return self.results / "runs" / relpath
 
+    # the files of a run's or a source's folder (run_dir, source_dir, or a run record's "dir")
+    @staticmethod
+    def metrics(folder) -> Path:
+        return Path(folder) / METRICS_FILE
+
+    @staticmethod
+    def model(folder) -> Path:
+        return Path(folder) / MODEL_FILE
+
+    @staticmethod
+    def history(folder) -> Path:
+        return Path(folder) / HISTORY_FILE
+
+    @staticmethod
+    def transfer(folder) -> Path:
+        return Path(folder) / TRANSFER_FILE
+
+    @staticmethod
+    def timing(folder) -> Path:
+        return Path(folder) / TIMING_FILE
+
+    @staticmethod
+    def fit_files(folder) -> dict[str, Path]:
+        """What the trainer writes into a run's or a source's folder (training.trainer.FitFiles)."""
+        folder = Path(folder)
+        return {
+            "checkpoint": folder / CHECKPOINT_FILE,
+            "model": folder / MODEL_FILE,
+            "history": folder / HISTORY_FILE,
+            "live": folder / LIVE_DIR,
+        }
+
     def job_record(self, target: str, method: str, ntag: str, seeds: str) -> Path:
         """What a training job writes last: its runs and their identities (the rule's output;
         each run's own files are not rule outputs, so a failed job never deletes finished runs)."""
@@ -74,14 +135,36 @@ class Layout:
 
     # identity.json: the identity the summary or report was made under (stages/identity.py), written
     # last; what `l2tww sync` compares on a clone that pulled them.
-    SUMMARY_FILES = ("summary.csv", "runs.csv", "lowdata.csv", "metrics.json", "cost.csv", IDENTITY_FILE)
-    REPORT_FILES = ("l2tww-report.html", "summary.md", "cost/cost.md", IDENTITY_FILE)
+    SUMMARY_FILES = (SUMMARY_CSV, RUNS_CSV, LOWDATA_CSV, METRICS_FILE, COST_CSV, IDENTITY_FILE)
+    REPORT_FILES = (REPORT_HTML, REPORT_MD, f"cost/{COST_MD}", IDENTITY_FILE)
 
     def summary_files(self) -> list[Path]:
         return [self.summary_dir() / name for name in self.SUMMARY_FILES]
 
+    def summary_file(self, name: str) -> Path:
+        """One of SUMMARY_FILES (results/summary/<name>)."""
+        if name not in self.SUMMARY_FILES:
+            raise ValueError(f"summary file {name!r}: expected one of {', '.join(self.SUMMARY_FILES)}")
+        return self.summary_dir() / name
+
+    def summary_outputs(self) -> dict[str, Path]:
+        """results.summary.write_summary's files, by what each holds."""
+        return {
+            key: self.summary_file(name)
+            for key, name in (
+                ("summary", SUMMARY_CSV),
+                ("runs", RUNS_CSV),
+                ("lowdata", LOWDATA_CSV),
+                ("cost", COST_CSV),
+                ("metrics", METRICS_FILE),
+            )
+        }
+
     def report_files(self) -> list[Path]:
         return [self.reports / name for name in self.REPORT_FILES]
+
+    def cost_report_dir(self) -> Path:
+        return self.reports / "cost"
 
     def patterns(self) -> dict[str, str]:
         """The rules' output patterns, with Snakemake wildcards."""
@@ -89,7 +172,7 @@ class Layout:
             "prepared": str(self.prepared_marker("{dataset}")),
             "base_split": str(self.base_split("{dataset}")),
             "split": str(self._split("{dataset}", "{ntag}", "{seed}")),
-            "source_model": str(self.source_dir("{source}") / "model.pt"),
-            "source_metrics": str(self.source_dir("{source}") / "metrics.json"),
+            "source_model": str(self.model(self.source_dir("{source}"))),
+            "source_metrics": str(self.metrics(self.source_dir("{source}"))),
             "job": str(self.job_record("{target}", "{method}", "{ntag}", "{seeds}")),
         }

@@ -18,10 +18,11 @@ from typing import Any, Iterator, Mapping
 import yaml
 from jsonschema import Draft202012Validator, validators
 
-from ..catalog import BuilderInfo, MethodSpec, Pair, num_taps
-from ..data.image_tree import ImageTree
+from ..catalog import BuilderInfo, MethodSpec, Pair
+from ..data.tree_scan import ImageTree
 from ..results.cells import group_cells, n_tag
-from .facts import dataset_info, folder_refs, scan_folders, smallest_class
+from .crossref import drop_unrun_claims, expand_pairs, problems
+from .facts import dataset_info, scan_folders
 from .layout import Layout, seeds_tag
 
 SCHEMA_PATH = Path(__file__).with_name("params.schema.yaml")
@@ -195,21 +196,39 @@ class Params:
         cells = group_cells(self.runs())
         return [Job(tuple(runs[i : i + size])) for runs in cells.values() for i in range(0, len(runs), size)]
 
+    @cached_property
+    def _jobs(self) -> dict[tuple[str, str, str, str], Job]:
+        return {tuple(job.wildcards.values()): job for job in self.run_jobs()}
+
+    def job_at(self, target: str, method: str, ntag: str, seeds: str) -> Job:
+        """The job of a rule's wildcards (Job.wildcards, in their order): the job itself, looked up
+        by what names it, never rebuilt from a tag string."""
+        job = self._jobs.get((target, method, ntag, seeds))
+        if job is None:
+            self._no_job(f"{target}/{method}/{ntag}-s{seeds}")
+        return job
+
     def job(self, tag: str) -> Job:
-        """The job of a tag (Job.tag), or a one-line error naming the tags there are."""
-        jobs = {job.tag: job for job in self.run_jobs()}
+        """The job of a tag (Job.tag, as `l2tww train --job` takes it), or a one-line error naming the
+        tags there are."""
+        jobs = {job.tag: job for job in self._jobs.values()}
         if tag not in jobs:
-            shown = ", ".join(list(jobs)[:3]) + (", ..." if len(jobs) > 3 else "")
-            raise ConfigError(
-                f"{self.origin}: no training job {tag!r} in the run matrix with runtime.runs_per_job "
-                f"{self.data['runtime']['runs_per_job']} (jobs: {shown})"
-            )
+            self._no_job(tag)
         return jobs[tag]
 
-    def splits_needed(self) -> list[tuple[str, int | None, int]]:
-        """(dataset, N, seed) of every split file a run or a source pretraining reads."""
+    def _no_job(self, tag: str) -> None:
+        tags = [job.tag for job in self._jobs.values()]
+        shown = ", ".join(tags[:3]) + (", ..." if len(tags) > 3 else "")
+        raise ConfigError(
+            f"{self.origin}: no training job {tag!r} in the run matrix with runtime.runs_per_job "
+            f"{self.data['runtime']['runs_per_job']} (jobs: {shown})"
+        )
+
+    def splits_needed(self, sources: list[str] | None = None) -> list[tuple[str, int | None, int]]:
+        """(dataset, N, seed) of every split file a run or the pretraining of `sources` (default:
+        every pretrained source) reads: sources first, then runs, each once."""
         out: dict[tuple, None] = {}
-        for name in self.pretrained_sources():
+        for name in self.pretrained_sources() if sources is None else sources:
             src = self.data["sources"][name]
             out[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
         for run in self.runs():
@@ -239,200 +258,6 @@ class Params:
 
     def label(self, method: str) -> str:
         return self.data["methods"][method].get("label", method)
-
-
-def expand_pairs(spec) -> list[tuple[int, int]]:
-    """A pair set is a list of [source tap, target tap] or a product {source: [...], target: [...]}."""
-    if isinstance(spec, Mapping):
-        return [(s, t) for s in spec["source"] for t in spec["target"]]
-    return [(int(s), int(t)) for s, t in spec]
-
-
-def _walk_refs(p: dict, trees: Mapping[str, ImageTree]) -> Iterator[str]:
-    """Cross-reference checks, yielding one message per problem."""
-    datasets, recipes, sources, methods = p["datasets"], p["recipes"], p["sources"], p["methods"]
-    for name, src in sources.items():
-        if src["dataset"] not in datasets:
-            yield f"sources.{name}.dataset: unknown dataset {src['dataset']!r}; expected one of {sorted(datasets)}"
-        if "weights" not in src and "recipe" not in src:
-            yield f"sources.{name}: needs a 'recipe' to pretrain, or 'weights' to load"
-        if "recipe" in src and src["recipe"] not in recipes:
-            yield f"sources.{name}.recipe: unknown recipe {src['recipe']!r}; expected one of {sorted(recipes)}"
-        if src.get("weights", {}).get("format") == "state_dict" and "url" in src["weights"]:
-            yield f"sources.{name}.weights.url: format state_dict reads the local file `path`; remove url"
-    infos = {name: dataset_info(ds, trees.get(name)) for name, ds in datasets.items()}
-    for name, ds in datasets.items():
-        info = infos[name]
-        yield from folder_refs(name, ds)
-        if "test" not in ds and "official_splits" not in ds and not info.has_test:
-            yield (
-                f"datasets.{name}.test: builder {ds['builder']!r} has no official test set; give test: {{per_class: N}}"
-            )
-        part = ds.get("partition")
-        if part is not None:
-            if sum(part["fractions"]) > 1 + 1e-9:
-                yield (
-                    f"datasets.{name}.partition.fractions: {part['fractions']} sum to {sum(part['fractions']):g}; "
-                    "expected at most 1"
-                )
-            if part["part"] >= len(part["fractions"]):
-                yield (
-                    f"datasets.{name}.partition.part: {part['part']} out of range; {len(part['fractions'])} "
-                    f"fractions give parts 0..{len(part['fractions']) - 1}"
-                )
-            elif "official_splits" in ds:
-                yield (
-                    f"datasets.{name}.partition: cannot be combined with official_splits (the authors' files fix the "
-                    "pool)"
-                )
-        for key in ("mean", "std"):
-            if len(ds["normalize"][key]) != info.channels:
-                yield (
-                    f"datasets.{name}.normalize.{key}: {ds['normalize'][key]} has {len(ds['normalize'][key])} "
-                    f"values; {ds['builder']} images have {info.channels} channel(s)"
-                )
-    for tname, t in p["targets"].items():
-        where = f"targets.{tname}"
-        if t["dataset"] not in datasets:
-            yield f"{where}.dataset: unknown dataset {t['dataset']!r}; expected one of {sorted(datasets)}"
-            continue
-        if t["recipe"] not in recipes:
-            yield f"{where}.recipe: unknown recipe {t['recipe']!r}; expected one of {sorted(recipes)}"
-        for s in t["sources"]:
-            if s not in sources:
-                yield f"{where}.sources: unknown source {s!r}; expected one of {sorted(sources)}"
-        if any(s not in sources for s in t["sources"]):
-            continue
-        t_taps = num_taps(t["arch"])
-        for set_name, spec in t["pairs"].items():
-            for s, tt in expand_pairs(spec):
-                if tt >= t_taps:
-                    yield (
-                        f"{where}.pairs.{set_name}: target tap {tt} out of range; {t['arch']['name']} has taps "
-                        f"0..{t_taps - 1}"
-                    )
-                for src_name in t["sources"]:
-                    s_taps = num_taps(sources[src_name]["arch"])
-                    if s >= s_taps:
-                        yield (
-                            f"{where}.pairs.{set_name}: source tap {s} out of range for source {src_name!r}; "
-                            f"{sources[src_name]['arch']['name']} has taps 0..{s_taps - 1}"
-                        )
-        ds, info = datasets[t["dataset"]], infos[t["dataset"]]
-        class_size = _pool_per_class(ds, info.min_train_per_class)
-        held = _held_out(ds, class_size, info.has_test)
-        smallest = smallest_class(ds, trees.get(t["dataset"]))
-        if held >= class_size:
-            yield (
-                f"datasets.{t['dataset']}: val + test hold out {held} images per class, but {smallest} has {class_size}"
-            )
-            continue
-        capacity = class_size - held
-        for src_name in t["sources"]:
-            if t.get("overlap") != "allowed" and (shared := _shared_images(datasets, t["dataset"], sources[src_name])):
-                yield (
-                    f"{where}: its dataset {t['dataset']!r} and source {src_name!r}'s dataset "
-                    f"{sources[src_name]['dataset']!r} {shared}; give each a different `partition.part` of one cut, or "
-                    f"set {where}.overlap: allowed"
-                )
-        seen_runs: dict[tuple, int] = {}
-        for i, block in enumerate(t["runs"]):
-            for key in ("methods", "n_per_class", "seeds"):
-                twice = sorted({x for x in block[key] if block[key].count(x) > 1}, key=str)
-                if twice:
-                    yield f"{where}.runs[{i}].{key}: {twice[0]!r} is listed twice"
-            for run in itertools.product(block["methods"], block["n_per_class"], block["seeds"]):
-                if seen_runs.setdefault(run, i) != i:
-                    method, n, seed = run
-                    yield (
-                        f"{where}.runs[{i}]: the run {tname}-{method}-{n_tag(n)}-s{seed} is already in "
-                        f"runs[{seen_runs[run]}]"
-                    )
-            for m in block["methods"]:
-                if m not in methods:
-                    yield f"{where}.runs[{i}].methods: unknown method {m!r}; expected one of {sorted(methods)}"
-                elif "pairs" in methods[m] and methods[m]["pairs"] not in t["pairs"]:
-                    yield (
-                        f"{where}.pairs: method {m!r} needs pair set {methods[m]['pairs']!r}, which {tname} does not "
-                        "define"
-                    )
-            for n in block["n_per_class"]:
-                if n is not None and n > capacity:
-                    yield (
-                        f"{where}.runs[{i}].n_per_class: {n} exceeds the {capacity} train images per class of "
-                        f"{t['dataset']!r} after val/test hold-out"
-                        + (f" ({smallest} has {class_size}, val + test take {held})" if t["dataset"] in trees else "")
-                    )
-    run_arms = {(t, m) for t, target in p["targets"].items() for block in target["runs"] for m in block["methods"]}
-    for key, (target, method) in _claim_arms(p.get("claims", {})):
-        if (target, method) not in run_arms:
-            yield f"{key}: [{target}, {method}] is not in the run matrix (targets.<t>.runs)"
-    yield from _not_a_baseline(p.get("claims", {}), methods)
-
-
-def _shared_images(datasets: dict, target_ds: str, source: dict) -> str | None:
-    """How a target's train images can be a pretrained source's training images, or None. Two
-    datasets on one builder share none only as different parts of the same partition cut."""
-    if "weights" in source:  # released weights: their training data is not ours to compare
-        return None
-    a, b = datasets[target_ds], datasets[source["dataset"]]
-    if a["builder"] != b["builder"]:
-        return None
-    pa, pb = a.get("partition"), b.get("partition")
-    if pa and pb and (pa["seed"], pa["fractions"]) == (pb["seed"], pb["fractions"]) and pa["part"] != pb["part"]:
-        return None
-    if source["dataset"] == target_ds:
-        return "are the same dataset: the target would train on the source's images"
-    if pa and pb and (pa["seed"], pa["fractions"], pa["part"]) == (pb["seed"], pb["fractions"], pb["part"]):
-        return (
-            f"take the same partition part ({pa['part']}) of {a['builder']!r}: the target would train on the "
-            "source's images"
-        )
-    return f"draw from the same {a['builder']!r} train images without disjoint parts of one partition"
-
-
-def _claim_arms(claims: dict) -> Iterator[tuple[str, list]]:
-    for role, value in claims.items():
-        if role == "plan":
-            continue
-        for i, arm in enumerate(value if role in ("baselines", "single_sources") else [value]):
-            yield (f"claims.{role}[{i}]" if role in ("baselines", "single_sources") else f"claims.{role}"), arm
-
-
-def _not_a_baseline(claims: dict, methods: dict) -> Iterator[str]:
-    """claims.baselines holds the paper's baselines only: a control or the fine-tuning reference
-    there would let "L2T-ww > the best baseline" be decided against the wrong arm."""
-    not_baselines = ("l2tww", "frozen", "fm_all_to_all", "reference", "multi_source", "fast", "exact")
-    roles = {tuple(claims[k]): k for k in reversed(not_baselines) if k in claims}
-    for i, (target, method) in enumerate(claims.get("baselines", [])):
-        m = methods.get(method, {})
-        if (target, method) in roles:
-            yield f"claims.baselines[{i}]: [{target}, {method}] is the {roles[(target, method)]} arm, not a baseline"
-        elif (
-            m.get("kind") == "finetune" or m.get("frozen") or (m.get("kind") == "fm" and m.get("pairs") == "all_to_all")
-        ):
-            yield (
-                f"claims.baselines[{i}]: method {method!r} is a control or the reference (fine-tuning, frozen "
-                "meta-nets, FM over all pairs); expected one of the paper's baselines"
-            )
-
-
-def _pool_per_class(ds: dict, per_class: int) -> int:
-    """Images per class of the smallest class left after `partition` (a lower bound: rounding)."""
-    part = ds.get("partition")
-    if part is None or part["part"] >= len(part["fractions"]):
-        return per_class
-    return int(part["fractions"][part["part"]] * per_class)
-
-
-def _held_out(ds: dict, per_class: int, has_test: bool) -> int:
-    """Images per class that val and test take out of the train pool (test: only without a test set)."""
-    held = 0
-    for key in ("val",) if has_test else ("val", "test"):
-        spec = ds.get(key)
-        if spec:
-            held += spec.get("per_class", 0) or int(round(spec.get("fraction", 0) * per_class))
-    return held
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -485,6 +310,9 @@ def from_mapping(raw: Mapping[str, Any], origin: str = "params.yaml") -> Params:
         trees = scan_folders(data["datasets"])
     except ValueError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
-    for problem in _walk_refs(data, trees):
-        raise ConfigError(f"{origin}: {problem}")
+    # Every problem at once, one line each (a trimmed preset meets them all in one `check`).
+    found = [f"{origin}: {problem}" for problem in problems(data, trees)]
+    if found:
+        raise ConfigError("\n".join(found))
+    drop_unrun_claims(data)
     return Params(data, origin, trees)

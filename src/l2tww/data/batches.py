@@ -1,5 +1,5 @@
 """What every loader gives the trainer: the three loaders of a split (`SplitData`) and the batches of
-one training epoch (`draw_batches`). A loader (data/loader.py's TensorLoader, data/folder.py's
+one training epoch (`draw_batches`). A loader (data/loader.py's TensorLoader, data/folder_loader.py's
 FolderLoader) has `epoch(generator)` yielding normalised (x: (B, C, H, W), y: (B,)) batches, `len()`
 and `labels`."""
 

@@ -115,6 +115,3 @@ def animal_mnist(raw_dir: Path) -> dict:
         "classes": [f"animal{i}" for i in range(10)],  # the package names no classes
         "provenance": provenance,
     }
-
-
-EMBEDDED = {"fashion_mnist": fashion_mnist, "mnist5k": mnist5k, "animal_mnist": animal_mnist}

@@ -2,7 +2,7 @@
 
 Tensor datasets (the embedded ones, CIFAR, STL, TinyImageNet) live on the training device as uint8
 and are augmented there, batch-wise: no DataLoader, no per-image Python. Folder datasets (224 px)
-use torchvision's ImageFolder with worker processes (`data/folder.py`). Both yield normalised
+use torchvision's ImageFolder with worker processes (`data/folder_loader.py`). Both yield normalised
 float batches (x: (B, C, H, W), y: (B,)) from `epoch(generator)`; the generator, seeded per epoch by
 the trainer, drives shuffling and augmentation, so a resumed run replays the same batches.
 """
@@ -112,7 +112,7 @@ def tensor_loader(
 
 
 def open_split(
-    prepared_dir: Path,
+    prepared: dict[str, Path],
     split_file: Path,
     dataset_cfg: dict,
     batch_size: int,
@@ -121,16 +121,26 @@ def open_split(
     workers: int = 0,
     eval_batch_size: int = EVAL_BATCH_SIZE,
 ) -> "SplitData":
-    """Loaders for "train" (augmented, shuffled), "val" and "test" (eval transform)."""
-    meta = read_json(Path(prepared_dir) / "meta.json", "prepared dataset metadata")
+    """Loaders for "train" (augmented, shuffled), "val" and "test" (eval transform). `prepared`: the
+    prepared folder "dir" and its "meta" and "tensors" files (config/layout.py: prepared_files)."""
+    meta = read_json(prepared["meta"], "prepared dataset metadata")
     split = read_json(split_file, "split file")
     if meta["storage"] == "folder":
-        from .folder import open_folder_split
+        from .folder_loader import open_folder_split
 
         return open_folder_split(
-            Path(prepared_dir), meta, split, dataset_cfg, batch_size, device, workers, eval_batch_size, channels_last
+            Path(prepared["dir"]),
+            Path(prepared["meta"]),
+            meta,
+            split,
+            dataset_cfg,
+            batch_size,
+            device,
+            workers,
+            eval_batch_size,
+            channels_last,
         )
-    tensors = load_torch(Path(prepared_dir) / "data.pt", "prepared dataset")
+    tensors = load_torch(prepared["tensors"], "prepared dataset")
     loaders = {}
     for part in ("train", "val", "test"):
         x, y = _select(tensors, meta, split[part], Path(split_file))

@@ -388,15 +388,3 @@ def stanford40(raw_dir: Path, out_dir: Path) -> dict:
             action = lst.name[: -len(f"_{part}.txt")]
             parts[part] += [(images / name.strip(), action) for name in lst.read_text().splitlines() if name.strip()]
     return _write_folders("stanford40", out_dir, parts)
-
-
-PAPER_BUILDERS = {
-    "cifar10": cifar10,
-    "cifar100": cifar100,
-    "stl10": stl10,
-    "tinyimagenet": tinyimagenet,
-    "cub200": cub200,
-    "dogs": dogs,
-    "mit67": mit67,
-    "stanford40": stanford40,
-}

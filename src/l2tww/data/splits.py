@@ -26,14 +26,25 @@ def _by_class(labels: np.ndarray, indices: np.ndarray) -> dict[int, np.ndarray]:
     return {int(c): indices[labels[indices] == c] for c in np.unique(labels[indices])}
 
 
-def _take_per_class(labels: np.ndarray, indices: np.ndarray, spec: dict, rng: np.random.Generator, what: str):
+def class_name(meta: dict, c: int) -> str:
+    """A class as errors name it: its folder name where the prepared dataset records one."""
+    names = meta.get("classes") or []
+    return repr(names[c]) if c < len(names) else str(c)
+
+
+def _take_per_class(
+    labels: np.ndarray, indices: np.ndarray, spec: dict, rng: np.random.Generator, what: str, meta: dict | None = None
+):
     """Hold out spec (per_class | fraction) from each class of `indices`: returns (held, rest)."""
     held, rest = [], []
     for c, members in _by_class(labels, indices).items():
         members = rng.permutation(members)
         k = spec["per_class"] if "per_class" in spec else max(1, int(round(spec["fraction"] * len(members))))
         if k >= len(members):
-            raise ValueError(f"{what}: {k} per class leaves no training images in class {c} ({len(members)} images)")
+            raise ValueError(
+                f"{what}: {k} per class leaves no training images in class {class_name(meta or {}, c)} "
+                f"({len(members)} images)"
+            )
         held.append(members[:k])
         rest.append(members[k:])
     return np.sort(np.concatenate(held)), np.sort(np.concatenate(rest))
@@ -70,13 +81,13 @@ def base_split(meta: dict, dataset_cfg: dict, seed: int, name: str = "dataset") 
     if meta["test_labels"] is not None:
         test = _pool("test", range(len(meta["test_labels"])))
     elif "test" in dataset_cfg:
-        held, pool = _take_per_class(labels, pool, dataset_cfg["test"], rng, f"datasets.{name}.test")
+        held, pool = _take_per_class(labels, pool, dataset_cfg["test"], rng, f"datasets.{name}.test", meta)
         test = _pool("train", held)
     else:
         raise ValueError(
             f"datasets.{name}.test: {meta['builder']} has no official test set; give test: {{per_class: N}}"
         )
-    val, train = _take_per_class(labels, pool, dataset_cfg["val"], rng, f"datasets.{name}.val")
+    val, train = _take_per_class(labels, pool, dataset_cfg["val"], rng, f"datasets.{name}.val", meta)
     return {"train": _pool("train", train), "val": _pool("train", val), "test": test, "seed": seed, "kind": "base"}
 
 
@@ -103,7 +114,8 @@ def low_data_split(
     for c, members in _by_class(labels, np.asarray(base["train"]["indices"])).items():
         if n_per_class > len(members):
             raise ValueError(
-                f"n_per_class: {n_per_class} exceeds the {len(members)} train images of class {c} in {name}"
+                f"n_per_class: {n_per_class} exceeds the {len(members)} train images of class {class_name(meta, c)} "
+                f"in {name}"
             )
         chosen = rng.permutation(members)[:n_per_class]
         if val_fraction is not None:

@@ -12,8 +12,8 @@ from .transfer_method import MethodSpec, NetShapes, Pair, TransferMethod
 
 
 def method_class(kind: str) -> type[TransferMethod]:
-    module, cls = METHODS[kind]
-    return getattr(importlib.import_module(f".{module}", __name__), cls)
+    info = METHODS[kind]
+    return getattr(importlib.import_module(f".{info.module}", __name__), info.cls)
 
 
 def build_method(spec: MethodSpec, shapes: NetShapes) -> TransferMethod:

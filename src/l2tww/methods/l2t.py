@@ -83,6 +83,15 @@ class L2T(TransferMethod):
         self.beta, self.lookahead, self.meta_every = hp["beta"], hp["lookahead"], hp["meta_every"]
         self.fast, self.bn_replay_update = hp["hypergradient"] == "fast", hp["bn_replay_update"]
         self.frozen = hp["frozen"]
+        # fast_bn_replay: fast mode makes the replay forward at theta_0 that exact's look-ahead and the
+        # frozen control make (one more BN EMA update per meta-step); off by default: fast's numbers as before
+        self.fast_bn_replay = hp.get("fast_bn_replay", False)
+        # beyond the paper (issue 29): score the look-ahead on held-out images of the batch, not its own
+        self.meta_objective = hp.get("meta_objective", "same_batch")
+        if self.meta_objective == "holdout" and self.fast:
+            raise ValueError(
+                f"method {spec.name}: meta_objective holdout needs hypergradient exact (fast has no look-ahead)"
+            )
         self.regressors = build_regressors(spec.pairs, shapes)
         self.meta = MetaNets(spec.pairs, shapes, hp["what"], hp["where"], hp["where_activation"], hp["where_bias_init"])
         phi = self.meta_parameters()
@@ -149,12 +158,17 @@ class L2T(TransferMethod):
                 BufferPolicy(dict(student.named_buffers()), False),
             )
             optimizer.step()  # after the leading-order hypergradient, which reads the pre-step theta
+            if self.fast_bn_replay:
+                with torch.no_grad():
+                    student(x, distances=False)
             self._adam(hyper)
             return terms
         optimizer.zero_grad(set_to_none=False)  # zeros, not None: PyTorch 1.x semantics (spec §4)
         (ce + wfm).backward()
         optimizer.step()
-        if meta:  # 2-5. look-ahead from the post-step (theta_0, v_0), hypergradient, Adam on phi
+        if meta and self.meta_objective == "holdout":
+            self._adam(self.holdout_hypergradient(target, x, y, source_outs, optimizer))
+        elif meta:  # 2-5. look-ahead from the post-step (theta_0, v_0), hypergradient, Adam on phi
             self._adam(self.hypergradient(student, x, y, optimizer, weights, lambdas))
         elif self.frozen and meta_batch and self.bn_replay_update and not self.fast:
             # The frozen control keeps the one side effect of a meta-step besides phi's update: the
@@ -177,6 +191,34 @@ class L2T(TransferMethod):
             sgd_hyper(optimizer),
             self.lookahead,
             BufferPolicy(dict(student.named_buffers()), self.bn_replay_update),
+        )
+
+    def holdout_hypergradient(self, target, x, y, source_outs, optimizer) -> list[torch.Tensor]:
+        """`meta_objective: holdout`: the look-ahead's steps on the first half of the batch, its
+        objective CE(theta_{T+1}) on the second half: disjoint images of the training set, so that the
+        meta-objective is not the data the look-ahead just fitted (at N = 5 one batch is the whole
+        training set: issue 29, item 5). Exact hypergradient only."""
+        h = x.shape[0] // 2
+        if h < 1:
+            raise ValueError(f"meta_objective holdout: a batch of {x.shape[0]} image(s) cannot be split in two")
+        inner = [_rows(o, slice(0, h)) for o in source_outs]
+        student = self.student(target, inner)
+        weights, lambdas = self.meta_outputs(inner)
+        held = self.student(target, [_rows(o, slice(h, None)) for o in source_outs])
+        names, theta0 = zip(*student.named_parameters())
+        return exact_hypergradient(
+            student_forward(student, x[:h]),
+            list(names),
+            list(theta0),
+            velocities(optimizer, list(theta0)),
+            self._wfm(weights, lambdas),
+            lambda logits: F.cross_entropy(logits, y[:h]),
+            self.meta_parameters(),
+            sgd_hyper(optimizer),
+            self.lookahead,
+            BufferPolicy(dict(student.named_buffers()), self.bn_replay_update),
+            meta_forward=student_forward(held, x[h:]),
+            meta_ce=lambda logits: F.cross_entropy(logits, y[h:]),
         )
 
     def _adam(self, grads: list[torch.Tensor]) -> None:
@@ -218,6 +260,11 @@ class L2T(TransferMethod):
         if self.meta_optimizer is not None and state.get("meta_optimizer") is not None:
             self.meta_optimizer.load_state_dict(state["meta_optimizer"])
         self.steps_done = state.get("steps_done", 0)
+
+
+def _rows(out: NetOutput, rows: slice) -> NetOutput:
+    """The images `rows` of a network output (logits, every tap, embedding)."""
+    return NetOutput(out.logits[rows], [f[rows] for f in out.features], out.embedding[rows])
 
 
 def _set_grads(params, *grad_lists) -> None:

@@ -115,8 +115,12 @@ def exact_hypergradient(
     hp: SGDHyper,
     steps: int,
     buffers: BufferPolicy,
+    meta_forward: Forward | None = None,
+    meta_ce: Ce | None = None,
 ) -> list[torch.Tensor]:
     """grad_phi CE(theta_{T+1}) through the look-ahead; exact (tested against a float64 unroll).
+    meta_forward / meta_ce: the forward and CE that score theta_{T+1} (default: the look-ahead's own
+    batch, the paper's same-batch objective; `meta_objective: holdout` passes a held-out batch's).
 
     Steps 1..T are one differentiable graph from leaves (theta_1, v_1); one backward of J gives
     their phi-terms and the adjoints a_theta, a_v at step 1. Step 0 needs no graph: its only
@@ -137,10 +141,10 @@ def exact_hypergradient(
         logits, distances = forward(dict(zip(names, theta)), buffers.for_pass(t), t < steps)
         loss = wfm(distances) if t < steps else ce(logits)
         theta, v = _sgd(theta, v, _grads(loss, theta, create_graph=True), hp)
-    logits, _ = forward(dict(zip(names, theta)), buffers.for_pass(steps + 1), False)
+    logits, _ = (meta_forward or forward)(dict(zip(names, theta)), buffers.for_pass(steps + 1), False)
     n = len(phi)
     # retain_graph: the step-0 term below backpropagates through the meta-nets' graph again.
-    out = _grads(ce(logits), [*phi, *theta1, *v1], create_graph=False, retain_graph=True)
+    out = _grads((meta_ce or ce)(logits), [*phi, *theta1, *v1], create_graph=False, retain_graph=True)
     g_phi, a_theta, a_v = out[:n], out[n : n + len(theta1)], out[n + len(theta1) :]
     b = torch._foreach_add(a_v, a_theta, alpha=-hp.lr)  # total adjoint of v_1
     g0_phi = _grads(wfm(directional_distances(forward, names, list(theta0), b, buffers)), phi, create_graph=False)

@@ -19,6 +19,10 @@ class ReportContext:
     # image folders (your own images) -> {root, counts (per pool; test None: held out of train),
     # skipped_unreadable, manifest}: what prepare read, from its meta.json
     data: dict = field(default_factory=dict)
+    results_root: str = "results"  # where the runs were read from (the params' results_root)
+    # the plan's record (results.plan_hash.plan_record) plus first_run_date: when the summary's runs.csv
+    # was first committed after the plan; None without a claims section
+    plan: dict | None = None
 
     def label(self, method: str) -> str:
         return self.methods[method].get("label", method)

@@ -27,11 +27,9 @@ import torch
 
 from ..data.loader import open_split
 from ..io import load_torch, read_json
-from ..methods import MethodSpec, build_method
 from ..methods.matching import pair_distances, pooled_source
 from ..methods.meta_nets import weighted_matching_loss
-from ..models import build_model, net_shapes
-from ..training.sources import load_source
+from ..training.assemble import build_run
 
 DEFINITION = (
     "s(x) = max over input channels of |∂L_wfm(x)/∂x|, with L_wfm = Σ_pairs β Σ_c w_c(x) d_c(x) and λ = 1; "
@@ -68,7 +66,7 @@ def choose_runs(methods: dict, runs: list[dict]) -> tuple[dict, dict] | None:
 
 @dataclass
 class Trained:
-    """A finished run, rebuilt from model.pt (best-val weights), in eval mode on the CPU."""
+    """A finished run, rebuilt from its best-val weights, in eval mode on the CPU."""
 
     run: dict
     target: torch.nn.Module
@@ -78,7 +76,7 @@ class Trained:
 
 def _split_data(run: dict, device: torch.device):
     data = run["inputs"]["data"]
-    return open_split(data["prepared"], data["split"], data["dataset"], 64, device)
+    return open_split(data["prepared_files"], data["split"], data["dataset"], 64, device)
 
 
 def load_trained(run: dict, device: torch.device | None = None) -> Trained:
@@ -87,12 +85,8 @@ def load_trained(run: dict, device: torch.device | None = None) -> Trained:
     device = device or torch.device("cpu")
     inputs = run["inputs"]
     data = _split_data(run, device)
-    sources = [load_source(s, device) for s in inputs["sources"]]
-    target = build_model(inputs["arch"], data.num_classes, data.image_shape[0]).to(device)
-    method = build_method(MethodSpec.from_dict(inputs["spec"]), net_shapes(target, sources, data.image_shape)).to(
-        device
-    )
-    state = load_torch(f"{run['dir']}/model.pt", f"weights of {run['run_id']}")
+    target, method, sources = build_run(inputs, data.num_classes, data.image_shape, device)
+    state = load_torch(inputs["model"], f"weights of {run['run_id']}")
     target.load_state_dict(state["target"])
     method.load_state_dict(state["method"])
     return Trained(run, target.eval(), method.eval(), sources)
@@ -106,7 +100,7 @@ def sample_images(run: dict, count: int) -> tuple[torch.Tensor, torch.Tensor, li
     for i, label in enumerate(y.tolist()):
         picked.setdefault(label, i)
     idx = torch.tensor(sorted(picked.values(), key=lambda i: y[i].item())[:count])
-    classes = read_json(f"{run['inputs']['data']['prepared']}/meta.json")["classes"]
+    classes = read_json(run["inputs"]["data"]["prepared_files"]["meta"])["classes"]
     return x[idx], y[idx], [classes[i] for i in y[idx].tolist()]
 
 

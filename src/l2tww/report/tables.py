@@ -21,9 +21,11 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def acc_text(members: list[dict], key: str = "test_acc") -> str:
-    """mean ± the half-width of its 95% t-interval over seeds (one seed: no interval)."""
+    """mean ± the half-width of its 95% t-interval over seeds (under 3 seeds: the mean only)."""
     ci = stats.mean_ci([r[key] for r in members])
-    return f"{ci.mean:.2f}" if ci.low is None else f"{ci.mean:.2f} ± {ci.half_width:.2f}"
+    if len(members) < evidence.MIN_SEEDS_FOR_INTERVAL:
+        return f"{ci.mean:.2f}"
+    return f"{ci.mean:.2f} ± {ci.half_width:.2f}"
 
 
 def epochs_text(members: list[dict]) -> str:
@@ -141,7 +143,8 @@ MULTI_HEADER = ["target", "sources", "method", "N/class", "seeds", "test top-1 %
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    # A `|` in a header or a cell is escaped: unescaped, it ends the cell and the table renders as text.
+    lines = ["| " + " | ".join(cell.replace("|", "\\|") for cell in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -181,8 +184,9 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
     out = [
         "# L2T-ww reproduction: summary",
         "",
-        f"Made from `{ctx.origin}`; {len(runs)} runs. Every accuracy: {runs[0]['selection']}; Table 1 gives the mean ± "
-        "the half-width of its 95% t-interval over the seeds stated. "
+        f"Made from `{ctx.origin}`, runs under `{ctx.results_root}`; {len(runs)} runs. "
+        f"Every accuracy: {runs[0]['selection']}; Table 1 gives the mean ± the half-width of its 95% t-interval "
+        "over the seeds stated (3 or more). "
         f"Full report with figures: [{html_name}]({html_name}).",
         "",
         "## Table 1",
@@ -191,7 +195,8 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
         "",
     ]
     if ctx.claims:
-        out += ["## The paper's claims", "", evidence.CLAIMS_NOTE, "", md_table(*evidence.claims_rows(ctx.claims)), ""]
+        out += ["## The paper's claims", "", evidence.plan_line(ctx.plan), "", evidence.CLAIMS_NOTE, ""]
+        out += [md_table(*evidence.claims_rows(ctx.claims)), ""]
     if ctx.diagnostics:
         out += [
             "## Meta-net diagnostics (not claims)",

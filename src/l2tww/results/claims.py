@@ -6,8 +6,8 @@ over the same dataset and seeds) pairs with single-source runs by (N, seed). Whi
 role comes in a ClaimsSpec whose field names are params.yaml's `claims:` keys; nothing here reads
 params.
 
-Accuracy claims, each "A − B > 0" on test accuracy, paired by seed over the seeds both arms share,
-one row per N at which both ran, id "<claim>@n<N>"; together one Holm family:
+Claims, each a paired difference A − B of test accuracy over the seeds both arms share, one row per N
+at which both ran, id "<claim>@n<N>":
 - transfers_at_all: reference (fine-tuning) − scratch: does the source carry signal at all?
 - l2tww_vs_scratch: l2tww − scratch.
 - learning_helps: l2tww − frozen (the same matching, the meta-nets kept at their initialisation).
@@ -18,7 +18,10 @@ one row per N at which both ran, id "<claim>@n<N>"; together one Holm family:
 - gain_grows (one row, id "gain_grows"): per seed, (l2tww − scratch) at the smallest N −
   (l2tww − scratch) at the largest N, over the seeds all four cells share.
 - multi_source: multi_source − the single source with the best mean validation accuracy at that N.
-Equivalence, outside the family: fast_equals_exact@n<N>, fast − exact within ±margin (TOST).
+- fast_vs_exact: fast − exact. Fast is a first-order variant, the small-lr limit of exact's
+  look-ahead, not an approximation of it at the default's lr (issue 29): a two-sided comparison
+  like any other, not a claim that the two are equal.
+Which rows are primary (in the plan's gates) and which are descriptive is the plan's (verdicts.py).
 
 Meta-net statistics are diagnostics, not claims: diagnostics.py.
 """
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 from . import stats
 from .cells import n_order, n_tag, n_text, seeds_by_cell
-from .verdicts import ACCURACY, EQUIVALENCE, ClaimRow, Differences, Plan, accuracy_rows, equivalence_row, not_run
+from .verdicts import ClaimRow, Differences, Plan, decide_rows, not_run
 
 Arm = tuple[str, str]  # (target, method)
 
@@ -43,7 +46,7 @@ CLAIMS = {  # id -> what the claim says, in the table's order
     "l2tww_vs_best_baseline": "L2T-ww > the best baseline",
     "gain_grows": "the gain over scratch grows as N shrinks",
     "multi_source": "multi-source > the best single source",
-    "fast_equals_exact": "fast mode ≈ exact mode",
+    "fast_vs_exact": "fast (first-order, exact's small-lr limit) − exact",
 }
 
 
@@ -96,17 +99,17 @@ def _arms_text(a: Arm, b: Arm, n) -> str:
     return f"{a[1]} on {a[0]} − {b[1]} on {b[0]}, N={n_text(n)}"
 
 
-def _not_run(cid: str, comparison: str, why: str, kind: str = ACCURACY, claim: str = "") -> ClaimRow:
-    return not_run(cid, claim or CLAIMS[cid.split("@")[0]], comparison, why, kind)
+def _not_run(cid: str, comparison: str, why: str) -> ClaimRow:
+    return not_run(cid, CLAIMS[cid.split("@")[0]], comparison, why)
 
 
 def _unpaired(p: stats.Paired) -> str:
     return f"unpaired seeds ignored: {p.only_a} + {p.only_b}" if p.only_a or p.only_b else ""
 
 
-def _paired(cells, cid: str, a: Arm, b_of_n, kind: str = ACCURACY, claim: str = "") -> list[Differences | ClaimRow]:
+def _paired(cells, cid: str, a: Arm, b_of_n) -> list[Differences | ClaimRow]:
     """One entry per N that arm a has and b_of_n(n) -> (arm b, note) answers."""
-    claim = claim or CLAIMS[cid]
+    claim = CLAIMS[cid]
     out: list[Differences | ClaimRow] = []
     for n in sorted(_ns(cells, a), key=n_order):
         picked = b_of_n(n)
@@ -116,7 +119,7 @@ def _paired(cells, cid: str, a: Arm, b_of_n, kind: str = ACCURACY, claim: str = 
         rid, comparison = f"{cid}@{n_tag(n)}", _arms_text(a, b, n)
         a_acc, b_acc = _field(cells, a, n, "test_acc"), _field(cells, b, n, "test_acc")
         if not set(a_acc) & set(b_acc):
-            out.append(_not_run(rid, comparison, "no seed shared", kind, claim))
+            out.append(_not_run(rid, comparison, "no seed shared"))
             continue
         p = stats.paired_difference(a_acc, b_acc)
         out.append(Differences(rid, claim, comparison, p.diffs, "; ".join(filter(None, [note, _unpaired(p)]))))
@@ -144,14 +147,14 @@ def _gain(cells, spec: ClaimsSpec) -> list[Differences | ClaimRow]:
 
 def claims_table(records: list[dict], spec: ClaimsSpec) -> list[ClaimRow]:
     """The rows in CLAIMS order, each claim's N ascending. A claim whose arms have no runs gets one
-    "not run" row (not in the family); a claim whose roles the spec leaves empty gets none."""
+    "not run" row (decided nothing); a claim whose roles the spec leaves empty gets none."""
     cells = seeds_by_cell(records, "claims")
     present = {(t, m) for (t, m, _) in cells}
 
-    def absent(cid, *arms, kind=ACCURACY, claim="") -> list[ClaimRow]:
+    def absent(cid, *arms) -> list[ClaimRow]:
         missing = [f"{m} on {t}" for (t, m) in arms if (t, m) not in present]
         why = "no runs of " + ", ".join(missing)
-        return [_not_run(cid, " vs ".join(m for _, m in arms), why, kind, claim)] if missing else []
+        return [_not_run(cid, " vs ".join(m for _, m in arms), why)] if missing else []
 
     def fixed(arm):
         return lambda n: (arm, "") if _field(cells, arm, n, "test_acc") else None
@@ -185,12 +188,7 @@ def claims_table(records: list[dict], spec: ClaimsSpec) -> list[ClaimRow]:
             _paired(cells, "multi_source", s.multi_source, best(s.single_sources, "best single source"))
             or [_not_run("multi_source", s.multi_source[1], "no single-source run at an N of multi-source")]
         )
-    by_id = {r.id: r for r in accuracy_rows([e for e in entries if isinstance(e, Differences)], s.plan)}
-    rows = [by_id[e.id] if isinstance(e, Differences) else e for e in entries]
     if s.fast and s.exact:
-        claim = f"{CLAIMS['fast_equals_exact']} (±{s.plan.equivalence_margin:g} pt)"
-        rows += absent("fast_equals_exact", s.fast, s.exact, kind=EQUIVALENCE, claim=claim) or [
-            equivalence_row(e, s.plan) if isinstance(e, Differences) else e
-            for e in _paired(cells, "fast_equals_exact", s.fast, fixed(s.exact), EQUIVALENCE, claim)
-        ]
-    return rows
+        entries += absent("fast_vs_exact", s.fast, s.exact) or _paired(cells, "fast_vs_exact", s.fast, fixed(s.exact))
+    by_id = {r.id: r for r in decide_rows([e for e in entries if isinstance(e, Differences)], s.plan)}
+    return [by_id[e.id] if isinstance(e, Differences) else e for e in entries]

@@ -4,11 +4,12 @@ Per cell (target, method, N) that both sides ran: the paired difference B − A 
 and one of four readings (stats.py gives the intervals):
 - "identical": bit-equal accuracies on every shared seed (a seed on one side only is counted in the
   seeds column and not compared: the same code on another seed range is "identical" where it overlaps);
-- "equivalent": the 90% t-interval of B − A lies within ±margin (TOST at 5%: default ±1.5 pt,
-  `--margin`); a shift that is also beyond seed noise (95% interval excluding 0) is named beside;
-- "different": the 95% interval excludes 0 (and B − A is not within the margin);
-- "can't tell": neither; the interval is stated (too few seeds or too much seed noise to say
-  whether the change moved the cell).
+- otherwise the claims' own decision rule (decide.py at 5%, the plan's margin: `--margin`, default
+  claims.plan.margin) names the reading: "equivalent" (TOST: the 90% interval of B − A lies within
+  ±margin; a shift that is also beyond seed noise, the 95% interval excluding 0, is named beside),
+  "different" (supported or contradicted: the 95% interval excludes 0, and B − A is not within the
+  margin), or "can't tell" (inconclusive; the interval is stated: too few seeds or too much seed noise
+  to say whether the change moved the cell).
 "Not different" is not "unchanged": only "identical" and "equivalent" say the cell held.
 
 A cell on one side only is listed; an arm (target, method) on one side only is listed with a
@@ -28,12 +29,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import stats
+from . import decide, stats
 from .cells import Cell, n_text, seeds_by_cell
 from .revisions import load_claims, load_records
+from .verdicts import DEFAULT_MARGIN
 
 IDENTICAL, EQUIVALENT, DIFFERENT, CANT_TELL = "identical", "equivalent", "different", "can't tell"
-MARGIN = 1.5  # points: the default equivalence margin, the claims' own
+MARGIN = DEFAULT_MARGIN  # points: without a plan's margin (the CLI passes claims.plan.margin)
 
 
 @dataclass(frozen=True)
@@ -99,14 +101,13 @@ def _mean(by_seed: dict, seeds) -> float:
 
 
 def _reading(sa: dict, sb: dict, paired: stats.Paired, tost: stats.Tost) -> str:
+    """identical, else the claims' decision rule (decide.py) on B − A at the TOST's level and margin."""
     if all(sa[s] == sb[s] for s in paired.seeds):
         return IDENTICAL
-    ci = paired.ci
-    if ci.low is None:
-        return CANT_TELL
-    if tost.p <= tost.alpha:  # the same as the 90% interval lying within +-margin
+    verdict = decide.decide(paired.diffs, tost.margin, tost.alpha).verdict
+    if verdict in (decide.EQUIVALENT, decide.BOTH_SUPPORTED, decide.BOTH_CONTRADICTED):
         return EQUIVALENT
-    return DIFFERENT if ci.low > 0 or ci.high < 0 else CANT_TELL
+    return DIFFERENT if verdict in (decide.SUPPORTED, decide.CONTRADICTED) else CANT_TELL
 
 
 def _arms(cells: dict) -> dict:

@@ -11,9 +11,12 @@ shown in their own table, for L2T-ww and its frozen control side by side, one ro
 (b) Do independent seeds agree on which pairs the meta-nets up- or down-weight? Kendall's W over the
     seeds of one cell, each seed ranking the pairs by their relative lambda change, against a
     permutation null (permutation.kendall_w_test: each seed's ranking permuted independently, fixed
-    generator, 10,000 permutations). A pair the meta-nets favour because of what the data says is
-    favoured by every seed; movement by noise is independent across seeds (each has its own init,
-    subset and batches), so W stays within its null. Pairs with λ₀ <= 0 in any seed of the cell have
+    generator, 10,000 permutations). Movement by noise independent across seeds (each has its own
+    init, subset and batches) keeps W within its null. Agreement is NOT read as learning from the
+    data (issue 29, item 6): any pattern shared by the seeds rejects that null, including one fixed
+    by the architecture with no data signal (a per-pair drift of 0.3 SD is rejected 16% of the time
+    in simulation), and no negative control (the meta-objective on shuffled labels) has been run; the
+    frozen arm's W is undefined (its λ never moves). Pairs with λ₀ <= 0 in any seed of the cell have
     no relative change and are left out. Pairs only: transfer.json logs the channel weights as one
     entropy per pair, so which channels a pair favours is not tested.
 """
@@ -119,7 +122,11 @@ def _agreement_row(role: str, where: str, n, transfers: list[dict], level: float
     if w is None:
         reading = "W undefined: fewer than 2 runs or 2 pairs, or every pair tied in every run (nothing moved)"
     elif p <= level:
-        reading = f"the seeds agree on which pairs gain or lose weight beyond chance (permutation p ≤ {level:g})"
+        reading = (
+            f"the seeds agree on which pairs gain or lose weight beyond independent shuffles (permutation p ≤ "
+            f"{level:g}); not evidence of learning: a pattern fixed by the architecture agrees as well, and no "
+            "negative control has been run"
+        )
     else:
         reading = f"no agreement beyond chance (permutation p > {level:g})"
     if dropped:

@@ -101,17 +101,24 @@ def cost(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def write_summary(runs: list[dict], out: Path, claims: dict | None = None, diagnostics: dict | None = None) -> Path:
-    """Write the summary files of `runs` (each run's metrics.json), the claims table and the meta-net
-    diagnostics (each {id: row}) into `out`."""
+def write_summary(
+    runs: list[dict],
+    files: dict[str, Path],
+    claims: dict | None = None,
+    diagnostics: dict | None = None,
+    plan: dict | None = None,
+) -> None:
+    """Write the summary files of `runs` (each run's metrics), the claims table, the meta-net
+    diagnostics (each {id: row}) and the plan's record (plan_hash.plan_record) to `files`
+    ({"runs", "summary", "cost", "lowdata", "metrics"}: path)."""
     rows = aggregate(runs)
     for r in runs:
         r.setdefault("n_per_class", None)
-    write_text(out / "runs.csv", _csv([{**r, "n_per_class": n_text(r["n_per_class"])} for r in runs], RUN_FIELDS))
-    write_text(out / "summary.csv", _csv(rows, SUMMARY_FIELDS))
-    write_text(out / "cost.csv", _csv(cost(runs), COST_FIELDS))
+    write_text(files["runs"], _csv([{**r, "n_per_class": n_text(r["n_per_class"])} for r in runs], RUN_FIELDS))
+    write_text(files["summary"], _csv(rows, SUMMARY_FIELDS))
+    write_text(files["cost"], _csv(cost(runs), COST_FIELDS))
     write_text(
-        out / "lowdata.csv",
+        files["lowdata"],
         _csv(
             [r for r in rows if r["n_per_class"] != "all"],
             ["target", "method", "n_per_class", "test_acc_mean", "test_acc_std"],
@@ -130,5 +137,6 @@ def write_summary(runs: list[dict], out: Path, claims: dict | None = None, diagn
         nested["claims"] = claims
     if diagnostics:
         nested["diagnostics"] = diagnostics
-    write_json(out / "metrics.json", nested)
-    return out
+    if plan:
+        nested["plan"] = plan
+    write_json(files["metrics"], nested)

@@ -1,26 +1,25 @@
-"""The verdict rule of the claims table, fixed before any confirmation number is seen.
+"""The verdict rule of the claims table: the paper's claims put through the plan's gates.
 
-Accuracy claims ("A − B > 0", paired by seed) form one family. Per row: the mean with its 95%
-two-sided t-interval (for display), the raw one-sided p of the paired t-test (H0: mean <= 0), and
-Holm's adjustment over the family of every accuracy row present (m rows: "not run" rows are not
-in it; a one-seed row is, with p = 1). Verdict:
-- supported if the Holm-adjusted p <= plan.level (family-wise, one-sided);
-- contradicted if the Holm-adjusted p of the opposite one-sided test (H0: mean >= 0, Holm over the
-  same family) <= plan.level;
-- else inconclusive, saying how many seeds the rule asked for and how many the run has.
-Rows with n >= 10 also get the exact sign-flip p (permutation.py): shown beside the t-test, not
-used by the verdict. Seed counts (power.py): planned n = the smallest n >= 3 with power >=
-plan.power at plan.effect points and alpha = plan.level / m (Holm's strictest step), from
-plan.design_sd[id], the SD of the paired difference on the design seeds; each row also gives its
-power at the n it has. A row without a design SD says "no design SD: no planned n", whatever its
-verdict.
+The plan (params.yaml `claims.plan`, docs/study-plan.md) is fixed before any confirmation seed
+runs. It orders the primary rows into gates (gatekeeping.py: serial gatekeeping, family-wise level
+plan.level over EVERY decision it makes) and gives each row an effect (the difference it is powered
+to call supported) and a margin (the difference below which it does not matter to a user), with
+the reason for each. Per row:
 
-Equivalence claims (outside the family): TOST at plan.level within +-plan.equivalence_margin:
-supported if both one-sided tests reject (p_TOST = the larger p <= level), contradicted if the 90%
-interval lies entirely outside +-margin, else inconclusive; planned n from power.planned_n_tost.
+- in a gatekeeper gate: "supported" or "inconclusive" (one-sided, Holm's step inside the gate);
+- in the decision gate: supported / contradicted / equivalent / inconclusive, or both "supported
+  and equivalent" (real and smaller than the margin), at plan.level / k (decide.py);
+- in a gate not reached (an earlier gate did not pass): "not reached";
+- outside every gate: "descriptive": the interval and the p-values are shown, nothing is decided.
 
-Degenerate samples (one seed, all differences equal) follow stats.py: p = 1 with one seed; p = 0
-or 1 by the sign of the mean when the differences do not vary.
+Every row with n >= 6 shows the exact sign-flip p beside the t p (flagged where the two fall on
+different sides of the row's level). Power (power.py): from the design SD's upper 95% bound
+(plan.design_n seeds), the planned n of a decision row is the smallest with power >= plan.power both
+to say "supported" at +effect and "equivalent" at 0; of a gatekeeper row, to say "supported" at
++effect at Holm's strictest step. Each row gives its power at the n it has.
+
+plan.status says what the run is: "confirmation" (seeds never used, the plan committed first),
+"re-analysis" (the plan applied to seeds already seen: not a confirmation) or "draft".
 """
 
 from __future__ import annotations
@@ -28,22 +27,77 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from . import permutation, power, stats
+from . import decide, gatekeeping, power, stats
 
 NOT_RUN = "not run"
-ACCURACY, EQUIVALENCE = "accuracy", "equivalence"
-PERMUTATION_MIN_N = 10  # below, a sign-flip p cannot go under 2^-9 ~ 0.002: little beside the t-test
+DESCRIPTIVE = "descriptive"
+NOT_REACHED = gatekeeping.NOT_REACHED
+PRIMARY = "primary"
+DEFAULT_MARGIN = 1.0  # points: the one default margin (rows without their own, `l2tww compare`)
+STATUSES = ("confirmation", "re-analysis", "draft")
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """A primary row's plan: what it is powered for and what difference would matter."""
+
+    effect: float  # points: the difference it should call "supported" with plan.power
+    margin: float  # points: |A − B| below this does not matter to a user ("equivalent")
+    why: str = ""  # the reason for the margin, in the plan's words
+
+
+@dataclass(frozen=True)
+class GatePlan:
+    name: str
+    test: str  # gatekeeping.GATEKEEPER or gatekeeping.DECISION
+    rows: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Plan:
     """params.yaml `claims.plan`: fixed before the confirmation run."""
 
-    level: float = 0.05  # family-wise, one-sided
-    effect: float = 1.5  # points: the difference each claim should detect with `power`
+    level: float = 0.05  # family-wise over every decision of the gates
     power: float = 0.8
-    equivalence_margin: float = 1.5  # points: fast ≈ exact means |fast − exact| < margin
-    design_sd: Mapping[str, float] = field(default_factory=dict)  # claim id -> SD of its paired difference
+    margin: float = DEFAULT_MARGIN  # points: rows without their own (descriptive rows, compare)
+    gates: tuple[GatePlan, ...] = ()
+    rows: Mapping[str, RowPlan] = field(default_factory=dict)  # row id -> its effect and margin
+    design_sd: Mapping[str, float] = field(default_factory=dict)  # row id -> SD of its paired difference
+    design_n: int = 10  # the seeds each design SD comes from (its upper bound's df)
+    status: str = "confirmation"
+    hash: str | None = None  # plan_hash.py: the claims section's hash, recorded in params.yaml
+
+    def margin_of(self, rid: str) -> float:
+        row = self.rows.get(rid)
+        return row.margin if row else self.margin
+
+    def gate_of(self, rid: str) -> GatePlan | None:
+        return next((g for g in self.gates if rid in g.rows), None)
+
+
+def plan_from(data: Mapping) -> Plan:
+    """A Plan from params.yaml's `claims.plan` mapping (the schema has checked the types)."""
+    data = dict(data)
+    gates = tuple(
+        GatePlan(g["name"], g.get("test", gatekeeping.GATEKEEPER), tuple(g["rows"])) for g in data.pop("gates", [])
+    )
+    rows = {rid: RowPlan(**r) for rid, r in (data.pop("rows", None) or {}).items()}
+    return Plan(**{**data, "gates": gates, "rows": rows, "design_sd": dict(data.get("design_sd", {}))})
+
+
+def plan_problems(plan: Plan) -> list[str]:
+    """One line per problem: bad gates, a gated row without its row plan, an unknown status."""
+    gates = [gatekeeping.Gate(g.name, g.rows, g.test) for g in plan.gates]
+    out = [f"claims.plan.{p}" for p in gatekeeping.validate(gates)]
+    out += [
+        f"claims.plan.gates ({g.name}): row {r!r} has no entry in claims.plan.rows (effect, margin)"
+        for g in plan.gates
+        for r in g.rows
+        if r not in plan.rows
+    ]
+    if plan.status not in STATUSES:
+        out.append(f"claims.plan.status: {plan.status!r}: expected one of {', '.join(STATUSES)}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,25 +105,33 @@ class ClaimRow:
     id: str  # "<claim>@n<N>", "gain_grows", or the bare claim for a "not run" row
     claim: str
     comparison: str  # the arms, e.g. "l2tww − scratch on fashion, N=5"
-    kind: str  # ACCURACY (Holm family) or EQUIVALENCE (TOST)
+    role: str  # PRIMARY (in a gate) or DESCRIPTIVE
     verdict: str
     reason: str
+    gate: str | None = None
+    test: str | None = None  # gatekeeping.GATEKEEPER or DECISION for primary rows
     n: int = 0  # paired seeds
     mean: float | None = None
-    low: float | None = None  # 95% interval (accuracy), 90% (equivalence)
+    low: float | None = None  # two-sided interval at the row's level (95% for descriptive rows)
     high: float | None = None
-    p: float | None = None  # raw one-sided p (accuracy); p_TOST (equivalence)
-    p_holm: float | None = None
-    p_against_holm: float | None = None  # Holm-adjusted p of the opposite one-sided test
-    m: int | None = None  # family size
-    p_perm: float | None = None  # exact sign-flip p (n >= 10)
+    eq_low: float | None = None  # (1 − 2 level) interval, the one TOST reads
+    eq_high: float | None = None
+    level: float | None = None  # the level this row was decided at (0: its gate was not reached)
+    margin: float | None = None
+    effect: float | None = None
+    p: float | None = None  # one-sided t p of A − B > 0
+    p_less: float | None = None  # one-sided t p of A − B < 0
+    p_tost: float | None = None
+    p_perm: float | None = None  # exact sign-flip p in the direction of the mean (n >= 6)
+    perm_disagrees: bool = False
     planned_n: int | None = None
-    power: float | None = None  # at this row's n
+    power: float | None = None  # at this row's n: to say supported at +effect
+    power_equivalent: float | None = None  # at this row's n: to say equivalent at 0 (decision rows)
 
 
 @dataclass(frozen=True)
 class Differences:
-    """A claim's paired per-seed differences A − B, before its family is known."""
+    """A claim's paired per-seed differences A − B, before its gate is known."""
 
     id: str
     claim: str
@@ -78,109 +140,105 @@ class Differences:
     note: str = ""  # how an arm was picked, unpaired seeds
 
 
-def not_run(cid: str, claim: str, comparison: str, why: str, kind: str = ACCURACY) -> ClaimRow:
-    return ClaimRow(cid, claim, comparison, kind, NOT_RUN, why)
+def not_run(cid: str, claim: str, comparison: str, why: str) -> ClaimRow:
+    return ClaimRow(cid, claim, comparison, DESCRIPTIVE, NOT_RUN, why)
 
 
 def p_text(p: float) -> str:
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
 
 
-def _asked(n: int, planned: int | None, sd: float | None, how: str) -> str:
+def _powered(rid: str, n: int, test: str, level: float, plan: Plan) -> dict:
+    """planned_n and the powers at n of a primary row, with the text saying what the rule asked."""
+    sd, row = plan.design_sd.get(rid), plan.rows[rid]
     if sd is None:
-        return "no design SD: no planned n"
-    asked = f"more than {power.N_MAX}" if planned is None else str(planned)
-    return f"the rule asked for {asked} seeds ({how}, design SD {sd:g}); this run has {n}"
-
-
-def accuracy_rows(family: list[Differences], plan: Plan) -> list[ClaimRow]:
-    """The family's rows, Holm-adjusted together (see the module docstring)."""
-    m = len(family)
-    raw = [stats.p_greater(d.diffs) for d in family]
-    adjusted, against = stats.holm(raw), stats.holm([stats.p_less(d.diffs) for d in family])
-    alpha = plan.level / max(m, 1)
-    rows = []
-    for d, p_raw, p_adj, p_opp in zip(family, raw, adjusted, against):
-        ci = stats.mean_ci(d.diffs)
-        sd = plan.design_sd.get(d.id)
-        planned = None if sd is None else power.planned_n(plan.effect, sd, alpha, plan.power)
-        if ci.n < 2:
-            verdict, reason = stats.INCONCLUSIVE, "1 seed: no test (p = 1)"
-        elif p_adj <= plan.level:
-            verdict, reason = stats.SUPPORTED, f"Holm-adjusted p {p_text(p_adj)} ≤ {plan.level:g}"
-        elif p_opp <= plan.level:
-            verdict = stats.CONTRADICTED
-            reason = f"the opposite test (A − B < 0): Holm-adjusted p {p_text(p_opp)} ≤ {plan.level:g}"
-        else:
-            verdict = stats.INCONCLUSIVE
-            reason = f"Holm-adjusted p {p_text(p_adj)} (opposite {p_text(p_opp)}) > {plan.level:g}"
-        if verdict == stats.INCONCLUSIVE or sd is None:
-            how = f"power {plan.power:g} at +{plan.effect:g} pt, level {alpha:.2g}"
-            reason += "; " + _asked(ci.n, planned, sd, how)
-        rows.append(
-            _row(
-                d,
-                ACCURACY,
-                verdict,
-                reason,
-                ci,
-                p=p_raw,
-                p_holm=p_adj,
-                p_against_holm=p_opp,
-                m=m,
-                p_perm=permutation.sign_flip_p(d.diffs) if PERMUTATION_MIN_N <= ci.n <= permutation.MAX_EXACT else None,
-                planned_n=planned,
-                power=None if sd is None or ci.n < 2 else power.power_one_sided(ci.n, plan.effect, sd, alpha),
-            )
-        )
-    return rows
-
-
-def _row(d: Differences, kind: str, verdict: str, reason: str, ci: stats.MeanCI, **tests) -> ClaimRow:
-    """A row of `d` with its verdict, its interval and the numbers of its test."""
-    note = "; ".join(filter(None, [reason, d.note]))
-    return ClaimRow(
-        d.id, d.claim, d.comparison, kind, verdict, note, n=ci.n, mean=ci.mean, low=ci.low, high=ci.high, **tests
-    )
-
-
-def equivalence_row(d: Differences, plan: Plan) -> ClaimRow:
-    """TOST of |A − B| < plan.equivalence_margin at plan.level (see the module docstring)."""
-    margin, level = plan.equivalence_margin, plan.level
-    test = stats.tost(d.diffs, margin, level)
-    ci, sd = test.ci, plan.design_sd.get(d.id)
-    planned = None if sd is None else power.planned_n_tost(margin, sd, level, plan.power)
-    verdict = test.verdict
-    if ci.n < 2:
-        reason = "1 seed: no test (p = 1)"
-    elif verdict == stats.SUPPORTED:
-        reason = f"TOST p {p_text(test.p)} ≤ {level:g}: within ±{margin:g} pt"
-    elif verdict == stats.CONTRADICTED:
-        reason = f"90% CI [{stats.fmt(ci.low)}, {stats.fmt(ci.high)}] entirely outside ±{margin:g} pt"
+        return {"text": "no design SD: no planned n"}
+    upper = power.sd_upper(sd, plan.design_n)
+    if test == gatekeeping.GATEKEEPER:
+        planned = power.planned_n(row.effect, upper, level, plan.power)
+        at_n = {"power": power.power_one_sided(n, row.effect, upper, level) if n >= 2 else None}
+        how = f"power {plan.power:g} at +{row.effect:g} pt, level {level:.2g}"
     else:
-        reason = f"TOST p {p_text(test.p)} > {level:g}: the 90% CI reaches outside ±{margin:g} pt"
-    if verdict == stats.INCONCLUSIVE or sd is None:
-        reason += "; " + _asked(ci.n, planned, sd, f"power {plan.power:g} at a true difference of 0")
-    return _row(
-        d,
-        EQUIVALENCE,
-        verdict,
-        reason,
-        ci,
-        p=test.p,
-        planned_n=planned,
-        power=None if sd is None or ci.n < 2 else power.power_tost(ci.n, margin, sd, level),
+        planned = power.planned_n_decide(row.effect, row.margin, upper, level, plan.power)
+        sup, eq = power.power_decide(n, row.effect, row.margin, upper, level) if n >= 2 else (None, None)
+        at_n = {"power": sup, "power_equivalent": eq}
+        how = (
+            f"power {plan.power:g} to say supported at +{row.effect:g} and equivalent at 0 (±{row.margin:g}), "
+            f"level {level:.2g}"
+        )
+    asked = f"more than {power.N_MAX}" if planned is None else str(planned)
+    bound = f"SD {upper:.3g} = design SD {sd:g}'s upper 95% bound"
+    text = f"the rule asked for {asked} seeds ({how}, {bound}); this run has {n}"
+    return {"planned_n": planned, **at_n, "text": text}
+
+
+def _row(d: Differences, dec: decide.Decision | None, verdict: str, reason: str, role: str, **extra) -> ClaimRow:
+    numbers = {}
+    if dec is not None:
+        numbers = dict(
+            n=dec.n, mean=dec.mean, low=dec.low, high=dec.high, eq_low=dec.eq_low, eq_high=dec.eq_high,
+            margin=dec.margin, p=dec.p_greater, p_less=dec.p_less, p_tost=dec.p_tost, p_perm=dec.p_sign_flip,
+            perm_disagrees=dec.sign_flip_disagrees,
+        )  # fmt: skip
+    note = "; ".join(filter(None, [reason, d.note]))
+    return ClaimRow(d.id, d.claim, d.comparison, role, verdict, note, **numbers, **extra)
+
+
+def decide_rows(entries: list[Differences], plan: Plan) -> list[ClaimRow]:
+    """Every entry's row (see the module docstring), in the entries' order."""
+    problems = plan_problems(plan)
+    if problems:
+        raise ValueError(problems[0])
+    by_id = {d.id: d for d in entries}
+    gates = [gatekeeping.Gate(g.name, g.rows, g.test) for g in plan.gates]
+    results = gatekeeping.gatekeep(
+        gates, {r: d.diffs for r, d in by_id.items()}, {r: plan.margin_of(r) for r in by_id}, plan.level
     )
+    rows: dict[str, ClaimRow] = {}
+    for result in results:
+        g = result.gate
+        for rid in g.rows:
+            if rid not in by_id:
+                continue
+            d, dec = by_id[rid], result.decisions.get(rid)
+            extra = dict(gate=g.name, test=g.test, effect=plan.rows[rid].effect)
+            if dec is None:
+                why = f"gate {g.name} not reached: an earlier gate did not pass, so no level is left for it"
+                shown = decide.decide(d.diffs, plan.margin_of(rid), plan.level) if len(d.diffs) else None
+                rows[rid] = _row(d, shown, NOT_REACHED, why, PRIMARY, level=0.0, **extra)
+                continue
+            level = result.row_levels[rid]
+            plan_row = _powered(rid, dec.n, g.test, level, plan)
+            reason = dec.reason()
+            if dec.verdict not in decide.DECIDED or plan.design_sd.get(rid) is None:
+                reason += "; " + plan_row["text"]
+            if plan.rows[rid].why:
+                reason += f"; margin ±{plan.rows[rid].margin:g}: {plan.rows[rid].why}"
+            powers = {k: plan_row.get(k) for k in ("planned_n", "power", "power_equivalent")}
+            rows[rid] = _row(d, dec, dec.verdict, reason, PRIMARY, level=level, **extra, **powers)
+    for d in entries:
+        if d.id not in rows:
+            dec = decide.decide(d.diffs, plan.margin_of(d.id), plan.level)
+            ci = (
+                f"95% CI [{stats.fmt(dec.low)}, {stats.fmt(dec.high)}]"
+                if dec.low is not None
+                else "1 seed: no interval"
+            )
+            why = f"outside the plan's gates: no decision ({ci})"
+            rows[d.id] = _row(d, dec, DESCRIPTIVE, why, DESCRIPTIVE, level=plan.level)
+    return [rows[d.id] for d in entries]
 
 
 def _rounded(key: str, value):
     if not isinstance(value, float):
         return value
-    return float(f"{value:.4g}") if key.startswith("p") or key == "power" else round(value, 4)
+    return (
+        float(f"{value:.4g}") if key.startswith("p") or key.startswith("power") or key == "level" else round(value, 4)
+    )
 
 
 def to_json(rows: list[ClaimRow]) -> dict:
     """{claim id: fields} for metrics.json: keyed by the stable id so that `dvc metrics diff` and
-    `l2tww compare` line rows up across revisions; points rounded to 4 places, p-values and power to
-    4 significant digits (a p of 3e-6 stays visible)."""
+    `l2tww compare` line rows up across revisions; points rounded to 4 places, p-values, powers and
+    levels to 4 significant digits (a p of 3e-6 stays visible)."""
     return {r.id: {k: _rounded(k, v) for k, v in asdict(r).items() if k != "id"} for r in rows}

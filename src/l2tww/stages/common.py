@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..config.layout import TIMING_FILE
+from ..config.layout import Layout
 from ..data.batches import SplitData
 from ..data.download import file_hash
 from ..data.loader import EVAL_BATCH_SIZE, open_split
@@ -36,7 +36,7 @@ def device_for(runtime: dict) -> torch.device:
 
 def open_data(data: dict, batch_size: int, device: torch.device, runtime: dict) -> SplitData:
     return open_split(
-        Path(data["prepared"]),
+        data["prepared_files"],
         Path(data["split"]),
         data["dataset"],
         batch_size,
@@ -70,7 +70,7 @@ def finish(trainer: Trainer, out_dir: Path, identity_digest: str, runtime: dict,
     metrics = {**result.metrics, "identity": identity_digest, "execution": execution_record(device, runtime)}
     if also_write is not None:
         also_write()
-    write_json(out_dir / TIMING_FILE, {**result.timing, "machine": machine_record(device)})
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(Layout.timing(out_dir), {**result.timing, "machine": machine_record(device)})
+    write_json(Layout.metrics(out_dir), metrics)
     trainer.discard_checkpoint()
     return metrics

@@ -22,7 +22,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..catalog import IMAGE_FOLDER, METHODS
+from ..catalog import BUILDERS, IMAGE_FOLDER, METHODS
 from ..config import Params, Run
 from ..report import NOTEBOOKS as NOTEBOOK_FILES
 from .codehash import code_identity, text_hash
@@ -53,10 +53,15 @@ def _numeric_runtime(params: Params) -> dict:
 
 def prepare_identity(params: Params, dataset: str) -> dict:
     """A built-in dataset is fixed by its builder (and checksums). An image folder by what is in it:
-    every image's path, size and modification time (data/image_tree.py: cheap at every plan; the
+    every image's path, size and modification time (data/tree_scan.py: cheap at every plan; the
     sha256 of each image goes to the prepared manifest), and how it is read and stored."""
     cfg = params["datasets"][dataset]
-    identity = {"builder": cfg["builder"], "code": _code("l2tww.stages.prepare")}
+    # A built-in builder's module is imported by name (data/store.py), so it is named here.
+    module = None if cfg["builder"] == IMAGE_FOLDER else BUILDERS[cfg["builder"]].module
+    identity = {
+        "builder": cfg["builder"],
+        "code": _code("l2tww.stages.prepare", *([f"l2tww.data.{module}"] if module else [])),
+    }
     if cfg["builder"] == IMAGE_FOLDER:
         storage = params.info(dataset).storage
         identity["images"] = params.trees[dataset].fingerprint()
@@ -125,9 +130,11 @@ def run_identity(params: Params, run: Run) -> dict:
         "recipe": params["recipes"][target["recipe"]],
         "dataset": params["datasets"][target["dataset"]],
         "split": split_identity(params, target["dataset"], run.n_per_class, run.seed),
-        "sources": {s: source_identity(params, s) for s in target["sources"]} if spec.kind != "scratch" else {},
+        "sources": {s: source_identity(params, s) for s in target["sources"]}
+        if METHODS[spec.kind].reads_sources
+        else {},
         "runtime": _numeric_runtime(params),
-        "code": _code("l2tww.stages.train", f"l2tww.methods.{METHODS[spec.kind][0]}"),
+        "code": _code("l2tww.stages.train", f"l2tww.methods.{METHODS[spec.kind].module}"),
     }
 
 

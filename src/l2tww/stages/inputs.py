@@ -3,6 +3,7 @@ library needs to build them. Training executes them; the report rebuilds finishe
 
 from __future__ import annotations
 
+from ..catalog import METHODS
 from ..config import Params, Run
 
 
@@ -11,6 +12,7 @@ def data_inputs(params: Params, dataset: str, n_per_class: int | None, seed: int
     return {
         "name": dataset,
         "prepared": str(layout.prepared(dataset)),
+        "prepared_files": {k: str(v) for k, v in layout.prepared_files(layout.prepared(dataset)).items()},
         "split": str(layout.split(dataset, n_per_class, seed)),
         "dataset": params["datasets"][dataset],
     }
@@ -27,7 +29,7 @@ def source_inputs(params: Params, name: str) -> dict:
         "pretrained": params.is_pretrained(name),
         "weights": cfg.get("weights"),
         "weights_cache": str(params.layout.raw(f"weights-{name}")),
-        "model": str(params.layout.source_dir(name) / "model.pt"),
+        "model": str(params.layout.model(params.layout.source_dir(name))),
     }
 
 
@@ -37,6 +39,7 @@ def run_inputs(params: Params, run: Run) -> dict:
     return {
         "run_id": run.run_id,
         "dir": str(params.layout.run_dir(run.relpath)),
+        "model": str(params.layout.model(params.layout.run_dir(run.relpath))),
         "target": run.target,
         "method": run.method,
         "label": params.label(run.method),
@@ -47,5 +50,5 @@ def run_inputs(params: Params, run: Run) -> dict:
         "spec": spec.as_dict(),
         "data": data_inputs(params, tcfg["dataset"], run.n_per_class, run.seed),
         "source_names": tcfg["sources"],
-        "sources": [] if spec.kind == "scratch" else [source_inputs(params, s) for s in tcfg["sources"]],
+        "sources": [source_inputs(params, s) for s in tcfg["sources"]] if METHODS[spec.kind].reads_sources else [],
     }

@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..catalog import METHODS
 from ..config import Job, Params, Run
-from ..config.layout import IDENTITY_FILE
+from ..config.layout import IDENTITY_FILE, SUMMARY_CSV, Layout
 from ..io import read_json
 from . import identity
+from .fetch_weights import released_files
+from .source_files import local_file
 
 
 @dataclass(frozen=True)
@@ -46,17 +49,30 @@ def source_files(params: Params, name: str) -> list[str]:
 
 def sources_read(params: Params, run: Run) -> list[str]:
     """The pretrained sources whose checkpoints a run loads (none for a run from scratch)."""
-    if params["methods"][run.method]["kind"] == "scratch":  # scratch runs need no source: they start at once
+    if not METHODS[params["methods"][run.method]["kind"]].reads_sources:  # such a run starts at once
         return []
     return [s for s in params["targets"][run.target]["sources"] if params.is_pretrained(s)]
 
 
+def released_read(params: Params, run: Run) -> list[str]:
+    """The released weight files a run loads, written by the fetch rules (workflow/rules/weights.smk)."""
+    if not METHODS[params["methods"][run.method]["kind"]].reads_sources:
+        return []
+    files = released_files(params)
+    return [files[s] for s in params["targets"][run.target]["sources"] if s in files]
+
+
 def run_files(params: Params, run: Run) -> list[str]:
-    """What a run reads: its prepared dataset, its split and its sources' checkpoints."""
+    """What a run reads: its prepared dataset, its split, its sources' checkpoints (pretrained here),
+    the released files the fetch rules write and your own state_dict files (a missing one stops
+    Snakemake's planning, before any job runs)."""
     target = params["targets"][run.target]
     layout = params.layout
     data = [layout.prepared_marker(target["dataset"]), layout.split(target["dataset"], run.n_per_class, run.seed)]
-    return [str(f) for f in data] + [str(layout.source_dir(s) / "model.pt") for s in sources_read(params, run)]
+    reads = METHODS[params["methods"][run.method]["kind"]].reads_sources
+    own = [f for s in (target["sources"] if reads else []) if (f := local_file(params["sources"][s])) is not None]
+    pretrained = [str(layout.model(layout.source_dir(s))) for s in sources_read(params, run)]
+    return [str(f) for f in data] + pretrained + released_read(params, run) + [str(f) for f in own]
 
 
 def job_files(params: Params, job: Job) -> list[str]:
@@ -66,7 +82,7 @@ def job_files(params: Params, job: Job) -> list[str]:
 def run_record(params: Params, run: Run) -> Recorded:
     folder = params.layout.run_dir(run.relpath)
     digest = identity.digest(identity.run_identity(params, run))
-    return Recorded(str(folder / "metrics.json"), digest, (str(folder / "model.pt"),))
+    return Recorded(str(Layout.metrics(folder)), digest, (str(Layout.model(folder)),))
 
 
 def job_runs(params: Params, job: Job) -> dict[str, str]:
@@ -94,12 +110,7 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
     layout, digest = params.layout, identity.digest
     used = {s for run in params.runs() for s in sources_read(params, run)}
     sources = [s for s in params["sources"] if s in used]
-    splits: dict[tuple, None] = {}
-    for name in sources:
-        src = params["sources"][name]
-        splits[(src["dataset"], src.get("n_per_class"), src["seed"])] = None
-    for run in params.runs():
-        splits[(params["targets"][run.target]["dataset"], run.n_per_class, run.seed)] = None
+    splits = params.splits_needed(sources)
     datasets = list(dict.fromkeys(d for d, _, _ in splits))
     jobs: list[PlannedJob] = []
 
@@ -130,7 +141,7 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
             Recorded(str(path), digest(identity.split_identity(params, d, n, seed))),
         )
     for name in sources:
-        model, metrics = layout.source_dir(name) / "model.pt", layout.source_dir(name) / "metrics.json"
+        model, metrics = layout.model(layout.source_dir(name)), layout.metrics(layout.source_dir(name))
         own = Recorded(str(metrics), digest(identity.source_identity(params, name)), (str(model),))
         add("pretrain", f"pretrain {name}", [model, metrics], source_files(params, name), own)
     records = []
@@ -143,5 +154,5 @@ def planned_jobs(params: Params) -> list[PlannedJob]:
     own = Recorded(str(layout.summary_dir() / IDENTITY_FILE), digest(identity.summary_identity(params)))
     add("summarize", "summarize", layout.summary_files(), records, own)
     own = Recorded(str(layout.reports / IDENTITY_FILE), digest(identity.report_identity(params)))
-    add("report", "report", layout.report_files(), [layout.summary_dir() / "summary.csv", *records], own)
+    add("report", "report", layout.report_files(), [layout.summary_file(SUMMARY_CSV), *records], own)
     return jobs

@@ -12,16 +12,17 @@ def prepare_dataset(params: Params, dataset: str) -> dict:
     layout = params.layout
     identity = digest(prepare_identity(params, dataset))
     cfg = params["datasets"][dataset]
+    out_dir = layout.prepared(dataset)
     if cfg["builder"] != IMAGE_FOLDER:
-        return prepare(dataset, cfg["builder"], layout.raw(dataset), layout.prepared(dataset), identity)
-    from ..data.image_folder import build_image_folder  # PIL; your own images
+        return prepare(dataset, cfg["builder"], layout.raw(dataset), layout.prepared_files(out_dir), identity)
+    from ..data.own_images import build_image_folder  # PIL; your own images
 
     storage = params.info(dataset).storage
-    out_dir = layout.prepared(dataset)
+    files = layout.prepared_files(out_dir)
     built = build_image_folder(
-        dataset, params.trees[dataset], out_dir, cfg["image_size"], storage, cfg.get("skip_unreadable", False)
+        dataset, params.trees[dataset], files, cfg["image_size"], storage, cfg.get("skip_unreadable", False)
     )
-    return write_prepared(dataset, IMAGE_FOLDER, storage, built, out_dir, identity)
+    return write_prepared(dataset, IMAGE_FOLDER, storage, built, files, identity)
 
 
 def dataset_stats(params: Params, dataset: str) -> str:
@@ -33,7 +34,7 @@ def dataset_stats(params: Params, dataset: str) -> str:
             f"{params.origin}: prepare --stats: datasets.{dataset} is built in ({cfg['builder']!r}); --stats reads an "
             "image_folder's images"
         )
-    from ..data.image_folder import channel_stats
+    from ..data.own_images import channel_stats
 
     stats = channel_stats(params.trees[dataset], cfg["image_size"], cfg.get("skip_unreadable", False))
     skipped = f", {stats['skipped_unreadable']} unreadable skipped" if stats["skipped_unreadable"] else ""

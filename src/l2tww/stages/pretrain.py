@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..config import Params
+from ..config import Layout, Params
 from ..methods import MethodSpec
 from ..methods.scratch import Scratch
 from ..models import build_model, net_shapes
 from ..training.runtime import seed_everything
-from ..training.trainer import FitConfig, Trainer
+from ..training.trainer import FitConfig, FitFiles, Trainer
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, source_identity
 from .inputs import data_inputs
@@ -36,7 +36,7 @@ def pretrain_source(params: Params, name: str, progress: bool = False) -> dict:
     out_dir = params.layout.source_dir(name)
     fit = FitConfig(
         recipe,
-        out_dir,
+        FitFiles(**Layout.fit_files(out_dir)),
         cfg["seed"],
         device,
         runtime["precision"],

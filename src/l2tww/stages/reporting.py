@@ -7,10 +7,11 @@ from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
 from ..config import Params
-from ..config.layout import IDENTITY_FILE
+from ..config.layout import IDENTITY_FILE, RUNS_CSV
 from ..io import read_json, write_json
 from ..report.context import ReportContext
 from ..report.render import render
+from ..results import plan_hash
 from ..results.cells import n_order
 from .identity import digest, report_identity
 from .inputs import run_inputs
@@ -32,8 +33,9 @@ def primary_n(params: Params, target: str) -> int | None:
     return max(count, key=lambda n: (len(count[n]), n_order(n)))
 
 
-def report_context(params: Params) -> ReportContext:
-    """Every run's metrics (fails with one line if one is missing) beside how it was made."""
+def report_context(params: Params, made_from: str | None = None) -> ReportContext:
+    """Every run's metrics (fails with one line if one is missing) beside how it was made.
+    `made_from`: the params file(s) to name (Snakemake's jobs read an effective copy)."""
     runs = [{**metrics, "inputs": run_inputs(params, run)} for run, metrics in zip(params.runs(), collect_runs(params))]
     rows, diagnostics = claim_rows(params, runs)
     targets = {
@@ -49,7 +51,8 @@ def report_context(params: Params) -> ReportContext:
         for name, t in params["targets"].items()
     }
     return ReportContext(
-        origin=str(params.origin),
+        origin=made_from or str(params.origin),
+        results_root=str(params.layout.results),
         targets=targets,
         methods=params["methods"],
         runs=runs,
@@ -57,7 +60,20 @@ def report_context(params: Params) -> ReportContext:
         diagnostics=[asdict(row) for row in diagnostics],
         roles={k: v for k, v in params.data.get("claims", {}).items() if k != "plan"},
         data=image_folders_read(params),
+        plan=plan_of(params),
     )
+
+
+def plan_of(params: Params) -> dict | None:
+    """The plan's record (hash, status, first commit) and the date the summary's runs.csv was first
+    committed after it: "plan fixed at <commit, date>; first confirmation run <date>"."""
+    origin = Path(params.origin).resolve()
+    record = plan_hash.plan_record(params.data.get("claims"), origin, origin.parent)
+    if record is None:
+        return None
+    runs_csv = params.layout.summary_file(RUNS_CSV).resolve()
+    after = record["first_commit"] and plan_hash.first_commit_after(record["first_commit"], runs_csv, origin.parent)
+    return {**record, "first_run_date": after[1] if after else None}
 
 
 def image_folders_read(params: Params) -> dict:
@@ -80,9 +96,9 @@ def image_folders_read(params: Params) -> dict:
     return out
 
 
-def make_report(params: Params, out_dir: str | Path | None = None) -> Path:
+def make_report(params: Params, out_dir: str | Path | None = None, made_from: str | None = None) -> Path:
     """The rendered report, then identity.json: the identity it was made under, written last."""
-    context = report_context(params)  # before starting a kernel: a missing run fails fast
+    context = report_context(params, made_from)  # before starting a kernel: a missing run fails fast
     out = render(context, out_dir if out_dir is not None else params.layout.reports)
     write_json(out / IDENTITY_FILE, {"identity": digest(report_identity(params))})
     return out

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Params
-from ..config.layout import IDENTITY_FILE, TIMING_FILE
+from ..config.layout import IDENTITY_FILE, Layout
 from ..io import read_json, write_json
-from ..results import claims, diagnostics
+from ..results import claims, diagnostics, plan_hash
 from ..results.summary import write_summary
-from ..results.verdicts import ClaimRow, Plan, to_json
+from ..results.verdicts import ClaimRow, plan_from, to_json
 from .identity import digest, summary_identity
 
 
@@ -20,15 +20,17 @@ def collect_runs(params: Params) -> list[dict]:
     runs = []
     for run in params.runs():
         folder = params.layout.run_dir(run.relpath)
-        metrics = read_json(folder / "metrics.json", f"metrics of {run.run_id}")
-        timing = read_json(folder / TIMING_FILE, f"timing of {run.run_id}") if (folder / TIMING_FILE).exists() else None
-        runs.append({**metrics, "label": params.label(run.method), "dir": str(folder), "timing": timing})
+        metrics = read_json(Layout.metrics(folder), f"metrics of {run.run_id}")
+        timing_file = Layout.timing(folder)
+        timing = read_json(timing_file, f"timing of {run.run_id}") if timing_file.exists() else None
+        files = {"dir": str(folder), "history": str(Layout.history(folder))}  # what the report reads beside metrics
+        runs.append({**metrics, "label": params.label(run.method), **files, "timing": timing})
     return runs
 
 
 def _transfer(run: dict) -> dict | None:
     """The learned weighting at the run's best-val epoch, beside its state before training."""
-    path = Path(run["dir"]) / "transfer.json"
+    path = Layout.transfer(run["dir"])
     if not path.exists():
         return None
     return diagnostics.transfer_at(read_json(path, f"transfer statistics of {run['run_id']}"), run["best_epoch"])
@@ -49,7 +51,7 @@ def claims_spec(params: Params) -> claims.ClaimsSpec | None:
         **{role: _arm(roles.get(role)) for role in (*single, "fast", "exact")},
         baselines=tuple(tuple(a) for a in roles.get("baselines", [])),
         single_sources=tuple(tuple(a) for a in roles.get("single_sources", [])),
-        plan=Plan(**{**plan, "design_sd": dict(plan.get("design_sd", {}))}),
+        plan=plan_from(plan),
     )
 
 
@@ -67,6 +69,9 @@ def summarize(params: Params) -> Path:
     """The summary files, then identity.json: the identity they were made under, written last."""
     runs = collect_runs(params)
     rows, diag = claim_rows(params, runs)
-    out = write_summary(runs, params.layout.summary_dir(), to_json(rows), diagnostics.to_json(diag))
-    write_json(out / IDENTITY_FILE, {"identity": digest(summary_identity(params))})
-    return out
+    # the plan's hash and the first commit that contained it: the plan can be shown to precede the runs
+    origin = Path(params.origin).resolve()
+    plan = plan_hash.plan_record(params.data.get("claims"), origin, origin.parent)
+    write_summary(runs, params.layout.summary_outputs(), to_json(rows), diagnostics.to_json(diag), plan)
+    write_json(params.layout.summary_file(IDENTITY_FILE), {"identity": digest(summary_identity(params))})
+    return params.layout.summary_dir()

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Job, Params, Run
+from ..config import Job, Layout, Params, Run
 from ..io import read_json, write_json
-from ..methods import MethodSpec, build_method
-from ..models import build_model, net_shapes
+from ..methods import MethodSpec
+from ..training.assemble import build_run
 from ..training.evaluation import evaluate
-from ..training.runtime import seed_everything
-from ..training.sources import load_source
-from ..training.trainer import FitConfig, Trainer
+from ..training.trainer import FitConfig, FitFiles, Trainer
 from .common import device_for, finish, input_hashes, open_data, place
 from .identity import digest, run_identity
 from .inputs import run_inputs
@@ -56,10 +54,9 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
     recipe, spec = inputs["recipe"], MethodSpec.from_dict(inputs["spec"])
     device = device_for(runtime)
     data = open_data(inputs["data"], recipe["batch_size"], device, runtime)
-    sources = [place(load_source(s, device), device, runtime) for s in inputs["sources"]]
-    seed_everything(inputs["seed"])  # the target's init depends on the seed alone
-    target = place(build_model(inputs["arch"], data.num_classes, data.image_shape[0]), device, runtime)
-    method = build_method(spec, net_shapes(target, sources, data.image_shape)).to(device)
+    target, method, sources = build_run(
+        inputs, data.num_classes, data.image_shape, device, inputs["seed"], lambda net: place(net, device, runtime)
+    )
     method.initialize(target, sources)
     record = {
         "run_id": inputs["run_id"],
@@ -80,7 +77,7 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
     out_dir = Path(inputs["dir"])
     fit = FitConfig(
         recipe,
-        out_dir,
+        FitFiles(**Layout.fit_files(out_dir)),
         inputs["seed"],
         device,
         runtime["precision"],
@@ -103,12 +100,12 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
 def _write_transfer(out_dir: Path, spec: MethodSpec, initial: dict | None) -> None:
     """Per-epoch val statistics the method observed (e.g. lambda and channel-weight entropy per
     pair), and under "initial" the same before training."""
-    history = read_json(out_dir / "history.json")
+    history = read_json(Layout.history(out_dir))
     rows = [(row["epoch"], row["transfer"]) for row in history if "transfer" in row]
     if not rows:
         return
     stats = {key: [t[key] for _, t in rows] for key in rows[0][1]}
     write_json(
-        out_dir / "transfer.json",
+        Layout.transfer(out_dir),
         {"pairs": [p.key for p in spec.pairs], "epochs": [e for e, _ in rows], **stats, "initial": initial},
     )

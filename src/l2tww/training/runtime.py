@@ -193,6 +193,9 @@ def execution_record(device: torch.device, runtime: dict) -> dict:
         if device.type == "cuda"
         else platform.processor() or platform.machine(),
         "precision": runtime["precision"],
+        # What the switches said when the run finished, not only what was configured (a library
+        # or a torch default that turned TF32 back on would show here): metadata, no arithmetic.
+        "precision_switches": tf32_state(),
         "deterministic": runtime["deterministic"],
     }
 

@@ -67,11 +67,21 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 @dataclass(frozen=True)
+class FitFiles:
+    """Where a fit writes (the stages name them: config/layout.py, fit_files)."""
+
+    checkpoint: Path  # the last epoch's state, for a resume
+    model: Path  # the best-val weights
+    history: Path  # the per-epoch rows
+    live: Path  # dvclive's folder
+
+
+@dataclass(frozen=True)
 class FitConfig:
     """Everything about one fit besides its networks and data."""
 
     recipe: dict  # epochs, lr, momentum, weight_decay, schedule, steps_per_epoch, test_every_epoch
-    run_dir: Path
+    files: FitFiles
     seed: int  # seeds the batches and augmentation of every epoch
     device: torch.device
     precision: str = "fp32"  # runtime.precision: "bf16" autocasts the forward passes on CUDA
@@ -92,7 +102,6 @@ class Trainer:
     ):
         self.target, self.method, self.sources, self.data, self.config = target, method, sources, data, config
         self.recipe, self.device = config.recipe, config.device
-        self.run_dir = Path(config.run_dir)
         self.optimizer = torch.optim.SGD(
             list(target.parameters()) + list(method.student_parameters()),
             lr=self.recipe["lr"],
@@ -100,7 +109,7 @@ class Trainer:
             weight_decay=self.recipe["weight_decay"],
             nesterov=False,
         )
-        self.ckpt_path = self.run_dir / "checkpoint.pt"
+        self.ckpt_path = Path(config.files.checkpoint)
         # What the method reads of the frozen sources per val batch, computed at the first val
         # evaluation and reused by every later one (evaluation.evaluate's source_cache).
         self.val_source_cache: list = []
@@ -141,7 +150,7 @@ class Trainer:
     def _live(self, history: list):
         from dvclive import Live
 
-        live = Live(dir=str(self.run_dir / "live"), resume=False, dvcyaml=None, save_dvc_exp=False, report=None)
+        live = Live(dir=str(self.config.files.live), resume=False, dvcyaml=None, save_dvc_exp=False, report=None)
         for row in history:
             self._log_live(live, row)
         return live
@@ -284,8 +293,8 @@ class Trainer:
             "peak_memory_mb": peak_memory_mb(self.device),
         }
         save_torch(
-            self.run_dir / "model.pt",
+            self.config.files.model,
             {"target": best["state"]["target"], "method": best["state"]["method"], "best_epoch": best["epoch"]},
         )
-        write_json(self.run_dir / "history.json", history)
+        write_json(self.config.files.history, history)
         return FitResult(metrics, timing)

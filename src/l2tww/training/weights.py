@@ -6,12 +6,14 @@
   holds), so no file configured here can run code, with or without a sha256; a configured sha256
   is checked before loading. Names map 1:1 onto CifarResNet.
 - `torchvision`: ImageNet weights for TorchvisionResNet.net. `path` (a local file) if it exists,
-  else downloaded from `url` (default: torchvision's IMAGENET1K_V1 file, `resnet34-b627a593.pth`)
-  into the cache folder with `fetch`, checked against the sha256 prefix torchvision publishes in
-  the file name (the check torch.hub does; a local file named that way is checked the same) and
-  the full sha256 in the lock file. Both ResNet34 files load (RESNET34_FILES): the authors' code
-  loads the legacy `resnet34-333f7ec4.pth`, saved before PyTorch 0.4.1 added BatchNorm's
-  `num_batches_tracked` counters; missing counters are filled in (eval-mode sources never read them).
+  else the file of `url` (default: torchvision's IMAGENET1K_V1 file, `resnet34-b627a593.pth`) in
+  the cache folder, checked against the sha256 prefix torchvision publishes in the file name (the
+  check torch.hub does; a local file named that way is checked the same) and the full sha256 in
+  the lock file. Loading never downloads: the workflow's fetch rules do, before any training job
+  (stages/fetch_weights.py), so a job on a node without internet needs no network. Both ResNet34
+  files load (RESNET34_FILES): the authors' code loads the legacy `resnet34-333f7ec4.pth`, saved
+  before PyTorch 0.4.1 added BatchNorm's `num_batches_tracked` counters; missing counters are
+  filled in (eval-mode sources never read them).
   `python -m l2tww.training.weights_diff A B` compares the two files' tensors.
 - `state_dict`: your own checkpoint of a supported architecture (cifar_resnet, vgg_bn, resnet_tv):
   `torch.save(model.state_dict(), path)` of the source's arch, or a dict holding it under
@@ -24,15 +26,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import torch
 
-from ..data.download import fetch, verify
+from ..data.download import lock_path, read_lock, verify
 from ..io import load_torch
+from ..stages.fetch_weights import HASH_IN_NAME, TORCHVISION_URLS, released_file
 
-HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")  # torchvision's convention: <name>-<sha256 prefix>.pth
 # The ImageNet ResNet34 files in use (spec §2): the same tensors is believed, not verified here.
 RESNET34_FILES = {
     "resnet34-333f7ec4.pth": "the authors' (legacy torchvision, loaded by the official code)",
@@ -81,10 +82,10 @@ def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path)
         )
     if "path" in cfg or "url" not in cfg:
         path = _local(cfg, "weights")
-        if cfg.get("sha256"):
-            verify(path, cfg["sha256"], quarantine=False)
     else:
-        path = fetch(cfg["url"], Path(cache_dir) / Path(cfg["url"].split("?")[0]).name, cfg.get("sha256"))
+        path = _fetched(cfg, cache_dir, None)
+    if cfg.get("sha256"):
+        verify(path, cfg["sha256"], quarantine=False)
     ckpt = load_torch(path, "weights.path (official_checkpoint)", remedy=FOREIGN)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(
@@ -100,9 +101,18 @@ def load_official_checkpoint(model: torch.nn.Module, cfg: dict, cache_dir: Path)
 
 
 def torchvision_url(depth: int) -> str:
-    from torchvision.models import ResNet18_Weights, ResNet34_Weights
+    return TORCHVISION_URLS[depth]
 
-    return {18: ResNet18_Weights, 34: ResNet34_Weights}[depth].IMAGENET1K_V1.url
+
+def _fetched(cfg: dict, cache_dir: Path, depth: int | None) -> Path:
+    """The released file the fetch rule wrote; a training job never downloads it itself."""
+    path = released_file(cfg, cache_dir, depth)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: released weights not fetched; run the workflow's fetch rule where the network is "
+            "(snakemake ... all runs it first; or python -m l2tww.stages.fetch_weights --params PARAMS SOURCE)"
+        )
+    return path
 
 
 def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict:
@@ -118,14 +128,12 @@ def load_torchvision(model: torch.nn.Module, cfg: dict, cache_dir: Path) -> dict
             verify(path, cfg["sha256"], quarantine=False)
         verify_name_prefix(path)
     else:
-        depth = 34 if len(model.net.layer3) == 6 else 18
-        url = cfg.get("url") or torchvision_url(depth)
-        name = Path(url.split("?")[0]).name
-        prefix = HASH_IN_NAME.search(name)
-        dest = Path(cfg["path"]) if cfg.get("path") else Path(cache_dir) / name
-        path = fetch(
-            url, dest, cfg.get("sha256"), sha256_prefix=prefix.group(1) if prefix else None, key=f"weights/{name}"
-        )
+        path = _fetched(cfg, cache_dir, 34 if len(model.net.layer3) == 6 else 18)
+        # the full sha256 the fetch rule checked (configured, else the lock file's), checked again
+        expected = cfg.get("sha256") or read_lock(lock_path(path)).get(f"weights/{path.name}", {}).get("sha256")
+        if expected:
+            verify(path, expected, quarantine=False)
+        verify_name_prefix(path)
     state = load_torch(path, "torchvision weights", remedy=FOREIGN)
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")

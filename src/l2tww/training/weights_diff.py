@@ -114,3 +114,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(text)
     return 0 if same else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m l2tww.training.weights_diff A B`: the same as `l2tww weights compare A B`."""
+    ap = argparse.ArgumentParser(prog="python -m l2tww.training.weights_diff", description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,9 +11,10 @@
 # %% [markdown]
 # # Learning What and Where to Transfer: reproduction report
 #
-# Rendered by `l2tww report` (papermill) from the runs under `results/`. Every accuracy is the
-# **test top-1 at each run's best-val epoch** (strict >, earliest epoch wins ties): Table 1 gives
-# mean ± the half-width of its 95% t-interval over the seeds stated, the curves mean ± sample std;
+# Rendered by `l2tww report` (papermill) from the runs of the params file and results root named
+# below. Every accuracy is the **test top-1 at each run's best-val epoch** (strict >, earliest
+# epoch wins ties): Table 1 gives mean ± the half-width of its 95% t-interval over the seeds stated
+# (3 or more), the curves mean ± sample std;
 # comparisons are paired by seed in the claims table. Code: `src/l2tww/report/notebooks/l2tww_report.py`;
 # tables: `l2tww.report.tables`; paper numbers: `l2tww.report.paper_numbers` ([V] verified from
 # the paper's abstract, [R] recalled and unverified).
@@ -32,9 +33,10 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from l2tww.catalog import IMAGE_FOLDER
-from l2tww.io import read_json, write_text
-from l2tww.report import evidence, tables
+from l2tww.io import write_text
+from l2tww.report import evidence, figures, tables
 from l2tww.report import paper_numbers as paper
+from l2tww.report.figures import mean_curve
 from l2tww.report.notebook import Notebook
 from l2tww.results.cells import n_text
 
@@ -42,25 +44,32 @@ nb = Notebook(context_path, figures_dir)
 ctx, runs, groups = nb.ctx, nb.runs, nb.groups
 save, table, note, primary_groups = nb.save, nb.table, nb.note, nb.primary_groups
 PLOTS = Path(plots_dir)
-
-
-def mean_curve(members, key):
-    """Per-epoch mean and std over seeds of history.json[key] (seeds truncated to the shortest)."""
-    series = [[row[key] for row in read_json(Path(r["dir"]) / "history.json")] for r in members]
-    length = min(len(s) for s in series)
-    arr = np.array([s[:length] for s in series], dtype=float)
-    return arr.mean(0), arr.std(0, ddof=1) if len(series) > 1 else np.zeros(length)
+COLOURS = figures.method_colours(ctx.methods)  # one colour per method, the same in every figure
 
 
 exe = runs[0].get("execution", {})
 note(
-    f"**Made from** `{ctx.origin}`: {len(ctx.targets)} target(s), {len(runs)} runs, each identified by the hash of its "
+    f"**Made from** `{ctx.origin}`, runs under `{ctx.results_root}`: {len(ctx.targets)} target(s), {len(runs)} runs, "
+    "each identified by the hash of its "
     "params, "
     f"inputs and code (metrics.json `identity`). torch {exe.get('torch', '?')}, device {exe.get('device', '?')} "
     f"({exe.get('device_name', '?')}), "
     f"precision {exe.get('precision', '?')}. Time and memory are in [cost/cost.md](cost/cost.md), apart: they differ "
     "at every execution."
 )
+
+# %% [markdown]
+# ## Every claim at a glance
+# Each claim's paired difference with the interval its verdict reads, the ± margin band and the verdict
+# (the claims table below gives the numbers and the rule).
+
+# %%
+forest = figures.forest(ctx.claims) if ctx.claims else None
+if forest is None:
+    note("No claim has an interval: nothing to plot.")
+else:
+    note(evidence.plan_line(ctx.plan))
+    save(forest, "forest")
 
 # %% [markdown]
 # ## Table 1: every target × method
@@ -90,10 +99,11 @@ if ctx.data:
 # %% [markdown]
 # ## The paper's claims, tested
 # One row per qualitative claim of the paper, its controls (frozen meta-nets, FM over all pairs) and
-# ours (fast ≈ exact), per N; the accuracy claims are one Holm family.
+# fast − exact, per N; the plan's gates decide the primary rows, the others are descriptive.
 
 # %%
 if ctx.claims:
+    note(evidence.plan_line(ctx.plan))
     note(evidence.CLAIMS_NOTE)
     table(*evidence.claims_rows(ctx.claims))
 else:
@@ -135,7 +145,13 @@ for target, methods in curves.items():
         pts = [p for p in points if p[0] is not None]
         ns, means, stds = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
         ax.errorbar(
-            ns, means, yerr=stds, marker="o", capsize=3, label=f"{ctx.label(method)} (n={min(p[3] for p in pts)})"
+            ns,
+            means,
+            yerr=stds,
+            marker="o",
+            capsize=3,
+            color=COLOURS[method],
+            label=f"{ctx.label(method)} (n={min(p[3] for p in pts)})",
         )
         csv = "n_per_class,test_acc_mean,test_acc_std,seeds\n" + "".join(
             f"{p[0]},{p[1]:.4f},{p[2]:.4f},{p[3]}\n" for p in pts
@@ -178,14 +194,14 @@ table(tables.MULTI_HEADER, multi, empty="No target has more than one source: no 
 for target in ctx.targets:
     sel = [(m, n, ms) for t, m, n, ms in primary_groups() if t == target]
     fig, ax = plt.subplots(figsize=(8.5, 4.6))
-    cmap = plt.get_cmap("tab10")
-    for i, (method, n, members) in enumerate(sel):
+    for method, n, members in sel:
         mean, std = mean_curve(members, "val_acc")
         epochs = np.arange(len(mean))
-        ax.plot(epochs, mean, color=cmap(i % 10), lw=1.5, label=f"{ctx.label(method)} (n={len(members)})")
-        ax.fill_between(epochs, mean - std, mean + std, color=cmap(i % 10), alpha=0.12)
+        colour = COLOURS[method]
+        ax.plot(epochs, mean, color=colour, lw=1.5, label=f"{ctx.label(method)} (n={len(members)})")
+        ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.12)
         best = [r["best_epoch"] for r in members]
-        ax.scatter(best, [mean[min(b, len(mean) - 1)] for b in best], color=cmap(i % 10), s=18, zorder=4)
+        ax.scatter(best, [mean[min(b, len(mean) - 1)] for b in best], color=colour, s=18, zorder=4)
         csv = "epoch,val_acc,val_acc_std,seeds\n" + "".join(
             f"{e},{m:.4f},{s:.4f},{len(members)}\n" for e, m, s in zip(epochs, mean, std)
         )

@@ -22,14 +22,14 @@ plots_dir = "plots"  # CSVs for `dvc plots` (written by l2tww_report.py)
 saliency_images = 6  # test images in the saliency figure
 
 # %%
-import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import NullFormatter
 
 from l2tww.io import read_json
+from l2tww.report.figures import at_best, evolution, heatmap, pair_matrix
 from l2tww.report.notebook import Notebook, seeds
 from l2tww.results.cells import n_text
 
@@ -57,70 +57,6 @@ def transfer_runs(with_key):
     return out
 
 
-def parse_pair(key):
-    """'s0.5-t2' -> (source index, source tap, target tap)."""
-    s, t = key.split("-t")
-    si, tap = s[1:].split(".")
-    return int(si), int(tap), int(t)
-
-
-def at_best(members, logs, key):
-    """Per pair: the value at each seed's best-val epoch, averaged over seeds."""
-    vals = [np.array(log[key][log["epochs"].index(r["best_epoch"])], dtype=float) for r, log in zip(members, logs)]
-    return np.mean(vals, axis=0)
-
-
-def pair_matrix(target, pairs, values):
-    """Rows (source, source tap) x columns target tap; NaN where no pair."""
-    names = ctx.targets[target]["sources"]
-    rows = sorted({(si, st) for si, st, _ in map(parse_pair, pairs)})
-    cols = sorted({tt for _, _, tt in map(parse_pair, pairs)})
-    mat = np.full((len(rows), len(cols)), np.nan)
-    for key, v in zip(pairs, values):
-        si, st, tt = parse_pair(key)
-        mat[rows.index((si, st)), cols.index(tt)] = v
-    return mat, [f"{names[si]} tap {st}" for si, st in rows], [f"tap {tt}" for tt in cols]
-
-
-def heatmap(ax, mat, rows, cols, cmap, vmin, vmax, fmt):
-    im = ax.imshow(mat, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(len(cols)), cols)
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_xlabel("target layer (feature tap)")
-    ax.set_ylabel("source layer (feature tap)")
-    for (i, j), v in np.ndenumerate(mat):
-        if not math.isnan(v):
-            t = (v - vmin) / (vmax - vmin)  # white text on the dark ends of the colormap
-            dark = abs(t - 0.5) > 0.35 if vmin < 0 else t > 0.7
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9, color="w" if dark else "k")
-    return im
-
-
-def evolution(ax, logs, key, pairs, transform=None, ylabel="", logy=False, legend_ax=None):
-    epochs = logs[0]["epochs"]
-    arr = np.mean([np.array(log[key], dtype=float)[: len(epochs)] for log in logs], axis=0)  # (E, P)
-    if transform is not None:
-        arr = transform(arr)
-    if logy:
-        ax.set_yscale("log")
-    cmap = plt.get_cmap("viridis", len(pairs))
-    for i, key_ in enumerate(pairs):
-        ax.plot(epochs, arr[:, i], color=cmap(i), label=key_, lw=1.4)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    (legend_ax or ax).legend(
-        handles=ax.get_lines(),
-        fontsize=7,
-        ncol=2 if len(pairs) > 8 else 1,
-        loc="center left",
-        bbox_to_anchor=(1.01, 0.5),
-        title="pair (s<src>.<tap>-t<tap>)",
-        title_fontsize=8,
-    )
-
-
 shown = 0
 for target, method, n, members, logs in transfer_runs("lambda"):
     lam = np.array([log["lambda"] for log in logs], dtype=float)
@@ -132,8 +68,9 @@ for target, method, n, members, logs in transfer_runs("lambda"):
     first = np.mean(
         [(log.get("initial") or {}).get("lambda", log["lambda"][0]) for log in logs], axis=0
     )  # before training
-    mat, rows, cols = pair_matrix(target, pairs, best)
-    dmat = pair_matrix(target, pairs, best - first)[0]
+    names = ctx.targets[target]["sources"]
+    mat, rows, cols = pair_matrix(names, pairs, best)
+    dmat = pair_matrix(names, pairs, best - first)[0]
     fig, (a, d, b) = plt.subplots(
         1, 3, figsize=(20, 0.55 * len(rows) + 3.2), gridspec_kw={"width_ratios": [1, 1, 1.2], "wspace": 0.45}
     )

@@ -119,6 +119,7 @@ def transforms_for(dataset_cfg: dict, train: bool):
 
 def open_folder_split(
     prepared_dir: Path,
+    meta_file: Path,
     meta: dict,
     split: dict,
     dataset_cfg: dict,
@@ -141,7 +142,7 @@ def open_folder_split(
         samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS)
         if [y for _, y in samples] != list(meta[f"{pool}_labels"]):
             raise ValueError(
-                f"{folder}: its images no longer match {prepared_dir / 'meta.json'} ({len(samples)} images); re-run "
+                f"{folder}: its images no longer match {meta_file} ({len(samples)} images); re-run "
                 f"`l2tww prepare {meta['dataset']}`"
             )
         pools[pool] = samples

@@ -1,6 +1,6 @@
 """Your own images (`builder: image_folder`): read, check, record and store a folder tree.
 
-Every image of the tree (data/image_tree.py) is read once: its bytes are hashed (sha256) and
+Every image of the tree (data/tree_scan.py) is read once: its bytes are hashed (sha256) and
 decoded completely with PIL, so a truncated or unreadable file stops prepare with one line naming
 it. With `skip_unreadable: true` such a file is left out and counted, in the manifest and in
 meta.json's provenance (which the report shows). `manifest.json`, beside meta.json, lists the
@@ -12,7 +12,7 @@ Storage (catalog.folder_storage):
   and centre-cropped to S x S (CenterCrop's rounding), so the aspect ratio is kept.
 - larger (224 px): the image files themselves, byte for byte as hashed, under
   `<out>/{train,test}/<class>/` (paper_datasets.write_folders, as for the paper's 224 px datasets),
-  decoded at each epoch by data/folder.py's loader.
+  decoded at each epoch by data/folder_loader.py's loader.
 `channel_stats` gives the per-channel mean and std of the train images at the stored size
 (`l2tww prepare <dataset> --stats`).
 """
@@ -29,9 +29,7 @@ from typing import Callable
 import numpy as np
 
 from ..io import write_json
-from .image_tree import POOLS, ImageTree, TreeImage
-
-MANIFEST = "manifest.json"
+from .tree_scan import POOLS, ImageTree, TreeImage
 
 
 class UnreadableImage(ValueError):
@@ -127,10 +125,11 @@ def _folders(dataset: str, tree: ImageTree, out_dir: Path, read: Callable) -> di
 
 
 def build_image_folder(
-    dataset: str, tree: ImageTree, out_dir: Path, image_size: int, storage: str, skip_unreadable: bool
+    dataset: str, tree: ImageTree, files: dict[str, Path], image_size: int, storage: str, skip_unreadable: bool
 ) -> dict:
-    """Read every image of `tree`, write manifest.json (and the image folders, for folder storage)
-    under `out_dir`; returns the builder's dict for store.write_prepared."""
+    """Read every image of `tree`, write the manifest (and the image folders, for folder storage)
+    to `files` (config/layout.py: prepared_files); returns the builder's dict for store.write_prepared."""
+    out_dir, manifest = Path(files["dir"]), Path(files["manifest"])
     images, skipped = [], []
 
     def read(image: TreeImage):
@@ -147,7 +146,7 @@ def build_image_folder(
     built = _tensors(dataset, tree, image_size, read) if storage == "tensor" else _folders(dataset, tree, out_dir, read)
     counts = {pool: None if built[f"{pool}_y"] is None else len(built[f"{pool}_y"]) for pool in POOLS}
     write_json(
-        Path(out_dir) / MANIFEST,
+        manifest,
         {
             "dataset": dataset,
             "images": sorted(images, key=lambda e: e["path"]),
@@ -158,7 +157,7 @@ def build_image_folder(
     built["provenance"] = {
         "counts": counts,
         "skipped_unreadable": len(skipped),
-        "manifest": MANIFEST,
+        "manifest": manifest.name,  # relative to the prepared folder
         "storage": storage
         if storage == "folder"
         else f"tensor: shorter side to {image_size} px (PIL bilinear, antialiased), centre crop",

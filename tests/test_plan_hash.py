@@ -1,0 +1,75 @@
+"""The plan you can verify (issue 29, item 7): every shipped claims section records its own hash, so
+no role, gate, margin or SD changes without the hash changing; the first commit containing the
+hash is found; the report prints when the plan was fixed and what kind of run it judged."""
+
+import copy
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from l2tww import config
+from l2tww.report import evidence
+from l2tww.results import plan_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = [ROOT / "params.yaml", ROOT / "workflow" / "presets" / "paper.yaml"]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_the_shipped_claims_section_records_its_own_hash(path):
+    """Fails when the claims section changes and its recorded hash does not: record the new hash
+    (`l2tww check` prints it) and say in the plan why it changed."""
+    claims = config.load(path).data["claims"]
+    assert claims["plan"].get("hash") == plan_hash.plan_hash(claims), plan_hash.hash_problem(claims)
+
+
+def test_any_change_of_the_claims_section_changes_the_hash():
+    claims = config.load(ROOT / "params.yaml").data["claims"]
+    changed = copy.deepcopy(claims)
+    changed["plan"]["rows"]["learning_helps@n25"]["margin"] = 1.1
+    moved = copy.deepcopy(claims)
+    moved["plan"]["gates"].reverse()
+    renamed = copy.deepcopy(claims)
+    renamed["frozen"] = ["fashion", "fm_all_to_all"]
+    hashes = {plan_hash.plan_hash(c) for c in (claims, changed, moved, renamed)}
+    assert len(hashes) == 4 and plan_hash.plan_hash(claims) == claims["plan"]["hash"]
+    assert "is not the claims section's hash" in plan_hash.hash_problem(changed)
+
+
+def test_the_first_commit_containing_the_hash_is_found(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@t")
+    git("config", "user.name", "t")
+    (tmp_path / "params.yaml").write_text("claims: {}\n")
+    git("add", ".")
+    git("commit", "-qm", "before the plan")
+    (tmp_path / "params.yaml").write_text("claims: {plan: {hash: 00aa11bb22cc33dd}}\n")
+    git("commit", "-qam", "the plan")
+    (tmp_path / "runs.csv").write_text("run\n")
+    git("add", ".")
+    git("commit", "-qm", "the confirmation")
+    commit, date = plan_hash.first_commit("00aa11bb22cc33dd", tmp_path / "params.yaml", tmp_path)
+    head = subprocess.run(["git", "rev-parse", "HEAD~1"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert commit == head and date[:4].isdigit()
+    after = plan_hash.first_commit_after(commit, tmp_path / "runs.csv", tmp_path)
+    assert after is not None and after[0] != commit
+    assert plan_hash.first_commit("ffffffffffffffff", tmp_path / "params.yaml", tmp_path) is None
+
+
+def test_the_report_line_says_when_the_plan_was_fixed_and_what_the_run_is():
+    record = {"hash": "00aa11bb22cc33dd", "first_commit": "abcdef1234567890", "first_commit_date": "2026-12-07"}
+    line = evidence.plan_line({**record, "status": "confirmation", "first_run_date": "2026-12-08"})
+    assert line == "plan 00aa11bb22cc33dd fixed at abcdef1234, 2026-12-07; first confirmation run 2026-12-08."
+    assert "RE-ANALYSIS" in evidence.plan_line({**record, "status": "re-analysis"})
+    assert "not committed yet" in evidence.plan_line({**record, "first_commit": None, "status": "confirmation"})
+
+
+def test_the_embedded_default_is_labelled_a_re_analysis_of_seeds_already_seen():
+    """Its seeds 1000-1006 ran before this plan was written: its verdicts must not read as a confirmation."""
+    params = config.load(ROOT / "params.yaml")
+    seeds = {s for t in params.data["targets"].values() for block in t["runs"] for s in block["seeds"]}
+    assert seeds <= set(range(1000, 1007)) and params.data["claims"]["plan"]["status"] == "re-analysis"

@@ -1,0 +1,154 @@
+"""Every script under benchmarks/ and docs/ runs in its cheapest form, so the next rename of a
+module, a params key or a result file breaks a test here and not a reader's command line.
+(benchmarks/gpu_smoke.py has its own file, tests/test_gpu_smoke.py.)"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from l2tww import config
+from l2tww.stages.split import make_split
+
+from .conftest import REPO, sh
+
+BENCH = REPO / "benchmarks"
+ATTRIBUTION = REPO / "docs" / "attribution"
+
+
+def _module(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _python(args: list[str], cwd=REPO) -> subprocess.CompletedProcess:
+    return sh([sys.executable, *map(str, args)], cwd, check=False, timeout=300)
+
+
+# -- benchmarks ----------------------------------------------------------------------------------
+def test_bench_l2t_measures_every_mode_of_both_settings_in_process():
+    bench = _module(BENCH / "bench_l2t.py")
+    params = config.load(REPO / "params.yaml")
+    assert bench.embedded_target(params) in params["targets"]  # the default still runs l2tww somewhere
+    for setting, modes in (("paper32", ("scratch", "fast")), ("embedded", ("scratch", "exact", "configured"))):
+        for mode in modes:
+            row = bench.measure(setting, mode, threads=1, iters=1, target_name=None, batch_size=2)
+            assert row["setting"] == setting and row["mode"] == mode and row["s_per_iter"] > 0
+            assert row["method"] == ("scratch" if mode == "scratch" else "l2tww")
+
+
+@pytest.mark.slow
+def test_bench_l2t_command_line_runs_both_settings_at_the_smallest_size():
+    out = _python([BENCH / "bench_l2t.py", "--iters", "1", "--batch", "2", "--threads", "1"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line.split()[:2] for line in out.stdout.splitlines()[2:]]
+    assert rows == [
+        ["paper32", "scratch"],
+        ["paper32", "exact"],
+        ["paper32", "fast"],
+        ["embedded", "scratch"],
+        ["embedded", "exact"],
+        ["embedded", "fast"],
+        ["embedded", "configured"],
+    ], out.stdout
+
+
+@pytest.mark.slow  # a subprocess importing torch
+def test_bench_hvp_runs_and_its_two_hvps_agree():
+    out = _python([BENCH / "bench_hvp.py", "--threads", "1", "--batch", "2"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "HVP reverse-over-reverse (engine)" in out.stdout
+    diff = float(out.stdout.rsplit(":", 1)[1])
+    assert diff < 1e-4, out.stdout
+
+
+def test_bench_loader_times_the_224px_loader(capsys):
+    loader = _module(BENCH / "bench_loader.py")
+    assert loader.main(["--workers", "0", "--images", "4", "--epochs", "1", "--batch", "2"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1].split()
+    assert last[0] == "0" and float(last[1]) > 0
+
+
+def test_mutation_benchmark_parses_and_its_scopes_name_existing_files():
+    assert _python([BENCH / "mutation.py", "--help"]).returncode == 0
+    mutation = _module(BENCH / "mutation.py")
+    for scope, (mutate, tests) in mutation.SCOPES.items():
+        for pattern in mutate:
+            assert list(REPO.glob(pattern)), (scope, pattern)
+        for test in tests:
+            assert (REPO / test).is_file(), (scope, test)
+    for name in mutation.ALSO_COPY:
+        assert (REPO / name).exists(), name
+
+
+@pytest.mark.slow  # a subprocess importing torch
+def test_weights_diff_runs_as_a_module_as_its_docstring_says(tmp_path):
+    a, b, c = tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "c.pt"
+    torch.save({"w": torch.ones(2)}, a)
+    torch.save({"state_dict": {"w": torch.ones(2)}}, b)
+    torch.save({"w": torch.zeros(2)}, c)
+    same = _python(["-m", "l2tww.training.weights_diff", a, b])
+    assert same.returncode == 0 and "verdict: the same tensors" in same.stdout, same.stdout + same.stderr
+    from l2tww.training.weights_diff import main
+
+    assert main([str(a), str(c)]) == 1
+    assert main([str(a), str(tmp_path / "absent.pt")]) == 2
+
+
+# -- docs/attribution ----------------------------------------------------------------------------
+def test_design_analysis_prints_the_plans_tables():
+    out = _python([ATTRIBUTION / "design_analysis.py"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    for heading in ("## D1/D2: per arm", "## Confirmation matrix", "## Per row at the confirmation"):
+        assert heading in out.stdout
+
+
+def test_extract_metanets_reads_a_runs_transfer_log(tmp_path):
+    run = tmp_path / "results" / "runs" / "fashion" / "l2tww" / "n5-s3"
+    run.mkdir(parents=True)
+    metrics = {"target": "fashion", "method": "l2tww", "n_per_class": 5, "seed": 3, "best_epoch": 1}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    log = {"epochs": [0, 1], "entropy_deficit": [[0.0], [0.02]], "lambda": [[1.0], [1.5]]}
+    (run / "transfer.json").write_text(json.dumps(log))
+    out = _python([ATTRIBUTION / "extract_metanets.py", tmp_path / "results", tmp_path / "m.csv"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    [row] = list(csv.DictReader((tmp_path / "m.csv").open()))
+    assert row["max_lambda_change"] == "0.5" and row["max_entropy_deficit"] == "0.02" and row["seed"] == "3"
+
+
+def test_calibrate_costs_design_params_still_load():
+    calibrate = _module(ATTRIBUTION / "calibrate_costs.py")
+    params = config.from_mapping(calibrate.design_params())
+    assert params["results_root"] == "results/calib" and "claims" not in params.data
+
+
+def test_calibrate_costs_retrains_on_the_cpu_clock_and_checks_the_design_accuracy(tiny, tmp_path):
+    from l2tww.training import trainer
+
+    calibrate = _module(ATTRIBUTION / "calibrate_costs.py")
+    make_split(tiny, "animal_mnist")
+    make_split(tiny, "animal_mnist", 5, 0)
+    first = tmp_path / "first.yaml"
+    first.write_text(yaml.safe_dump(tiny.data))
+    calibrate.main([str(tmp_path / "a.csv"), "animal:scratch:5", "--params", str(first), "--design", "/absent"])
+    [row] = list(csv.DictReader((tmp_path / "a.csv").open()))
+    assert row["same_accuracy_as_design"] == "" and float(row["cpu_train_s"]) > 0  # no design run to compare
+    assert trainer.time.perf_counter is not __import__("time").process_time  # the clock is put back
+
+    again = {**tiny.data, "results_root": str(tmp_path / "again")}
+    second = tmp_path / "second.yaml"
+    second.write_text(yaml.safe_dump(again))
+    calibrate.main(
+        [str(tmp_path / "b.csv"), "animal:scratch:5", "--params", str(second), "--design", tiny.data["results_root"]]
+    )
+    [row] = list(csv.DictReader((tmp_path / "b.csv").open()))
+    assert row["same_accuracy_as_design"] == "True"  # same seed, same code: the same accuracies
