@@ -94,7 +94,7 @@ def test_channels_last_takes_effect_on_the_cpu_without_a_warning(monkeypatch):
     assert not plain.stages[0][0].weight.is_contiguous(memory_format=torch.channels_last)
     seen = {}
     monkeypatch.setattr(common, "open_split", lambda *args, **kwargs: seen.update(kwargs))
-    common.open_data({"prepared": "p", "split": "s", "dataset": {}}, 4, torch.device("cpu"), runtime)
+    common.open_data({"prepared_files": "p", "split": "s", "dataset": {}}, 4, torch.device("cpu"), runtime)
     assert seen["channels_last"] is True
 
 
