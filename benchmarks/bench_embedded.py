@@ -307,13 +307,13 @@ def matrix_cost(rows: dict[str, dict], weights: dict[str, tuple[int, int]]) -> f
 
 
 def table(results: dict[str, dict[str, dict]], weights, names: list[str]) -> str:
-    head = f"{'arm':<11}{'rev':<10}{'total':>7}" + "".join(f"{p:>7}" for p in PHASES) + f"{'ratio':>7}"
+    head = f"{'arm':<11}{'rev':<10}{'total':>7}" + "".join(f"{p:>8}" for p in PHASES) + f"{'ratio':>7}"
     lines = [head, "-" * len(head)]
     for arm, revs in results.items():
         for name in names:
             row = revs[name]
             ratio = "" if name == names[0] or len(names) == 1 else f"{row['total'] / revs[names[0]]['total']:>7.2f}"
-            phases = "".join(f"{row['phases'][p]:>7.2f}" for p in PHASES)
+            phases = "".join(f"{row['phases'][p]:>8.2f}" for p in PHASES)
             lines.append(f"{arm:<11}{name:<10}{row['total']:>7.2f}{phases}{ratio}")
     complete = [a for a in ARMS if a in results]
     if len(complete) == len(ARMS):
