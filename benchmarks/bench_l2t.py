@@ -3,6 +3,13 @@
     python benchmarks/bench_l2t.py                 # both settings, 2 threads
     python benchmarks/bench_l2t.py --setting embedded --iters 5
     python benchmarks/bench_l2t.py --iters 1 --batch 8    # the cheapest form (tests/test_scripts.py)
+    python benchmarks/bench_l2t.py --setting paper32 --threads 1 --baseline adbd49e   # and that commit's code
+
+--baseline REV checks REV out (a temporary `git worktree`) and times the same modes with its code
+(this file's measurement, PYTHONPATH=<it>/src), each mode alternating between the two, and prints
+this checkout's CPU time over REV's (process CPU per iteration, 1 thread: a shared machine stretches
+wall time far more than CPU time). --channels-last runs this checkout's networks and batches in NHWC
+(runtime.channels_last's lever; REV's rows stay as they are).
 
 Settings: (a) the paper's 32px setting: ResNet32 -> VGG9-BN, 15 pairs {4,9,14} x {0..4}, T = 2,
 batch 128, 3x32x32, 100 classes; (b) the embedded default from params.yaml (its first target that
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -36,7 +44,15 @@ def embedded_target(params) -> str:
     raise SystemExit(f"{params.origin}: no target runs method l2tww; name one with --target")
 
 
-def measure(setting: str, mode: str, threads: int, iters: int, target_name: str | None, batch_size: int | None) -> dict:
+def measure(
+    setting: str,
+    mode: str,
+    threads: int,
+    iters: int,
+    target_name: str | None,
+    batch_size: int | None,
+    channels_last: bool = False,
+) -> dict:
     import torch
 
     from l2tww import config
@@ -74,6 +90,9 @@ def measure(setting: str, mode: str, threads: int, iters: int, target_name: str 
         list(target.parameters()) + method.student_parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4
     )
     x, y = torch.randn(batch, *shape), torch.randint(0, classes, (batch,))
+    if channels_last:
+        target, source = (m.to(memory_format=torch.channels_last) for m in (target, source))
+        x = x.contiguous(memory_format=torch.channels_last)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def step():
@@ -84,12 +103,13 @@ def measure(setting: str, mode: str, threads: int, iters: int, target_name: str 
     block = spec.hparams.get("meta_every", 1) if mode == "configured" else 1
     for _ in range(2 * block):  # warm-up (allocator, mkldnn kernels): the first two steps run slow
         step()
-    times = []
+    times, cpu_times = [], []
     for _ in range(iters):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(block):
             step()
         times.append((time.perf_counter() - start) / block)
+        cpu_times.append((time.process_time() - cpu) / block)
     per_iter = min(times)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -98,6 +118,7 @@ def measure(setting: str, mode: str, threads: int, iters: int, target_name: str 
         "method": spec.name,
         "hparams": {k: spec.hparams.get(k) for k in ("hypergradient", "meta_every")},
         "s_per_iter": per_iter,
+        "cpu_s_per_iter": min(cpu_times),  # what --baseline compares: a busy machine stretches wall time
         "s_per_iter_median": sorted(times)[len(times) // 2],
         "peak_rss_mb": peak_mb,
         "rss_growth_mb": (peak_mb * 1024 - rss_before) / 1024,
@@ -113,10 +134,16 @@ def main() -> None:
     )
     parser.add_argument("--target", help="embedded setting: the target (default: the first that runs l2tww)")
     parser.add_argument("--batch", type=int, help="batch size of both settings (default: 128 and the recipe's)")
+    parser.add_argument("--baseline", metavar="REV", help="also time REV's code (a git worktree), interleaved")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC networks and batches (this checkout)")
     parser.add_argument("--one", nargs=2, metavar=("SETTING", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], args.threads, args.iters, args.target, args.batch)))
+        one = measure(args.one[0], args.one[1], args.threads, args.iters, args.target, args.batch, args.channels_last)
+        print(json.dumps(one))
+        return
+    if args.baseline:
+        compare(args)
         return
     settings = ["paper32", "embedded"] if args.setting == "both" else [args.setting]
     import platform
@@ -159,6 +186,40 @@ def main() -> None:
                 f"{setting:<10} {mode:<10} {row['s_per_iter']:>8.3f} {ratio:>10.1f} {row['s_per_iter_median']:>8.3f} "
                 f"{row['peak_rss_mb']:>12.0f}{note}"
             )
+
+
+def _one(setting: str, mode: str, args, src: Path, channels_last: bool) -> dict:
+    iters = args.iters * (5 if setting == "embedded" else 1)
+    cmd = [sys.executable, __file__, "--one", setting, mode, "--threads", str(args.threads), "--iters", str(iters)]
+    cmd += ["--target", args.target] * bool(args.target) + ["--batch", str(args.batch)] * bool(args.batch)
+    env = {**os.environ, "PYTHONPATH": str(src / "src")}
+    out = subprocess.run(cmd + ["--channels-last"] * channels_last, capture_output=True, text=True, env=env, cwd=src)
+    if out.returncode != 0:
+        raise SystemExit(f"{setting} {mode} at {src}: failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare(args) -> None:
+    """Each (setting, mode) at REV, then here, alternating; the ratio of the fastest blocks."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-l2t-"))
+    rev = tmp / "rev"
+    subprocess.run(["git", "worktree", "add", "--detach", "-f", str(rev), args.baseline], cwd=REPO, check=True)
+    try:
+        settings = ["paper32", "embedded"] if args.setting == "both" else [args.setting]
+        print(
+            f"{args.threads} threads, {args.iters} timed iterations, fastest; HEAD channels_last {args.channels_last}"
+        )
+        print(f"{'setting':<10} {'mode':<10} {args.baseline + ' CPU-s':>14} {'HEAD CPU-s':>11} {'HEAD/base':>10}")
+        for setting in settings:
+            for mode in ("scratch", "exact", "fast"):
+                base = _one(setting, mode, args, rev, False)
+                head = _one(setting, mode, args, REPO, args.channels_last)
+                b, h = base["cpu_s_per_iter"], head["cpu_s_per_iter"]
+                print(f"{setting:<10} {mode:<10} {b:>14.3f} {h:>11.3f} {h / b:>10.2f}", flush=True)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(rev)], cwd=REPO)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from ..io import load_torch, read_json
 from .batches import SplitData
 
+EVAL_BATCH_SIZE = 512  # runtime.eval_batch_size's default: the batches every checked-in result was evaluated in
+
 
 def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
     """Zero-pad by `padding` and crop back to the input size at a random offset per image (spec §5)."""
@@ -117,7 +119,7 @@ def open_split(
     device: torch.device,
     channels_last: bool = False,
     workers: int = 0,
-    eval_batch_size: int = 512,
+    eval_batch_size: int = EVAL_BATCH_SIZE,
 ) -> "SplitData":
     """Loaders for "train" (augmented, shuffled), "val" and "test" (eval transform). `prepared`: the
     prepared folder "dir" and its "meta" and "tensors" files (config/layout.py: prepared_files)."""

@@ -126,10 +126,13 @@ class L2T(TransferMethod):
     # -- the meta-step ---------------------------------------------------------------------------
     def train_step(self, target, x, y, source_outs, optimizer) -> dict[str, torch.Tensor]:
         student = self.student(target, source_outs)
-        weights, lambdas = self.meta_outputs(source_outs)
         meta_batch = self.steps_done % self.meta_every == 0
         meta = self.meta_optimizer is not None and meta_batch
         self.steps_done += 1
+        # The meta-nets' graph is needed only by a meta-step; elsewhere (and in the frozen control)
+        # their outputs enter the real step as constants: the same values, no autograd bookkeeping.
+        with torch.set_grad_enabled(meta and torch.is_grad_enabled()):
+            weights, lambdas = self.meta_outputs(source_outs)
 
         # 1. Real step on CE + L_wfm with phi constant (its phi-gradient is discarded, spec §4.2).
         logits, distances = student(x)
@@ -228,7 +231,15 @@ class L2T(TransferMethod):
     def observe(self, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
         """Per pair (P,): mean lambda (1 without where-nets), mean channel-weight entropy H (log C if
         uniform) and its deficit 1 - H / log C (0 = uniform; what the report and the claims read)."""
-        pooled = pooled_source(self.spec.pairs, [s.features for s in source_outs])
+        return self.observe_summary(target_out, self.observed_sources(source_outs))
+
+    @torch.no_grad()
+    def observed_sources(self, source_outs: list[NetOutput]) -> list[torch.Tensor]:
+        """The meta-nets' input, the pooled source taps: all `observe` reads of the sources."""
+        return pooled_source(self.spec.pairs, [s.features for s in source_outs])
+
+    @torch.no_grad()
+    def observe_summary(self, target_out: NetOutput, pooled: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         weights, lambdas = self.meta(pooled)
         lam = (
             torch.stack([lam_i.mean() for lam_i in lambdas]) if lambdas is not None else pooled[0].new_ones(len(pooled))

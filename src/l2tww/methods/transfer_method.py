@@ -6,7 +6,9 @@ A method owns its extra modules and its loss terms; the trainer knows no method 
 - `train_step(...)`: one minibatch update. The default is a plain SGD step on CE + `extra_loss`;
   meta-learning methods (L2T) override it.
 - `observe(...)`: per-batch statistics on the val set (e.g. learned lambda per pair), averaged by
-  the trainer and logged each epoch.
+  the trainer and logged each epoch. It is `observe_summary(target_out, observed_sources(...))`:
+  the part that reads the sources depends on the frozen sources and the batch alone, so evaluation
+  computes it once per val batch and reuses it every epoch (the sources' forwards on val, once).
 - `extra_state()` / `load_extra_state()`: optimizer state the method owns (e.g. Adam on phi), for resume.
 """
 
@@ -71,6 +73,14 @@ class TransferMethod(nn.Module):
     @torch.no_grad()
     def observe(self, target_out: NetOutput, source_outs: list[NetOutput]) -> dict[str, torch.Tensor]:
         return {}
+
+    def observed_sources(self, source_outs: list[NetOutput]) -> Any:
+        """What `observe` reads of the sources' outputs (all of them unless a method says less)."""
+        return source_outs
+
+    def observe_summary(self, target_out: NetOutput, observed: Any) -> dict[str, torch.Tensor]:
+        """`observe` from `observed_sources(source_outs)` instead of the outputs themselves."""
+        return self.observe(target_out, observed)
 
     def extra_state(self) -> dict[str, Any]:
         return {}

@@ -12,7 +12,8 @@ Values resolved by the stages layer (method specs, pair lists) are part of the i
 modules that resolve them (config, paths, this one) are not hashed as code: editing a message in
 config.py re-runs nothing. Nor is `plan` (which files a job reads, whether a finished run is kept):
 it decides what runs, never a number. Runtime knobs that do not change numbers (threads, workers, device
-choice) are left out; precision, determinism and channels_last change them on a GPU and are in.
+choice) are left out; precision and determinism change them on a GPU, channels_last and eval_batch_size on any device,
+and are in.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def digest(identity: dict) -> str:
 
 
 def _numeric_runtime(params: Params) -> dict:
-    return {k: params["runtime"][k] for k in ("precision", "deterministic", "channels_last")}
+    return {k: params["runtime"][k] for k in ("precision", "deterministic", "channels_last", "eval_batch_size")}
 
 
 def prepare_identity(params: Params, dataset: str) -> dict:

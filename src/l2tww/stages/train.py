@@ -58,9 +58,6 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
         inputs, data.num_classes, data.image_shape, device, inputs["seed"], lambda net: place(net, device, runtime)
     )
     method.initialize(target, sources)
-    # What the method observes before any step (e.g. lambda at the where-nets' random init), so the
-    # report and the claims measure what was learned, not where it started. Eval mode: no state moves.
-    initial = evaluate(target, data.val, method, sources, observe=True).get("transfer") if method.observes else None
     record = {
         "run_id": inputs["run_id"],
         "target": inputs["target"],
@@ -89,6 +86,14 @@ def execute_run(inputs: dict, identity: str, runtime: dict, progress: bool = Fal
         progress=progress,
     )
     trainer = Trainer(target, method, sources, data, fit)
+    # What the method observes before any step (e.g. lambda at the where-nets' random init), so the
+    # report and the claims measure what was learned, not where it started. Eval mode: no state moves;
+    # the sources' part of it is kept for the trainer's val evaluations (source_cache).
+    initial = (
+        evaluate(target, data.val, method, sources, observe=True, source_cache=trainer.val_source_cache).get("transfer")
+        if method.observes
+        else None
+    )
     return finish(trainer, out_dir, identity, runtime, also_write=lambda: _write_transfer(out_dir, spec, initial))
 
 

@@ -24,8 +24,10 @@ def build_run(
     """The frozen sources, the target and the method of the run `inputs` describes, on `device`.
     `seed`: seeds every generator before the target is built (training: its init depends on the
     seed alone; the report loads trained weights over it and seeds nothing). `place`: puts the
-    target on the device (training's memory format); default `.to(device)`."""
+    target and the sources on the device (training's memory format); default `.to(device)`."""
     sources = [load_source(s, device) for s in inputs["sources"]]
+    if place is not None:
+        sources = [place(s) for s in sources]
     if seed is not None:
         seed_everything(seed)
     target = build_model(inputs["arch"], num_classes, image_shape[0])

@@ -63,8 +63,6 @@ def runtime_warnings(runtime: dict, device_type: str) -> list[str]:
             f"runtime.precision: {runtime['precision']} has no effect on the CPU (runtime.device: "
             f"{runtime['device']}); runs compute in fp32"
         )
-    if device_type == "cpu" and runtime["channels_last"]:
-        out.append(f"runtime.channels_last: has no effect on the CPU (runtime.device: {runtime['device']})")
     return out
 
 

@@ -110,6 +110,9 @@ class Trainer:
             nesterov=False,
         )
         self.ckpt_path = Path(config.files.checkpoint)
+        # What the method reads of the frozen sources per val batch, computed at the first val
+        # evaluation and reused by every later one (evaluation.evaluate's source_cache).
+        self.val_source_cache: list = []
 
     # -- checkpointing ---------------------------------------------------------------------
     def _state(self, epoch: int, best: dict, history: list, times: list) -> dict:
@@ -203,7 +206,14 @@ class Trainer:
                     f"{record.get('run_id', 'run')}: non-finite loss at epoch {epoch} step {int(first_bad)}; "
                     f"the last good checkpoint (after epoch {epoch - 1}) is kept at {self.ckpt_path}"
                 )
-            val = evaluate(self.target, self.data.val, self.method, self.sources, observe=observe)
+            val = evaluate(
+                self.target,
+                self.data.val,
+                self.method,
+                self.sources,
+                observe=observe,
+                source_cache=self.val_source_cache,
+            )
             row = {
                 "epoch": epoch,
                 "lr": lr,

@@ -1,0 +1,134 @@
+"""What makes runs cheaper without changing their numbers (issue 28): the sources' forwards on the
+val set run once per run (the cache keeps what observe reads of them), the meta-nets run without
+autograd outside a meta-step; and runtime.channels_last, a lever that changes float order, takes
+effect on the CPU when switched on. Also the embedded benchmark's quick form runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from l2tww.data.loader import TensorLoader
+from l2tww.methods import MethodSpec, Pair, build_method
+from l2tww.models import build_model, net_shapes
+from l2tww.stages import common
+from l2tww.stages.common import place
+from l2tww.training.evaluation import evaluate
+from l2tww.training.runtime import runtime_warnings
+
+from .l2t_oracle import HP
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _setting(**overrides):
+    torch.manual_seed(0)
+    target = build_model({"name": "vgg_bn", "cfg": [4, "M", 8, "M", 8, "M"]}, 5, 1)
+    source = build_model({"name": "cifar_resnet", "depth": 8, "width": 4}, 7, 1).eval()
+    for p in source.parameters():
+        p.requires_grad_(False)
+    pairs = tuple(Pair(0, s, t) for s in (0, 2) for t in (0, 2))
+    method = build_method(
+        MethodSpec("l2tww", "l2t", pairs, {**HP, **overrides}), net_shapes(target, [source], (1, 32, 32))
+    )
+    images = torch.randint(0, 256, (10, 1, 32, 32), dtype=torch.uint8)
+    loader = TensorLoader(images, torch.randint(0, 5, (10,)), 4, torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1))
+    return target, source, method, loader
+
+
+class Counting(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.calls = net, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.net(x)
+
+
+def test_val_statistics_from_the_source_cache_equal_the_uncached_and_skip_the_sources():
+    target, source, method, loader = _setting()
+    counting = Counting(source)
+    plain = evaluate(target, loader, method, [counting], observe=True)
+    cache: list = []
+    first = evaluate(target, loader, method, [counting], observe=True, source_cache=cache)
+    calls = counting.calls
+    with torch.no_grad():  # the meta-nets move between two val evaluations: the cache must not freeze them
+        for p in method.meta.parameters():
+            p.add_(0.1)
+    moved = evaluate(target, loader, method, [counting], observe=True)
+    again = evaluate(target, loader, method, [counting], observe=True, source_cache=cache)
+    assert plain == first and moved == again and moved["transfer"] != first["transfer"]
+    assert calls == 2 * 3 and counting.calls == calls + 3  # 3 batches each; the cached call ran no source
+
+
+def test_the_meta_nets_run_without_a_graph_outside_a_meta_step():
+    target, source, method, loader = _setting(meta_every=2)
+    opt = torch.optim.SGD(list(target.parameters()) + method.student_parameters(), lr=0.1)
+    x, y = next(iter(loader.epoch()))
+    outs = [source(x)]
+    graphs = []
+    original = method.meta_outputs
+
+    def spy(source_outs):
+        weights, lambdas = original(source_outs)
+        graphs.append(weights[0].requires_grad)
+        return weights, lambdas
+
+    method.meta_outputs = spy
+    for _ in range(3):
+        method.train_step(target, x, y, outs, opt)
+    assert graphs == [True, False, True]  # meta_every 2: steps 0 and 2 meta-step
+
+
+def test_channels_last_takes_effect_on_the_cpu_without_a_warning(monkeypatch):
+    runtime = {"device": "cpu", "precision": "fp32", "channels_last": True, "workers": 0}
+    assert runtime_warnings(runtime, "cpu") == []
+    model = place(build_model({"name": "vgg_bn", "cfg": [4, "M"]}, 5, 3), torch.device("cpu"), runtime)
+    assert model.stages[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    plain = place(build_model({"name": "vgg_bn", "cfg": [4, "M"]}, 5, 3), torch.device("cpu"), {"channels_last": False})
+    assert not plain.stages[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    seen = {}
+    monkeypatch.setattr(common, "open_split", lambda *args, **kwargs: seen.update(kwargs))
+    common.open_data({"prepared_files": "p", "split": "s", "dataset": {}}, 4, torch.device("cpu"), runtime)
+    assert seen["channels_last"] is True
+
+
+@pytest.mark.slow  # subprocesses importing torch, the target's data prepared
+def test_the_embedded_benchmark_quick_form_prints_every_phase_of_an_arm():
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_embedded.py"), "--quick", "--arms", "frozen"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = [line for line in out.stdout.splitlines() if line.startswith("frozen")]
+    assert len(row) == 1, out.stdout
+    values = [float(v) for v in row[0].split()[2:]]
+    total, phases = values[0], values[1:]
+    assert total > 0 and abs(sum(phases) - total) < 0.05 and phases[4] > 0  # the val phase is measured
+
+
+def test_same_runs_tells_a_changed_tensor_or_number_from_a_new_identity(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import same_runs
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    state = {"target": {"w": torch.ones(3)}, "best_epoch": 1}
+    for side, identity in (("a", "x"), ("b", "y")):  # only the identity differs: the same bits
+        (tmp_path / side).mkdir()
+        torch.save(state, tmp_path / side / "model.pt")
+        (tmp_path / side / "metrics.json").write_text(f'{{"test_acc": 50.0, "identity": "{identity}"}}')
+    assert same_runs.differences(tmp_path / "a", tmp_path / "b") == []
+    torch.save(
+        {"target": {"w": torch.ones(3).nextafter(torch.full((3,), 2.0))}, "best_epoch": 1}, tmp_path / "b" / "model.pt"
+    )
+    (tmp_path / "b" / "metrics.json").write_text('{"test_acc": 50.01, "identity": "y"}')
+    assert same_runs.differences(tmp_path / "a", tmp_path / "b") == ["model.pt:target.w", "metrics.json"]
