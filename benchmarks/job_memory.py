@@ -96,10 +96,11 @@ def main(argv=None) -> int:
     ap.add_argument("--params", default=str(REPO / "workflow" / "presets" / "paper.yaml"))
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--missing", action="store_true", help="keep --out's cells, measure only the preset's new ones")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     params = config.load(args.params)
-    table: dict[str, dict] = {}
+    table: dict[str, dict] = yaml.safe_load(args.out.read_text()) if args.missing and args.out.is_file() else {}
     seen: dict[tuple, dict] = {}  # datasets of one image size differ in their classifier only: measured once
     size = lambda t: params["datasets"][t["dataset"]]["image_size"]
     start = time.perf_counter()
