@@ -52,12 +52,18 @@ def test_the_first_commit_containing_the_hash_is_found(tmp_path):
     (tmp_path / "runs.csv").write_text("run\n")
     git("add", ".")
     git("commit", "-qm", "the confirmation")
-    commit, date = plan_hash.first_commit("00aa11bb22cc33dd", tmp_path / "params.yaml", tmp_path)
+    commit, date = plan_hash.first_commit("00aa11bb22cc33dd", tmp_path)
     head = subprocess.run(["git", "rev-parse", "HEAD~1"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
     assert commit == head and date[:4].isdigit()
     after = plan_hash.first_commit_after(commit, tmp_path / "runs.csv", tmp_path)
     assert after is not None and after[0] != commit
-    assert plan_hash.first_commit("ffffffffffffffff", tmp_path / "params.yaml", tmp_path) is None
+    assert plan_hash.first_commit("ffffffffffffffff", tmp_path) is None
+    # A Snakemake job reads an untracked copy of the params (.snakemake/l2tww/params.yaml) and looks
+    # from its folder: the plan's commit is still the one that put the hash into params.yaml.
+    effective = tmp_path / ".snakemake" / "l2tww"
+    effective.mkdir(parents=True)
+    (effective / "params.yaml").write_text((tmp_path / "params.yaml").read_text())
+    assert plan_hash.first_commit("00aa11bb22cc33dd", effective) == (commit, date)
 
 
 def test_the_report_line_says_when_the_plan_was_fixed_and_what_the_run_is():

@@ -66,10 +66,12 @@ def _oldest(git_args: list[str], repo: str | Path) -> tuple[str, str] | None:
     return commit, date.strip()
 
 
-def first_commit(value: str, path: str | Path, repo: str | Path = ".") -> tuple[str, str] | None:
-    """(commit, ISO date) of the oldest commit whose `path` contains `value` (git log -S, oldest first);
+def first_commit(value: str, repo: str | Path = ".") -> tuple[str, str] | None:
+    """(commit, ISO date) of the oldest commit that added `value` to a YAML file of the repository
+    (git log -S, oldest first): params.yaml or a preset, whichever file the claims live in, and
+    whatever copy of it a job reads (Snakemake's jobs read an untracked effective params file).
     None outside a git checkout or before the plan is committed."""
-    return _oldest([f"-S{value}", "--", str(path)], repo)
+    return _oldest([f"-S{value}", "--", ":(top)*.yaml"], repo)
 
 
 def first_commit_after(commit: str, path: str | Path, repo: str | Path = ".") -> tuple[str, str] | None:
@@ -78,12 +80,12 @@ def first_commit_after(commit: str, path: str | Path, repo: str | Path = ".") ->
     return _oldest(["--ancestry-path", f"{commit}..HEAD", "--", str(path)], repo)
 
 
-def plan_record(claims: Mapping | None, params_path: str | Path, repo: str | Path = ".") -> dict | None:
+def plan_record(claims: Mapping | None, repo: str | Path = ".") -> dict | None:
     """What a summary records of the plan: its hash, status, and the first commit containing the hash."""
     if not claims:
         return None
     h = plan_hash(claims)
-    found = first_commit(h, params_path, repo)
+    found = first_commit(h, repo)
     return {
         "hash": h,
         "status": (claims.get("plan") or {}).get("status", "confirmation"),

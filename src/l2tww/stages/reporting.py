@@ -68,7 +68,7 @@ def plan_of(params: Params) -> dict | None:
     """The plan's record (hash, status, first commit) and the date the summary's runs.csv was first
     committed after it: "plan fixed at <commit, date>; first confirmation run <date>"."""
     origin = Path(params.origin).resolve()
-    record = plan_hash.plan_record(params.data.get("claims"), origin, origin.parent)
+    record = plan_hash.plan_record(params.data.get("claims"), origin.parent)
     if record is None:
         return None
     runs_csv = params.layout.summary_file(RUNS_CSV).resolve()

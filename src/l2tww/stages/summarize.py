@@ -71,7 +71,7 @@ def summarize(params: Params) -> Path:
     rows, diag = claim_rows(params, runs)
     # the plan's hash and the first commit that contained it: the plan can be shown to precede the runs
     origin = Path(params.origin).resolve()
-    plan = plan_hash.plan_record(params.data.get("claims"), origin, origin.parent)
+    plan = plan_hash.plan_record(params.data.get("claims"), origin.parent)
     write_summary(runs, params.layout.summary_outputs(), to_json(rows), diagnostics.to_json(diag), plan)
     write_json(params.layout.summary_file(IDENTITY_FILE), {"identity": digest(summary_identity(params))})
     return params.layout.summary_dir()
