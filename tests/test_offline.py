@@ -74,9 +74,17 @@ def test_node_without_index_installs_the_wheelhouse_beside_its_own_torch(tmp_pat
     project = checkout_copy(tmp_path / "checkout")
     wheelhouse, torch_dir, venv = tmp_path / "wheelhouse", tmp_path / "torch", tmp_path / "venv"
 
+    # --no-print-directory: under `make test-offline` a child make would add "Leaving directory" lines.
     # Where the index is reachable: the wheelhouse, and (standing in for the node's image) the other torch.
     run(
-        ["make", "wheelhouse", f"WHEELHOUSE={wheelhouse}", f"PY_VERSION={version}", f"PYTHON={base_python}"],
+        [
+            "make",
+            "--no-print-directory",
+            "wheelhouse",
+            f"WHEELHOUSE={wheelhouse}",
+            f"PY_VERSION={version}",
+            f"PYTHON={base_python}",
+        ],
         project,
         False,
     )
@@ -99,7 +107,12 @@ def test_node_without_index_installs_the_wheelhouse_beside_its_own_torch(tmp_pat
     assert not torch_version.startswith(PIN), f"the venv's torch is the pin ({torch_version.strip()})"
 
     smoke = f"SMOKE_ARGS=--only {NO_TORCHVISION_ROWS} --source-weights {OFFICIAL / 'tinyimagenet-200-resnet32.pth.tar'}"
-    out = run(["make", "install-offline", f"VENV={venv}", f"WHEELHOUSE={wheelhouse}", smoke], project, True, env)
+    out = run(
+        ["make", "--no-print-directory", "install-offline", f"VENV={venv}", f"WHEELHOUSE={wheelhouse}", smoke],
+        project,
+        True,
+        env,
+    )
     assert out.rstrip().endswith("checks: all passed"), out[-3000:]
     # The editable install is this checkout, beside the node's torch, which pip left alone.
     where = run(
