@@ -43,6 +43,8 @@ SCOPES = {
             "tests/test_baselines.py",
             "tests/test_method_registry.py",
             "tests/test_finetune.py",
+            "tests/test_meta_objective.py",  # meta_objective: holdout
+            "tests/test_meta_step_diagnostics.py",  # fast vs exact per meta-step
         ],
     ),
     "train": (["src/l2tww/training/trainer.py"], ["tests/test_trainer.py", "tests/test_reliability.py"]),
