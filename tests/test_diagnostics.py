@@ -60,6 +60,7 @@ def test_noise_moved_meta_nets_get_no_supported_verdict():
     assert list(diag) == [
         "meta_moved_l2tww@n5",
         "pair_agreement_l2tww@n5",
+        "lambda_direction_l2tww@n5",
         "meta_moved_frozen@n5",
         "pair_agreement_frozen@n5",
     ]
@@ -147,7 +148,12 @@ def test_meta_movement_by_hand():
 
 def test_transfer_at_reads_the_best_epoch_and_lambda_before_training():
     log = {"epochs": [0, 1, 2], "lambda": [[1.0], [1.5], [2.0]], "entropy_deficit": [[0], [0.1], [0.2]]}
-    assert diagnostics.transfer_at(log, 1) == {"entropy_deficit": [0.1], "lambda_final": [1.5], "lambda_init": [1.0]}
+    assert diagnostics.transfer_at(log, 1) == {
+        "entropy_deficit": [0.1],
+        "lambda_final": [1.5],
+        "lambda_init": [1.0],
+        "lambda_path": [1.0, 1.5, 2.0],
+    }
     log["initial"] = {"lambda": [0.9]}
     assert diagnostics.transfer_at(log, 2)["lambda_init"] == [0.9]
 
@@ -158,7 +164,53 @@ def test_json_rows_are_keyed_by_id():
     assert set(data) == {
         "meta_moved_l2tww@n5",
         "pair_agreement_l2tww@n5",
+        "lambda_direction_l2tww@n5",
         "meta_moved_frozen@n5",
         "pair_agreement_frozen@n5",
     }
     assert "verdict" not in data["pair_agreement_l2tww@n5"] and data["pair_agreement_l2tww@n5"]["role"] == "l2tww"
+
+
+def _log(initial, per_epoch):
+    """A transfer.json with two pairs whose lambdas are `initial` before training and per_epoch[e] after epoch e."""
+    return {
+        "pairs": ["a", "b"],
+        "epochs": list(range(len(per_epoch))),
+        "lambda": [[v, v] for v in per_epoch],
+        "entropy_deficit": [[0.0, 0.0] for _ in per_epoch],
+        "initial": {"lambda": [initial, initial]},
+    }
+
+
+def test_lambda_direction_counts_the_epochs_over_which_mean_lambda_fell():
+    # Protects issue 29's N = 5 diagnostic: a meta-objective that lowers lambda at every epoch must read
+    # as "fell over every epoch, ended below its start", one that raises it as the opposite; the start
+    # is the logged `initial`, not the first epoch (a path read from epoch 0 would miss the first fall).
+    falling = diagnostics.transfer_at(_log(1.0, [0.9, 0.8, 0.85]), epoch=1)
+    rising = diagnostics.transfer_at(_log(1.0, [1.1, 1.2, 1.3]), epoch=2)
+    assert diagnostics.lambda_direction(falling) == (2, 3, pytest.approx(-0.2))
+    assert diagnostics.lambda_direction(rising) == (0, 3, pytest.approx(0.3))
+    records = [
+        {"target": L2TWW[0], "method": L2TWW[1], "n_per_class": 5, "seed": s, "transfer": t}
+        for s, t in enumerate([falling, falling, rising])
+    ]
+    records += [
+        {**r, "method": FROZEN[1], "transfer": diagnostics.transfer_at(_log(1.0, [1.0] * 3), 2)} for r in records
+    ]
+    rows = _by_id(diagnostics.diagnostics_table(records, ARMS))
+    row = rows["lambda_direction_l2tww@n5"]
+    assert row.reading.startswith("mean λ fell over 4/9 epochs and ended below its start in 2/3 runs")
+    assert row.value == pytest.approx((-0.2 - 0.2 + 0.3) / 3)
+    assert "lambda_direction_frozen@n5" not in rows  # the control never steps: nothing to read
+
+
+def test_holdout_row_is_holdout_minus_same_batch_paired_by_seed():
+    # Protects the sign and the pairing of issue 29's holdout comparison (a swapped A/B would flip it).
+    same, holdout = ("fashion", "l2tww"), ("fashion", "l2tww_holdout")
+    runs = [
+        {"target": t, "method": m, "n_per_class": 5, "seed": s, "test_acc": acc + s, "val_acc": 50.0}
+        for s in range(4)
+        for (t, m), acc in ((same, 60.0), (holdout, 62.0))
+    ]
+    rows = {r.id: r for r in claims.claims_table(runs, claims.ClaimsSpec(l2tww=same, holdout=holdout))}
+    assert rows["holdout_vs_same_batch@n5"].mean == pytest.approx(2.0)

@@ -249,7 +249,7 @@ def _shared_images(datasets: dict, target_ds: str, source: dict) -> str | None:
 def _not_a_baseline(claims: dict, methods: dict) -> Iterator[str]:
     """claims.baselines holds the paper's baselines only: a control or the fine-tuning reference
     there would let "L2T-ww > the best baseline" be decided against the wrong arm."""
-    not_baselines = ("l2tww", "frozen", "fm_all_to_all", "reference", "multi_source", "fast", "exact")
+    not_baselines = ("l2tww", "frozen", "fm_all_to_all", "reference", "multi_source", "fast", "exact", "holdout")
     roles = {tuple(claims[k]): k for k in reversed(not_baselines) if k in claims}
     for i, (target, method) in enumerate(claims.get("baselines", [])):
         m = methods.get(method, {})

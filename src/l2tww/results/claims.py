@@ -21,6 +21,8 @@ at which both ran, id "<claim>@n<N>":
 - fast_vs_exact: fast − exact. Fast is a first-order variant, the small-lr limit of exact's
   look-ahead, not an approximation of it at the default's lr (issue 29): a two-sided comparison
   like any other, not a claim that the two are equal.
+- holdout_vs_same_batch: holdout − same_batch (L2T-ww with `meta_objective: holdout`, beyond the
+  paper, − L2T-ww with the paper's same-batch meta-objective; issue 29, item 4).
 Which rows are primary (in the plan's gates) and which are descriptive is the plan's (verdicts.py).
 
 Meta-net statistics are diagnostics, not claims: diagnostics.py.
@@ -47,6 +49,7 @@ CLAIMS = {  # id -> what the claim says, in the table's order
     "gain_grows": "the gain over scratch grows as N shrinks",
     "multi_source": "multi-source > the best single source",
     "fast_vs_exact": "fast (first-order, exact's small-lr limit) − exact",
+    "holdout_vs_same_batch": "holdout meta-objective − the paper's same-batch one",
 }
 
 
@@ -64,6 +67,7 @@ class ClaimsSpec:
     single_sources: tuple[Arm, ...] = ()
     fast: Arm | None = None
     exact: Arm | None = None
+    holdout: Arm | None = None  # L2T-ww with meta_objective: holdout, compared with `l2tww`
     plan: Plan = Plan()
 
 
@@ -190,5 +194,9 @@ def claims_table(records: list[dict], spec: ClaimsSpec) -> list[ClaimRow]:
         )
     if s.fast and s.exact:
         entries += absent("fast_vs_exact", s.fast, s.exact) or _paired(cells, "fast_vs_exact", s.fast, fixed(s.exact))
+    if s.holdout:
+        entries += absent("holdout_vs_same_batch", s.holdout, s.l2tww) or _paired(
+            cells, "holdout_vs_same_batch", s.holdout, fixed(s.l2tww)
+        )
     by_id = {r.id: r for r in decide_rows([e for e in entries if isinstance(e, Differences)], s.plan)}
     return [by_id[e.id] if isinstance(e, Differences) else e for e in entries]

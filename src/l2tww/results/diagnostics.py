@@ -19,6 +19,12 @@ shown in their own table, for L2T-ww and its frozen control side by side, one ro
     frozen arm's W is undefined (its λ never moves). Pairs with λ₀ <= 0 in any seed of the cell have
     no relative change and are left out. Pairs only: transfer.json logs the channel weights as one
     entropy per pair, so which channels a pair favours is not tested.
+(c) Which way do the meta-steps move λ? (issue 29, item 5). Per run, the mean λ over pairs before
+    training and after every epoch (4 meta-steps apart in the embedded default); the
+    row counts the epochs over which it fell and the runs that end (at the best-val epoch) below their
+    start. At N = 5 one batch is the whole training set, so the paper's same-batch meta-objective is
+    scored on the images the look-ahead just fitted and lowers λ (meta-overfitting); the holdout
+    meta-objective and larger N are the comparisons. Read beside the frozen control (all zero).
 """
 
 from __future__ import annotations
@@ -52,10 +58,13 @@ def transfer_at(log: dict, epoch: int) -> dict:
     """A run's transfer.json reduced to what the diagnostics read: the statistics at `epoch` (its
     best-val epoch) beside lambda before training (the first logged epoch for older logs)."""
     at = log["epochs"].index(epoch)
+    initial = (log.get("initial") or {}).get("lambda")
+    path = ([initial] if initial is not None else []) + log["lambda"]  # older logs start at epoch 0
     return {
         "entropy_deficit": log["entropy_deficit"][at],
         "lambda_final": log["lambda"][at],
-        "lambda_init": (log.get("initial") or {}).get("lambda", log["lambda"][0]),
+        "lambda_init": path[0],
+        "lambda_path": [statistics.fmean(lam) for lam in path],  # mean over pairs, per epoch
     }
 
 
@@ -144,6 +153,33 @@ def _agreement_row(role: str, where: str, n, transfers: list[dict], level: float
     )
 
 
+def lambda_direction(transfer: dict) -> tuple[int, int, float]:
+    """(epochs over which the mean λ fell, epochs, mean λ at the best epoch − before training)."""
+    path = transfer.get("lambda_path") or []
+    steps = list(zip(path, path[1:]))
+    final = statistics.fmean(transfer["lambda_final"]) - statistics.fmean(transfer["lambda_init"])
+    return sum(b < a for a, b in steps), len(steps), final
+
+
+def _direction_row(role: str, where: str, n, transfers: list[dict]) -> DiagnosticRow:
+    moves = [lambda_direction(t) for t in transfers]
+    fell, epochs = sum(m[0] for m in moves), sum(m[1] for m in moves)
+    below = sum(m[2] < 0 for m in moves)
+    change = statistics.fmean(m[2] for m in moves)
+    return DiagnosticRow(
+        f"lambda_direction_{role}@{n_tag(n)}",
+        "which way the meta-steps move λ",
+        role,
+        where,
+        len(moves),
+        "mean over runs of (mean λ at the best epoch − before training)",
+        change,
+        None,
+        f"mean λ fell over {fell}/{epochs} epochs and ended below its start in "
+        f"{below}/{len(moves)} runs (mean change {change:+.3f})",
+    )
+
+
 def diagnostics_table(records: list[dict], arms: dict[str, Arm], level: float = 0.05) -> list[DiagnosticRow]:
     """Rows for every N of each role's arm (`arms`: role -> arm, e.g. l2tww and frozen), N ascending,
     the roles side by side. `records` are per-run dicts with target, method, n_per_class and
@@ -160,6 +196,8 @@ def diagnostics_table(records: list[dict], arms: dict[str, Arm], level: float = 
             if transfers:
                 where = f"{arm[1]} on {arm[0]}, N={n_text(n)}"
                 rows += [_movement_row(role, where, n, transfers), _agreement_row(role, where, n, transfers, level)]
+                if role != "frozen":
+                    rows.append(_direction_row(role, where, n, transfers))
     return rows
 
 

@@ -48,7 +48,7 @@ def claims_spec(params: Params) -> claims.ClaimsSpec | None:
     single = ("l2tww", "scratch", "frozen", "fm_all_to_all", "what", "what_control", "reference", "multi_source")
     plan = roles.get("plan", {})
     return claims.ClaimsSpec(
-        **{role: _arm(roles.get(role)) for role in (*single, "fast", "exact")},
+        **{role: _arm(roles.get(role)) for role in (*single, "fast", "exact", "holdout")},
         baselines=tuple(tuple(a) for a in roles.get("baselines", [])),
         single_sources=tuple(tuple(a) for a in roles.get("single_sources", [])),
         plan=plan_from(plan),
@@ -60,7 +60,9 @@ def claim_rows(params: Params, runs: list[dict]) -> tuple[list[ClaimRow], list[d
     spec = claims_spec(params)
     if spec is None:
         return [], []
-    arms = {role: arm for role, arm in (("l2tww", spec.l2tww), ("frozen", spec.frozen)) if arm}
+    arms = {
+        role: arm for role, arm in (("l2tww", spec.l2tww), ("frozen", spec.frozen), ("holdout", spec.holdout)) if arm
+    }
     records = [{**r, "transfer": _transfer(r)} for r in runs]
     return claims.claims_table(runs, spec), diagnostics.diagnostics_table(records, arms, spec.plan.level)
 
