@@ -259,3 +259,19 @@ def test_json_is_keyed_by_claim_id_with_rounded_numbers():
         "verdict": "supported",
     }
     assert row["comparison"] == "l2tww − scratch on animal, N=5" and "id" not in row
+
+
+def test_a_rows_own_design_n_sets_its_sd_bound():
+    # Protects the power rule for rows whose design SD came from more seeds than the plan's default
+    # (issue 29's design: 20 seeds for the primary arms, 10 for the others): the bound must use the
+    # row's own df, else the rule over-asks (or, the other way round, under-asks).
+    plan = Plan(
+        **{
+            **SPEC.plan.__dict__,
+            "design_sd": {"learning_helps@n5": 2.0},
+            "rows": {**SPEC.plan.rows, "learning_helps@n5": RowPlan(1.5, 1.0, design_n=20)},
+        }
+    )
+    learn = _table(claims.ClaimsSpec(**{**SPEC.__dict__, "plan": plan}))["learning_helps@n5"]
+    assert learn.planned_n == power.planned_n_decide(1.5, 1.0, power.sd_upper(2.0, 20), 0.05 / 4, 0.8)
+    assert learn.planned_n < power.planned_n_decide(1.5, 1.0, power.sd_upper(2.0, 10), 0.05 / 4, 0.8)

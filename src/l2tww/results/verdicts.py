@@ -44,6 +44,7 @@ class RowPlan:
     effect: float  # points: the difference it should call "supported" with plan.power
     margin: float  # points: |A − B| below this does not matter to a user ("equivalent")
     why: str = ""  # the reason for the margin, in the plan's words
+    design_n: int | None = None  # the seeds its design SD comes from, where not plan.design_n
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _powered(rid: str, n: int, test: str, level: float, plan: Plan) -> dict:
     sd, row = plan.design_sd.get(rid), plan.rows[rid]
     if sd is None:
         return {"text": "no design SD: no planned n"}
-    upper = power.sd_upper(sd, plan.design_n)
+    upper = power.sd_upper(sd, row.design_n or plan.design_n)
     if test == gatekeeping.GATEKEEPER:
         planned = power.planned_n(row.effect, upper, level, plan.power)
         at_n = {"power": power.power_one_sided(n, row.effect, upper, level) if n >= 2 else None}
