@@ -179,7 +179,9 @@ def no_paper_numbers(builders: list[str]) -> str:
 
 
 # -- markdown summary -------------------------------------------------------------------------------------
-def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], html_name: str) -> str:
+def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], links: dict[str, str]) -> str:
+    """The summary page; `figures` and `links` ("html": the report page, "cost": the cost page) as
+    links relative to it."""
     builders = sorted({t["builder"] for t in ctx.targets.values()})
     out = [
         "# L2T-ww reproduction: summary",
@@ -187,7 +189,7 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
         f"Made from `{ctx.origin}`, runs under `{ctx.results_root}`; {len(runs)} runs. "
         f"Every accuracy: {runs[0]['selection']}; Table 1 gives the mean ± the half-width of its 95% t-interval "
         "over the seeds stated (3 or more). "
-        f"Full report with figures: [{html_name}]({html_name}).",
+        f"Full report with figures: [{links['html']}]({links['html']}).",
         "",
         "## Table 1",
         "",
@@ -232,7 +234,8 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
     out += [
         "## Cost",
         "",
-        "Time per epoch and peak memory: [cost/cost.md](cost/cost.md) (apart, since they differ at every execution).",
+        f"Time per epoch and peak memory: [{links['cost']}]({links['cost']}) (apart, since they differ at every "
+        "execution).",
         "",
     ]
     if figures:
