@@ -48,7 +48,15 @@ SCOPES = {
         ],
     ),
     "train": (["src/l2tww/training/trainer.py"], ["tests/test_trainer.py", "tests/test_reliability.py"]),
-    "config": (["src/l2tww/config/params.py"], ["tests/test_config.py", "tests/test_bad_params.py"]),
+    "config": (
+        [
+            "src/l2tww/config/params.py",
+            "src/l2tww/config/matrix.py",
+            "src/l2tww/config/validation.py",
+            "src/l2tww/config/loading.py",
+        ],
+        ["tests/test_config.py", "tests/test_bad_params.py"],
+    ),
 }
 # What the copied tests read from the repository root besides src/ and tests/.
 ALSO_COPY = ["params.yaml", "workflow"]

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from l2tww.config.params import method_defaults
+from l2tww.config.validation import method_defaults
 from l2tww.methods import MethodSpec, Pair, TransferMethod, build_method
 from l2tww.models import FeatureNet, NetOutput, net_shapes
 
