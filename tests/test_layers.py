@@ -4,6 +4,7 @@
   below takes plain values);
 - no import circle between the package's modules;
 - no two modules share a name, no two public classes share a name (near-twins mislead readers);
+- the general statistics (statistics/) import nothing else of the package;
 - N per class and a result's cell are spelled in one place (results/cells.py).
 """
 
@@ -61,6 +62,18 @@ def test_no_two_modules_and_no_two_public_classes_share_a_name():
     modules.pop(PACKAGE, None)
     assert {k: v for k, v in modules.items() if len(v) > 1} == {}
     assert {k: v for k, v in classes.items() if len(v) > 1} == {}
+
+
+def test_the_general_statistics_import_no_other_l2tww_module():
+    """statistics/ names no claim of the paper: nothing of results/ (claims, verdicts, cells) or
+    above reaches it, so its functions stay general and testable alone."""
+    package = f"{PACKAGE}.statistics"
+    statistics = [m for m in MODULES if m == package or m.startswith(package + ".")]
+    assert len(statistics) >= 5
+    outside = {
+        m: sorted(i for i in _imports(m) if not (i == package or i.startswith(package + "."))) for m in statistics
+    }
+    assert {m: i for m, i in outside.items() if i} == {}
 
 
 def test_n_and_the_cell_key_have_one_definition():

@@ -1,4 +1,4 @@
-"""The report's tables, built once (no torch, no pandas; intervals from results.stats) so the
+"""The report's tables, built once (no torch, no pandas; intervals from statistics.stats) so the
 notebooks and the markdown summary print the same numbers. Every accuracy is the test top-1 at each run's best-val
 epoch, mean ± sample std over seeds, with n seeds stated.
 """
@@ -9,8 +9,8 @@ import statistics
 from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
-from ..results import stats
 from ..results.cells import group_cells, n_order, n_text
+from ..statistics import stats
 from . import evidence
 from . import paper_numbers as paper
 from .context import ReportContext
