@@ -45,6 +45,7 @@ SCOPES = {
             "tests/test_finetune.py",
             "tests/test_meta_objective.py",  # meta_objective: holdout
             "tests/test_meta_step_diagnostics.py",  # fast vs exact per meta-step
+            "tests/test_l2t_branches.py",  # holdout vs the oracle, BN replays, old specs, observe_summary
         ],
     ),
     "train": (["src/l2tww/training/trainer.py"], ["tests/test_trainer.py", "tests/test_reliability.py"]),
