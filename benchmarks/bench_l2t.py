@@ -56,7 +56,7 @@ def measure(
     import torch
 
     from l2tww import config
-    from l2tww.config.params import method_defaults
+    from l2tww.config.validation import method_defaults
     from l2tww.methods import MethodSpec, Pair, build_method
     from l2tww.models import VGG9, build_model, net_shapes
 

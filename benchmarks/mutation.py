@@ -45,10 +45,19 @@ SCOPES = {
             "tests/test_finetune.py",
             "tests/test_meta_objective.py",  # meta_objective: holdout
             "tests/test_meta_step_diagnostics.py",  # fast vs exact per meta-step
+            "tests/test_l2t_branches.py",  # holdout vs the oracle, BN replays, old specs, observe_summary
         ],
     ),
     "train": (["src/l2tww/training/trainer.py"], ["tests/test_trainer.py", "tests/test_reliability.py"]),
-    "config": (["src/l2tww/config/params.py"], ["tests/test_config.py", "tests/test_bad_params.py"]),
+    "config": (
+        [
+            "src/l2tww/config/params.py",
+            "src/l2tww/config/matrix.py",
+            "src/l2tww/config/validation.py",
+            "src/l2tww/config/loading.py",
+        ],
+        ["tests/test_config.py", "tests/test_bad_params.py"],
+    ),
 }
 # What the copied tests read from the repository root besides src/ and tests/.
 ALSO_COPY = ["params.yaml", "workflow"]

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from l2tww.config.params import method_defaults
+from l2tww.config.validation import method_defaults
 from l2tww.methods import MethodSpec, Pair, TransferMethod, build_method
 from l2tww.models import FeatureNet, NetOutput, net_shapes
 
@@ -251,8 +251,9 @@ class Oracle:
         grads = torch.autograd.grad(loss, wrt, create_graph=create_graph, allow_unused=True)
         return [torch.zeros_like(w) if g is None else g for g, w in zip(grads, wrt)]
 
-    def unroll(self, theta0, v0, phi, lr, mu, wd, steps, track=None) -> torch.Tensor:
-        """J = CE(theta_{T+1}) after T L_wfm steps and one CE step from (theta0, v0), differentiable in phi."""
+    def unroll(self, theta0, v0, phi, lr, mu, wd, steps, track=None, objective=None) -> torch.Tensor:
+        """J = CE(theta_{T+1}) after T L_wfm steps and one CE step from (theta0, v0), differentiable in phi.
+        `objective`: the oracle of other images that J is scored on (meta_objective holdout)."""
         theta, v = [t.clone().requires_grad_(True) for t in theta0], [t.clone() for t in v0]
         for t in range(steps + 1):
             new, v = self.sgd(
@@ -261,11 +262,11 @@ class Oracle:
             if track is not None:
                 track.append((theta, new))
             theta = new
-        return self.ce(theta)
+        return (objective or self).ce(theta)
 
-    def hypergradient(self, theta0, v0, phi, lr, mu, wd, steps) -> list[torch.Tensor]:
+    def hypergradient(self, theta0, v0, phi, lr, mu, wd, steps, objective=None) -> list[torch.Tensor]:
         leaves = [p.clone().requires_grad_(True) for p in phi]
-        return self.grad(self.unroll(theta0, v0, leaves, lr, mu, wd, steps), leaves)
+        return self.grad(self.unroll(theta0, v0, leaves, lr, mu, wd, steps, objective=objective), leaves)
 
     def real_step(self, theta, v, phi, lr, mu, wd):
         """The real step: one SGD step on CE + L_wfm with phi constant -> (theta_0, v_0)."""

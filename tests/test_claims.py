@@ -28,8 +28,9 @@ import json
 import numpy as np
 import pytest
 
-from l2tww.results import claims, decide, power
+from l2tww.results import claims
 from l2tww.results.verdicts import DESCRIPTIVE, NOT_REACHED, NOT_RUN, GatePlan, Plan, RowPlan, to_json
+from l2tww.statistics import decide, power
 
 SCRATCH5 = [40, 42, 38, 41, 39]
 SCRATCH25 = [70, 71, 69, 72, 70, 71, 69, 70, 72, 71]

@@ -9,8 +9,9 @@ deficit, and test accuracies equal to the frozen control's up to seed noise."""
 import numpy as np
 import pytest
 
-from l2tww.results import claims, diagnostics, permutation
+from l2tww.results import claims, diagnostics
 from l2tww.results.verdicts import GatePlan, Plan, RowPlan
+from l2tww.statistics import permutation
 
 # "learning helps" decided alone (a decision gate of one row), so that a noise run could be supported
 PLAN = Plan(gates=(GatePlan("g", "decide", ("learning_helps@n5",)),), rows={"learning_helps@n5": RowPlan(1.5, 1.0)})

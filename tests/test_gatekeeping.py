@@ -1,5 +1,5 @@
-"""Decisions with a margin (results/decide.py) and the serial gatekeeping over them
-(results/gatekeeping.py): the four verdicts on fixtures, "real and smaller than the margin", the
+"""Decisions with a margin (statistics/decide.py) and the serial gatekeeping over them
+(statistics/gatekeeping.py): the four verdicts on fixtures, "real and smaller than the margin", the
 numbers against hand-computed values, the exact sign-flip p beside t, and the family-wise error of
 every decision in simulated null families.
 """
@@ -11,8 +11,8 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import DescrStatsW
 
-from l2tww.results import decide, gatekeeping
-from l2tww.results.gatekeeping import DECISION, GATEKEEPER, Gate
+from l2tww.statistics import decide, gatekeeping
+from l2tww.statistics.gatekeeping import DECISION, GATEKEEPER, Gate
 
 
 def test_near_zero_with_small_sd_is_equivalent():

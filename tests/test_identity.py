@@ -82,7 +82,8 @@ def test_a_run_executes_its_own_method_module_and_the_shared_training_code():
     assert "l2tww.methods.fm" in fm and "l2tww.methods.fm" not in scratch and "l2tww.methods.fm" not in l2t
     assert {"l2tww.methods.l2t", "l2tww.methods.lookahead", "l2tww.methods.meta_nets"} <= l2t
     # resolved values are in the identity; the modules that resolve them are not code of the run
-    assert not {"l2tww.config", "l2tww.config.params", "l2tww.config.layout", "l2tww.stages.identity"} & (fm | l2t)
+    resolving = {"l2tww.config", "l2tww.config.params", "l2tww.config.matrix", "l2tww.config.layout"}
+    assert not (resolving | {"l2tww.stages.identity"}) & (fm | l2t)
     report = set(identity.report_identity(params)["code"])
     assert {"l2tww.report.saliency", "l2tww.report.notebooks.l2tww_transfer", "l2tww.report.tables"} <= report
     assert "l2tww.training.trainer" not in report

@@ -4,6 +4,7 @@
   below takes plain values);
 - no import circle between the package's modules;
 - no two modules share a name, no two public classes share a name (near-twins mislead readers);
+- the general statistics (statistics/) import nothing else of the package;
 - N per class and a result's cell are spelled in one place (results/cells.py).
 """
 
@@ -63,6 +64,18 @@ def test_no_two_modules_and_no_two_public_classes_share_a_name():
     assert {k: v for k, v in classes.items() if len(v) > 1} == {}
 
 
+def test_the_general_statistics_import_no_other_l2tww_module():
+    """statistics/ names no claim of the paper: nothing of results/ (claims, verdicts, cells) or
+    above reaches it, so its functions stay general and testable alone."""
+    package = f"{PACKAGE}.statistics"
+    statistics = [m for m in MODULES if m == package or m.startswith(package + ".")]
+    assert len(statistics) >= 5
+    outside = {
+        m: sorted(i for i in _imports(m) if not (i == package or i.startswith(package + "."))) for m in statistics
+    }
+    assert {m: i for m, i in outside.items() if i} == {}
+
+
 def test_n_and_the_cell_key_have_one_definition():
     spellings = {
         "the N tag": r"\"nall\"|f\"n\{",
@@ -80,7 +93,7 @@ def test_n_and_the_cell_key_have_one_definition():
 # The artifact file names config/layout.py spells (its upper-case constants), and where else they may
 # still appear: the report notebooks' helpers move into report/ in issue 31 (read there, not here);
 # prose of the rendered pages that names a file to the reader.
-ARTIFACT_NAME = re.compile(r"^[\w-]+\.(json|pt|csv)$")
+ARTIFACT_NAME = re.compile(r"^[\w-]+\.(json|pt|csv|html|md)$")  # the report's pages (.html, .md) too
 NAMES_ELSEWHERE = {
     "report/notebooks/l2tww_report.py": {"history.json", "metrics.json"},
     "report/notebooks/l2tww_transfer.py": {"transfer.json"},
@@ -117,15 +130,40 @@ def _code_strings(path) -> str:
     )
 
 
+def _report_folders() -> dict[str, str]:
+    """The report's folders and its cost figures' name pattern, as config/layout.py spells them,
+    each with the pattern that finds a path spelled from it in a string: "figures/...", and
+    f"cost-{target}.png"'s first part."""
+    from l2tww.config import layout
+
+    folders = {name: rf"(?<![\w.-]){name}/" for name in (layout.FIGURES_DIR, layout.PLOTS_DIR, layout.COST_DIR)}
+    return {**folders, layout.COST_FIGURES: "^" + re.escape(layout.COST_FIGURES.split("*")[0]) + "$"}
+
+
+def _folders_built(path, folders: dict[str, str]) -> set[str]:
+    """The `folders` a module builds a path from: one joined by `/` (`out / "cost"`; a bare "cost"
+    elsewhere may be a dict key) or a string matching its pattern."""
+    tree = ast.parse(path.read_text())
+    joined = {
+        n.right.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) and isinstance(n.right, ast.Constant)
+    }
+    texts = _code_strings(path).splitlines()
+    return {name for name, pattern in folders.items() if name in joined or any(re.search(pattern, t) for t in texts)}
+
+
 def test_no_module_spells_an_artifact_file_name_outside_the_layout():
     names = _artifact_names()
     assert {"metrics.json", "model.pt", "meta.json", "checkpoint.pt", "history.json", "runs.csv"} <= names
+    assert {"l2tww-report.html", "summary.md", "cost.md"} <= names
+    folders = _report_folders()
     found = {}
     for p in _files():
         rel = str(p.relative_to(ROOT))
         if rel == "config/layout.py":
             continue
-        spelled = _spelled(_code_strings(p), names) - NAMES_ELSEWHERE.get(rel, set())
+        spelled = (_spelled(_code_strings(p), names) | _folders_built(p, folders)) - NAMES_ELSEWHERE.get(rel, set())
         if spelled:
             found[rel] = sorted(spelled)
     workflow = ROOT.parents[1] / "workflow"
@@ -135,6 +173,14 @@ def test_no_module_spells_an_artifact_file_name_outside_the_layout():
         if spelled:
             found[str(p.relative_to(workflow.parent))] = sorted(spelled)
     assert found == {}, "spell these through config.layout (Layout's methods or its constants)"
+
+
+def test_the_folder_check_sees_a_joined_folder_and_the_cost_figures_name_and_not_a_key(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        'def f(d, t, files):\n    files["cost"]\n    return d / "plots", f"cost-{t}.png", f"figures/{t}"\n'
+    )
+    assert _folders_built(module, _report_folders()) == {"plots", "cost-*.png", "figures"}
 
 
 def test_the_name_check_sees_a_spelled_name_and_ignores_a_docstring(tmp_path):

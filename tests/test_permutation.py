@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from l2tww.results import permutation
+from l2tww.statistics import permutation
 
 
 def test_sign_flip_p_enumerated_by_hand():

@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate
 from scipy import stats as sps
 
-from l2tww.results import power
+from l2tww.statistics import power
 
 
 def brute_power(n, effect, sd, alpha):

@@ -24,6 +24,8 @@ from l2tww.methods import build_method
 from l2tww.models import build_model, net_shapes
 from l2tww.report import paper_numbers as paper
 from l2tww.report import saliency
+from l2tww.report.context import ReportContext
+from l2tww.report.cost import write_cost
 from l2tww.stages.inputs import source_inputs
 from l2tww.stages.reporting import make_report, report_context
 from l2tww.stages.split import make_split
@@ -271,6 +273,10 @@ def test_report_renders_every_section(fixture_results, tmp_path):
     text = unescape(re.sub(r"<[^>]+>", "", html))
     assert not re.search(r"^\s*\|.*\|\s*$", text, re.M), re.findall(r"^\s*\|.*\|\s*$", text, re.M)[:3]
     assert f"runs under `{fixture_results.layout.results}`" in summary
+    # the pages link each other and the figures by paths relative to themselves (names: config/layout.py)
+    assert "[l2tww-report.html](l2tww-report.html)" in summary and "[cost/cost.md](cost/cost.md)" in summary
+    assert "- [forest](figures/forest.png)" in summary and 'href="cost/cost.md"' in html
+    assert "![animal](cost-animal.png)" in (out / "cost" / "cost.md").read_text()
     assert not list(out.glob(".render-*"))  # the temp folder is gone
 
 
@@ -289,6 +295,20 @@ def test_a_second_render_writes_the_same_bytes_except_the_timings(fixture_result
     first = digest(make_report(fixture_results, tmp_path / "a"))
     second = digest(make_report(fixture_results, tmp_path / "b"))
     assert first == second and "l2tww-report.html" in first
+
+
+def test_the_cost_page_drops_the_figures_it_no_longer_draws_and_keeps_other_files(tmp_path):
+    """Only a target with two timed methods gets a cost figure: one drawn by a previous render goes
+    (the figures' name pattern comes from config/layout.py), another file in the folder stays."""
+    files = config.Layout.report_outputs(tmp_path)
+    target = {"dataset": "d", "arch": "a", "methods": ["scratch"], "primary_n": 5}
+    ctx = ReportContext(origin="p", targets={"t": target}, methods={"scratch": {"kind": "scratch"}}, runs=[], claims=[])
+    files["cost"].parent.mkdir(parents=True)
+    for name in ("cost-t.png", "cost-gone.png", "notes.png"):
+        (files["cost"].parent / name).write_bytes(b"x")
+    assert write_cost(ctx, files["cost"], files["cost_figures"]) == files["cost"]
+    assert sorted(p.name for p in files["cost"].parent.iterdir()) == ["cost.md", "notes.png"]
+    assert "![" not in files["cost"].read_text()
 
 
 def test_saliency_fm_loss_is_the_fm_method_loss(fixture_results):

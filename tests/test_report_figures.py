@@ -13,7 +13,7 @@ from l2tww.io import write_json
 from l2tww.report import figures
 from l2tww.report.evidence import _gain_text
 from l2tww.report.tables import md_table
-from l2tww.results import stats
+from l2tww.statistics import stats
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)

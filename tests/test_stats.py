@@ -3,7 +3,7 @@ t_{.975,4} = 2.776, t_{.95,4} = 2.132, t_{.99,3} = 4.541, t_{.999,4} = 7.173, t_
 
 import pytest
 
-from l2tww.results import stats
+from l2tww.statistics import stats
 
 
 def test_t_quantiles_match_the_table():

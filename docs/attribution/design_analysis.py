@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from l2tww.results import power
+from l2tww.statistics import power
 
 HERE = Path(__file__).resolve().parent
 DESIGN_SEEDS = set(range(10))
@@ -99,7 +99,7 @@ def ci(d: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
 
 # -- power ----------------------------------------------------------------------------------------
 def power_t(n: int, sd: float, delta: float = DELTA, alpha: float = ALPHA / M) -> float:
-    """One-sided paired t-test at level alpha, true mean difference delta, SD sd (l2tww.results.power:
+    """One-sided paired t-test at level alpha, true mean difference delta, SD sd (l2tww.statistics.power:
     the project's one home of the power formulas)."""
     return power.power_one_sided(n, delta, sd, alpha)
 
@@ -112,7 +112,7 @@ def n_rule(sd: float, nmax: int = 10000) -> int:
 
 
 def power_tost(n: int, sd: float, margin: float = TOST_MARGIN, alpha: float = TOST_ALPHA, true: float = 0.0) -> float:
-    """Exact power of TOST (two one-sided paired t-tests at alpha): l2tww.results.power.power_tost."""
+    """Exact power of TOST (two one-sided paired t-tests at alpha): l2tww.statistics.power.power_tost."""
     return power.power_tost(n, margin, sd, alpha, true)
 
 

@@ -29,7 +29,12 @@ PREPARED_META = "meta.json"  # a prepared dataset's classes, labels and provenan
 PREPARED_TENSORS = "data.pt"  # its uint8 images (tensor storage)
 PREPARED_MANIFEST = "manifest.json"  # its image list (image-folder storage)
 SUMMARY_CSV, RUNS_CSV, LOWDATA_CSV, COST_CSV = "summary.csv", "runs.csv", "lowdata.csv", "cost.csv"
+# The report's outputs (report.render writes them where report_outputs says): the page, its markdown
+# summary, the figures' PNGs, the CSVs `dvc plots` reads, and the timings apart (they differ at every
+# execution) with one figure per target (the * is the target's name).
 REPORT_HTML, REPORT_MD, COST_MD = "l2tww-report.html", "summary.md", "cost.md"
+FIGURES_DIR, PLOTS_DIR, COST_DIR = "figures", "plots", "cost"
+COST_FIGURES = "cost-*.png"
 
 
 def seeds_tag(seeds) -> str:
@@ -136,7 +141,7 @@ class Layout:
     # identity.json: the identity the summary or report was made under (stages/identity.py), written
     # last; what `l2tww sync` compares on a clone that pulled them.
     SUMMARY_FILES = (SUMMARY_CSV, RUNS_CSV, LOWDATA_CSV, METRICS_FILE, COST_CSV, IDENTITY_FILE)
-    REPORT_FILES = (REPORT_HTML, REPORT_MD, f"cost/{COST_MD}", IDENTITY_FILE)
+    REPORT_FILES = (REPORT_HTML, REPORT_MD, f"{COST_DIR}/{COST_MD}", IDENTITY_FILE)
 
     def summary_files(self) -> list[Path]:
         return [self.summary_dir() / name for name in self.SUMMARY_FILES]
@@ -163,8 +168,20 @@ class Layout:
     def report_files(self) -> list[Path]:
         return [self.reports / name for name in self.REPORT_FILES]
 
-    def cost_report_dir(self) -> Path:
-        return self.reports / "cost"
+    @staticmethod
+    def report_outputs(folder) -> dict[str, Path]:
+        """What report.render writes into a report folder, by what each holds ("cost_figures": a glob
+        pattern, its * a target's name)."""
+        folder = Path(folder)
+        return {
+            "dir": folder,
+            "html": folder / REPORT_HTML,
+            "summary": folder / REPORT_MD,
+            "figures": folder / FIGURES_DIR,
+            "plots": folder / PLOTS_DIR,
+            "cost": folder / COST_DIR / COST_MD,
+            "cost_figures": folder / COST_DIR / COST_FIGURES,
+        }
 
     def patterns(self) -> dict[str, str]:
         """The rules' output patterns, with Snakemake wildcards."""

@@ -1,4 +1,4 @@
-"""Time per epoch and peak memory per method: `cost/cost.md` and one figure per target.
+"""Time per epoch and peak memory per method: the cost page and one figure per target.
 
 Kept apart from the report proper: timings differ at every execution, while the report, the
 summary and every hashed artifact must be the same bytes at every rerun (DVC records them). The
@@ -8,6 +8,7 @@ out of the means (its count is stated).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -105,13 +106,16 @@ def _figure(ctx: ReportContext, runs: list[dict], target: str, path: Path) -> bo
     return True
 
 
-def write_cost(ctx: ReportContext, out_dir: Path) -> Path:
-    """cost/cost.md and cost/cost-<target>.png under out_dir; stale figures of a previous render go."""
-    folder = Path(out_dir) / "cost"
-    folder.mkdir(parents=True, exist_ok=True)
-    drawn = [target for target in ctx.targets if _figure(ctx, ctx.runs, target, folder / f"cost-{target}.png")]
-    for old in folder.glob("cost-*.png"):
-        if old.stem.removeprefix("cost-") not in drawn:
+def write_cost(ctx: ReportContext, page: Path, figures: Path) -> Path:
+    """The cost page and, beside it, one figure per target (`figures`: a glob pattern whose * is
+    the target's name, config/layout.py: report_outputs); stale figures of a previous render go."""
+    page, figures = Path(page), Path(figures)
+    for folder in {page.parent, figures.parent}:
+        folder.mkdir(parents=True, exist_ok=True)
+    names = {target: figures.name.replace("*", target) for target in ctx.targets}
+    drawn = [t for t in ctx.targets if _figure(ctx, ctx.runs, t, figures.with_name(names[t]))]
+    for old in figures.parent.glob(figures.name):
+        if old.name not in {names[t] for t in drawn}:
             old.unlink()
     text = [
         "# Cost: time per epoch and peak memory",
@@ -125,6 +129,7 @@ def write_cost(ctx: ReportContext, out_dir: Path) -> Path:
         PEAK_MEMORY_NOTE,
         "",
     ]
-    text += [f"![{t}](cost-{t}.png)" for t in drawn] + [""]
-    write_text(folder / "cost.md", "\n".join(text))
-    return folder / "cost.md"
+    links = {t: Path(os.path.relpath(figures.with_name(names[t]), page.parent)).as_posix() for t in drawn}
+    text += [f"![{t}]({links[t]})" for t in drawn]
+    write_text(page, "\n".join(text + [""]))
+    return page

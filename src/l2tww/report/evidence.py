@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import read_json
-from ..results import stats
 from ..results.cells import n_text, seeds_by_cell
 from ..results.claims import best_on_val
 from ..results.verdicts import NOT_RUN
+from ..statistics import stats
 from .context import ReportContext
 
 # Fewer seeds than this show no interval and no ▲/▼: two seeds that happen to agree give a zero-width

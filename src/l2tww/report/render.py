@@ -22,7 +22,6 @@ from .cost import write_cost
 from .tables import markdown_summary
 
 TEMPLATES = Path(__file__).with_name("notebooks")
-HTML_NAME = "l2tww-report.html"
 
 
 # -- rendering ----------------------------------------------------------------------------------------------
@@ -99,24 +98,33 @@ def _publish(produced: Path, dest: Path) -> list[str]:
     return sorted(str(n) for n in names)
 
 
-def render(ctx: ReportContext, out_dir: str | Path, templates: Path = TEMPLATES) -> Path:
-    """Execute every template; write out_dir/*.html, figures/*.png, plots/ (for dvc plots),
-    summary.md, and cost/ (timings, apart)."""
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".render-", dir=out_dir) as tmp:
+def _link(path: Path, page: Path) -> str:
+    """`path` as a page's relative link (the pages link to each other and to the figures)."""
+    return Path(os.path.relpath(path, page.parent)).as_posix()
+
+
+def render(ctx: ReportContext, files: dict[str, Path], templates: Path = TEMPLATES) -> Path:
+    """Execute every template; write the HTML page, the figures' PNGs, the plots' CSVs (for dvc
+    plots), the markdown summary and the cost page (timings, apart) where `files` says
+    (config/layout.py: report_outputs); returns its "dir"."""
+    files = {key: Path(path).resolve() for key, path in files.items()}
+    files["dir"].mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".render-", dir=files["dir"]) as tmp:
         work = Path(tmp)
         ctx.save(work / "context.json")
         parameters = {
             "context_path": str(work / "context.json"),
-            "figures_dir": str(work / "figures"),
-            "plots_dir": str(work / "plots"),
+            "figures_dir": str(work / files["figures"].name),
+            "plots_dir": str(work / files["plots"].name),
+            "cost_page": _link(files["cost"], files["html"]),
         }
         executed = [_execute(templates / name, work, parameters) for name in NOTEBOOKS]
         page = _html(_join(executed))
-        figures = [f"figures/{f}" for f in _publish(work / "figures", out_dir / "figures")]
-        _publish(work / "plots", out_dir / "plots")
-    write_text(out_dir / HTML_NAME, page)
-    write_text(out_dir / "summary.md", markdown_summary(ctx, ctx.runs, figures, HTML_NAME))
-    write_cost(ctx, out_dir)
-    return out_dir
+        published = _publish(work / files["figures"].name, files["figures"])
+        _publish(work / files["plots"].name, files["plots"])
+    figures = [_link(files["figures"] / name, files["summary"]) for name in published]
+    links = {"html": _link(files["html"], files["summary"]), "cost": _link(files["cost"], files["summary"])}
+    write_text(files["html"], page)
+    write_text(files["summary"], markdown_summary(ctx, ctx.runs, figures, links))
+    write_cost(ctx, files["cost"], files["cost_figures"])
+    return files["dir"]

@@ -1,4 +1,4 @@
-"""The report's tables, built once (no torch, no pandas; intervals from results.stats) so the
+"""The report's tables, built once (no torch, no pandas; intervals from statistics.stats) so the
 notebooks and the markdown summary print the same numbers. Every accuracy is the test top-1 at each run's best-val
 epoch, mean ± sample std over seeds, with n seeds stated.
 """
@@ -9,8 +9,8 @@ import statistics
 from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
-from ..results import stats
 from ..results.cells import group_cells, n_order, n_text
+from ..statistics import stats
 from . import evidence
 from . import paper_numbers as paper
 from .context import ReportContext
@@ -179,7 +179,9 @@ def no_paper_numbers(builders: list[str]) -> str:
 
 
 # -- markdown summary -------------------------------------------------------------------------------------
-def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], html_name: str) -> str:
+def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], links: dict[str, str]) -> str:
+    """The summary page; `figures` and `links` ("html": the report page, "cost": the cost page) as
+    links relative to it."""
     builders = sorted({t["builder"] for t in ctx.targets.values()})
     out = [
         "# L2T-ww reproduction: summary",
@@ -187,7 +189,7 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
         f"Made from `{ctx.origin}`, runs under `{ctx.results_root}`; {len(runs)} runs. "
         f"Every accuracy: {runs[0]['selection']}; Table 1 gives the mean ± the half-width of its 95% t-interval "
         "over the seeds stated (3 or more). "
-        f"Full report with figures: [{html_name}]({html_name}).",
+        f"Full report with figures: [{links['html']}]({links['html']}).",
         "",
         "## Table 1",
         "",
@@ -232,7 +234,8 @@ def markdown_summary(ctx: ReportContext, runs: list[dict], figures: list[str], h
     out += [
         "## Cost",
         "",
-        "Time per epoch and peak memory: [cost/cost.md](cost/cost.md) (apart, since they differ at every execution).",
+        f"Time per epoch and peak memory: [{links['cost']}]({links['cost']}) (apart, since they differ at every "
+        "execution).",
         "",
     ]
     if figures:

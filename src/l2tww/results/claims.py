@@ -33,7 +33,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from . import stats
+from ..statistics import stats
 from .cells import n_order, n_tag, n_text, seeds_by_cell
 from .verdicts import ClaimRow, Differences, Plan, decide_rows, not_run
 

@@ -1,10 +1,10 @@
 """Compare the per-seed results of two revisions, paired by (target, method, N, seed).
 
 Per cell (target, method, N) that both sides ran: the paired difference B − A over the shared seeds,
-and one of four readings (stats.py gives the intervals):
+and one of four readings (statistics/stats.py gives the intervals):
 - "identical": bit-equal accuracies on every shared seed (a seed on one side only is counted in the
   seeds column and not compared: the same code on another seed range is "identical" where it overlaps);
-- otherwise the claims' own decision rule (decide.py at 5%, the plan's margin: `--margin`, default
+- otherwise the claims' own decision rule (statistics/decide.py at 5%, the plan's margin: `--margin`, default
   claims.plan.margin) names the reading: "equivalent" (TOST: the 90% interval of B − A lies within
   ±margin; a shift that is also beyond seed noise, the 95% interval excluding 0, is named beside),
   "different" (supported or contradicted: the 95% interval excludes 0, and B − A is not within the
@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import decide, stats
+from ..statistics import decide, stats
 from .cells import Cell, n_text, seeds_by_cell
 from .revisions import load_claims, load_records
 from .verdicts import DEFAULT_MARGIN
@@ -101,7 +101,7 @@ def _mean(by_seed: dict, seeds) -> float:
 
 
 def _reading(sa: dict, sb: dict, paired: stats.Paired, tost: stats.Tost) -> str:
-    """identical, else the claims' decision rule (decide.py) on B − A at the TOST's level and margin."""
+    """identical, else the claims' decision rule (statistics/decide.py) on B − A at the TOST's level and margin."""
     if all(sa[s] == sb[s] for s in paired.seeds):
         return IDENTICAL
     verdict = decide.decide(paired.diffs, tost.margin, tost.alpha).verdict

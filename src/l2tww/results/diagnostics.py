@@ -32,7 +32,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
-from . import permutation
+from ..statistics import permutation
 from .cells import n_order, n_tag, n_text
 
 Arm = tuple[str, str]  # (target, method)

@@ -20,7 +20,7 @@ import statistics
 from pathlib import Path
 
 from ..io import write_json, write_text
-from . import stats
+from ..statistics import stats
 from .cells import group_cells, n_tag, n_text, parse_n
 
 RUN_FIELDS = [

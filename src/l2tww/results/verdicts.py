@@ -1,19 +1,19 @@
 """The verdict rule of the claims table: the paper's claims put through the plan's gates.
 
 The plan (params.yaml `claims.plan`, docs/study-plan.md) is fixed before any confirmation seed
-runs. It orders the primary rows into gates (gatekeeping.py: serial gatekeeping, family-wise level
+runs. It orders the primary rows into gates (statistics/gatekeeping.py: serial gatekeeping, family-wise level
 plan.level over EVERY decision it makes) and gives each row an effect (the difference it is powered
 to call supported) and a margin (the difference below which it does not matter to a user), with
 the reason for each. Per row:
 
 - in a gatekeeper gate: "supported" or "inconclusive" (one-sided, Holm's step inside the gate);
 - in the decision gate: supported / contradicted / equivalent / inconclusive, or both "supported
-  and equivalent" (real and smaller than the margin), at plan.level / k (decide.py);
+  and equivalent" (real and smaller than the margin), at plan.level / k (statistics/decide.py);
 - in a gate not reached (an earlier gate did not pass): "not reached";
 - outside every gate: "descriptive": the interval and the p-values are shown, nothing is decided.
 
 Every row with n >= 6 shows the exact sign-flip p beside the t p (flagged where the two fall on
-different sides of the row's level). Power (power.py): from the design SD's upper 95% bound
+different sides of the row's level). Power (statistics/power.py): from the design SD's upper 95% bound
 (plan.design_n seeds), the planned n of a decision row is the smallest with power >= plan.power both
 to say "supported" at +effect and "equivalent" at 0; of a gatekeeper row, to say "supported" at
 +effect at Holm's strictest step. Each row gives its power at the n it has.
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from . import decide, gatekeeping, power, stats
+from ..statistics import decide, gatekeeping, power, stats
 
 NOT_RUN = "not run"
 DESCRIPTIVE = "descriptive"

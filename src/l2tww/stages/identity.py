@@ -30,6 +30,9 @@ from .codehash import code_identity, text_hash
 NOT_CODE = (
     "l2tww.config",
     "l2tww.config.params",
+    "l2tww.config.validation",
+    "l2tww.config.matrix",
+    "l2tww.config.loading",
     "l2tww.config.facts",
     "l2tww.config.layout",
     "l2tww.stages.codehash",

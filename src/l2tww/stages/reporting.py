@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..catalog import IMAGE_FOLDER
-from ..config import Params
+from ..config import Layout, Params
 from ..config.layout import IDENTITY_FILE, RUNS_CSV
 from ..io import read_json, write_json
 from ..report.context import ReportContext
@@ -99,6 +99,6 @@ def image_folders_read(params: Params) -> dict:
 def make_report(params: Params, out_dir: str | Path | None = None, made_from: str | None = None) -> Path:
     """The rendered report, then identity.json: the identity it was made under, written last."""
     context = report_context(params, made_from)  # before starting a kernel: a missing run fails fast
-    out = render(context, out_dir if out_dir is not None else params.layout.reports)
+    out = render(context, Layout.report_outputs(out_dir if out_dir is not None else params.layout.reports))
     write_json(out / IDENTITY_FILE, {"identity": digest(report_identity(params))})
     return out

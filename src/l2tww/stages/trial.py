@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import ConfigError, from_mapping
+from ..config import ConfigError, Layout, from_mapping
 
 SMOKE = (
     "a smoke test: tiny networks, 1 seed, a few epochs, a source pretrained on half your images. Its numbers "
@@ -104,7 +104,7 @@ def run_trial(folder: str, cores: int | None = None) -> int:
     if status != 0:
         print(f"l2tww try: snakemake failed (exit {status}); the failed job's log is above", file=sys.stderr)
         return status
-    report = Path(raw["reports_root"]) / "l2tww-report.html"
-    print(f"l2tww try: done. Report: {report} (and {report.with_name('summary.md')})")
+    report = Layout.report_outputs(raw["reports_root"])
+    print(f"l2tww try: done. Report: {report['html']} (and {report['summary']})")
     print(f"l2tww try: this is {SMOKE}.")
     return 0

@@ -21,8 +21,9 @@
 
 # %% tags=["parameters"]
 context_path = None  # the ReportContext JSON: targets, methods, runs (written by `l2tww report`)
-figures_dir = "figures"  # PNGs, one per figure
-plots_dir = "plots"  # CSVs for `dvc plots` (one series per file)
+figures_dir = None  # where the PNGs go, one per figure (render passes it: config/layout.py)
+plots_dir = None  # where the CSVs for `dvc plots` go, one series per file (render passes it)
+cost_page = None  # the cost page, as a link from this page (render passes it)
 saliency_images = 6  # test images in the saliency figure (l2tww_transfer.py)
 
 # %%
@@ -54,7 +55,7 @@ note(
     "params, "
     f"inputs and code (metrics.json `identity`). torch {exe.get('torch', '?')}, device {exe.get('device', '?')} "
     f"({exe.get('device_name', '?')}), "
-    f"precision {exe.get('precision', '?')}. Time and memory are in [cost/cost.md](cost/cost.md), apart: they differ "
+    f"precision {exe.get('precision', '?')}. Time and memory are in [{cost_page}]({cost_page}), apart: they differ "
     "at every execution."
 )
 

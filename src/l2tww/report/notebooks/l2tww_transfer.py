@@ -17,8 +17,9 @@
 
 # %% tags=["parameters"]
 context_path = None  # the ReportContext JSON: targets, methods, runs (written by `l2tww report`)
-figures_dir = "figures"  # PNGs, one per figure
-plots_dir = "plots"  # CSVs for `dvc plots` (written by l2tww_report.py)
+figures_dir = None  # where the PNGs go, one per figure (render passes it: config/layout.py)
+plots_dir = None  # where the CSVs for `dvc plots` go (written by l2tww_report.py; render passes it)
+cost_page = None  # unused here: render passes every notebook the same parameters
 saliency_images = 6  # test images in the saliency figure
 
 # %%

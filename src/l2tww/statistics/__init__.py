@@ -1,0 +1,8 @@
+"""General statistics over paired seeds: no claim of the paper named, no l2tww module outside this
+package imported (tests/test_layers.py), plain numbers in and out. The paper's claim logic that
+applies them lives in `results/`. (The standard library's `statistics` is a different module;
+`import statistics` still reaches it.)
+
+`stats` (means, t-intervals, paired differences, one-sided t-tests, Holm, TOST), `decide` (one
+paired comparison decided two-sidedly with a margin), `gatekeeping` (serial gatekeeping over
+ordered gates), `power` (the seed-count rule), `permutation` (sign-flip, Kendall's W)."""
