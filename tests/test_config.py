@@ -17,12 +17,15 @@ def test_checked_in_params_validate_and_expand_the_run_matrix():
     params = config.load(REPO / "params.yaml")
     runs = params.runs()
     assert len(runs) == len(set(runs))
-    assert Run("fashion", "l2tww", 25, 1006) in runs and Run("fashion", "l2tww_frozen", 25, 1006) in runs
-    assert Run("fashion", "l2tww_fast", 5, 1004) in runs and Run("fashion_finetune", "finetune", 5, 1000) in runs
-    assert Run("fashion_multi", "l2tww", 5, 1002) in runs and Run("fashion", "fm_all_to_all", 25, 1004) in runs
-    # Issue 19: the default is a confirmation run; the design seeds 0-9 that chose its setting (and any
-    # seed below the confirmation range) never reappear in it.
-    assert min(run.seed for run in runs) == 1000
+    assert Run("fashion", "l2tww", 50, 3004) in runs and Run("fashion_finetune", "finetune", 50, 3004) in runs
+    assert Run("fashion", "l2tww_holdout", 5, 3004) in runs and Run("fashion", "l2tww_fast", 5, 3002) in runs
+    assert Run("fashion_multi", "l2tww", 5, 3002) in runs and Run("fashion", "fm_all_to_all", 5, 3004) in runs
+    # Issue 29: the default and the study are a confirmation on fresh seeds from 3000; the seeds that
+    # chose anything (0-9, 1000-1006, the design's 2000-2019) never reappear in them.
+    study = config.load(REPO / "workflow" / "presets" / "study.yaml").runs()
+    assert min(run.seed for run in runs) == min(run.seed for run in study) == 3000
+    assert {run.seed for run in study if run.method == "l2tww"} == set(range(3000, 3040))
+    assert {r for r in runs if r.n_per_class == 50 and r.target == "fashion"} <= set(study)  # the same runs
 
 
 def test_defaults_are_filled_from_the_schema():
@@ -122,7 +125,9 @@ def test_presets_write_results_and_reports_apart_from_the_checked_in_embedded_on
     for preset in PRESETS:
         layout = config.load(preset).layout
         assert layout.results != embedded.results and layout.results.is_relative_to(embedded.results), preset.name
-        assert layout.reports.is_relative_to(layout.results), preset.name
+        # under its results root, or (a checked-in report: make study's) in its own folder of reports/
+        apart = layout.reports != embedded.reports and layout.reports.is_relative_to(embedded.reports)
+        assert layout.reports.is_relative_to(layout.results) or apart, preset.name
 
 
 def _partitioned(source_part: int, target_part: int, **target_extra) -> dict:

@@ -152,3 +152,29 @@ def test_calibrate_costs_retrains_on_the_cpu_clock_and_checks_the_design_accurac
     )
     [row] = list(csv.DictReader((tmp_path / "b.csv").open()))
     assert row["same_accuracy_as_design"] == "True"  # same seed, same code: the same accuracies
+
+
+# -- docs/study ----------------------------------------------------------------------------------
+STUDY = REPO / "docs" / "study"
+
+
+def test_study_design_analysis_reproduces_the_committed_design_tables():
+    # docs/study/design.md is this script's output on the committed design CSVs (less the λ section,
+    # which reads the design's runs): a change of a rule, an import or a CSV column that moves a
+    # choice of the plan (N, best baseline, seeds) or a number of its tables fails here.
+    out = _python([STUDY / "design_analysis.py"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    committed = (STUDY / "design.md").read_text().split("## Which way")[0]
+    assert out.stdout.rstrip() == committed.rstrip()
+
+
+def test_study_design_analysis_refuses_a_confirmation_seed(tmp_path):
+    rows = list(csv.DictReader(open(STUDY / "design-runs.csv")))
+    rows[0]["seed"] = "3000"
+    bad = tmp_path / "runs.csv"
+    with open(bad, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = _python([STUDY / "design_analysis.py", "--runs", bad])
+    assert out.returncode != 0 and "seed 3000 is not a design seed" in out.stderr

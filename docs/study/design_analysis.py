@@ -17,10 +17,12 @@ the confirmation:
 - The best baseline at that N: the candidate with the best design-val mean (N = 50's if N = 100).
 - Per gate-2 row: the SD of its paired TEST difference on the design seeds, its upper 95% bound, and
   the smallest n at which decide.py's rule at level / k has 80% power both to say "supported" at
-  +effect and "equivalent" at 0 (l2tww.results.power); gate 1: one-sided at the level.
-- The confirmation's seeds: one n for the primary arms, the largest the CPU budget buys after the
-  descriptive N = 5 table (3 seeds per arm) and the gate-1 reference (5 seeds), with each row's
-  planned power at that n.
+  +effect and "equivalent" at 0 (l2tww.statistics.power); gate 1: one-sided at the level.
+- The confirmation's seeds: one n for the primary arms, the largest the CPU budget of `make
+  reproduce` buys after the descriptive N = 5 table (3 seeds per arm) and the gate-1 reference (5
+  seeds), with each row's planned power at that n. Where that n leaves rows under-powered, the
+  primary rows go to `make study` (issue 29: <= 60 min on idle 2 cores) at --study-seeds seeds: their
+  powers and the study's estimated time are printed.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from l2tww.results import diagnostics, power
+from l2tww.results import diagnostics
+from l2tww.statistics import power
 
 HERE = Path(__file__).resolve().parent
 DESIGN_SEEDS = range(2000, 2020)
@@ -83,8 +86,13 @@ def load(path: Path) -> dict:
     return dict(cells)
 
 
-def load_costs(design: Path, checked_in: Path) -> dict:
-    """(target, method, N) -> training CPU-seconds per run; (target, method, None) -> any N's."""
+WALL_PER_CPU_S = 0.73  # the last reproduce on idle 2 cores: 484 s of Snakemake for 660 training CPU-s
+
+
+def load_costs(design: Path, checked_in: Path) -> tuple[dict, float]:
+    """(target, method, N) -> training CPU-seconds per run ((target, method, None): any N's), in the
+    design's units, and the design's contention factor: design / checked-in cost of the cells both
+    have (the design shared the cores with other work; the checked-in costs are from idle cores)."""
     mine = {
         (r["target"], r["method"], int(r["n_per_class"])): EPOCHS * float(r["time_per_epoch_s"])
         for r in read_csv(design)
@@ -98,7 +106,7 @@ def load_costs(design: Path, checked_in: Path) -> dict:
     costs = {**{k: v * scale for k, v in old.items()}, **mine}
     for (t, m, _), v in list(costs.items()):
         costs.setdefault((t, m, None), v)
-    return costs
+    return costs, scale
 
 
 def paired(cells, a, b, n, field) -> np.ndarray:
@@ -123,14 +131,14 @@ def best_baseline(cells, n) -> str:
 
 
 def lambda_rows(results: Path) -> list[str]:
-    """The N = 5 lambda diagnostic of the design runs: same-batch vs holdout meta-objective."""
+    """The lambda diagnostic of the design runs: same-batch vs holdout at N = 5, same-batch at larger N."""
     out = [
-        "| arm (N = 5) | runs | epochs with mean λ falling | runs ending below their start | mean Δ mean λ |",
-        "|---|---:|---:|---:|---:|",
+        "| arm | N | runs | epochs with mean λ falling | runs ending below their start | mean Δ mean λ |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for method in ("l2tww", "l2tww_holdout"):
+    for method, n in (("l2tww", 5), ("l2tww_holdout", 5), ("l2tww", 50), ("l2tww", 100)):
         moves = []
-        for metrics in sorted((results / "runs" / "fashion" / method).glob("n5-s*/metrics.json")):
+        for metrics in sorted((results / "runs" / "fashion" / method).glob(f"n{n}-s*/metrics.json")):
             m = json.loads(metrics.read_text())
             log = json.loads((metrics.parent / "transfer.json").read_text())
             moves.append(diagnostics.lambda_direction(diagnostics.transfer_at(log, m["best_epoch"])))
@@ -138,7 +146,7 @@ def lambda_rows(results: Path) -> list[str]:
             fell, epochs = sum(m[0] for m in moves), sum(m[1] for m in moves)
             below = sum(m[2] < 0 for m in moves)
             mean = statistics.fmean(m[2] for m in moves)
-            out.append(f"| {method} | {len(moves)} | {fell}/{epochs} | {below}/{len(moves)} | {mean:+.3f} |")
+            out.append(f"| {method} | {n} | {len(moves)} | {fell}/{epochs} | {below}/{len(moves)} | {mean:+.3f} |")
     return out
 
 
@@ -152,10 +160,11 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=None, help="the design's results root (for the λ diagnostic)")
     ap.add_argument("--costs", type=Path, default=HERE / "design-cost.csv")
     ap.add_argument("--checked-in-costs", type=Path, default=HERE.parents[1] / "results" / "summary" / "cost.csv")
-    ap.add_argument("--budget", type=float, default=1300.0, help="training CPU-seconds the confirmation may take")
+    ap.add_argument("--budget", type=float, default=1300.0, help="training CPU-seconds `make reproduce` may take")
+    ap.add_argument("--study-seeds", type=int, default=40, help="seeds per primary arm of `make study`")
     args = ap.parse_args()
     cells = load(args.runs)
-    costs = load_costs(args.costs, args.checked_in_costs)
+    costs, contention = load_costs(args.costs, args.checked_in_costs)
 
     def cost(method, n=None, target=None):
         target = target or ("fashion_finetune" if method == "finetune" else "fashion")
@@ -216,8 +225,20 @@ def main() -> None:
         else:
             sup, eq = power.power_decide(m, effect, MARGIN, up, LEVEL / k)
             print(f"| {row}@n{n} | {m} | {sup:.2f} | {eq:.2f} |")
+    study = args.study_seeds * per_seed + REFERENCE_SEEDS * cost("finetune", n)
+    minutes = study / contention * WALL_PER_CPU_S / 60
+    print(
+        f"\n## `make study`: the primary rows at {args.study_seeds} seeds\n\n"
+        f"- {study:.0f} training CPU-s in the design's units; / {contention:.2f} (the design's contention) × "
+        f"{WALL_PER_CPU_S} wall-s per CPU-s ≈ **{minutes:.0f} min** of training jobs on idle 2 cores\n"
+    )
+    print("| row | n | power supported at +effect | power equivalent at 0 |\n|---|---:|---:|---:|")
+    for row, (gate, _a, _b, effect, _sd, up, _n) in rows.items():
+        if gate == "2":
+            sup, eq = power.power_decide(args.study_seeds, effect, MARGIN, up, LEVEL / k)
+            print(f"| {row}@n{n} | {args.study_seeds} | {sup:.2f} | {eq:.2f} |")
     if args.results:
-        print("\n## N = 5: which way the meta-steps move λ (design seeds)\n")
+        print("\n## Which way the meta-steps move λ (design seeds)\n")
         print("\n".join(lambda_rows(args.results)))
         hold = paired(cells, "l2tww_holdout", "l2tww", 5, "val")
         if len(hold):
