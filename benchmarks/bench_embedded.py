@@ -28,7 +28,8 @@ With --baseline REV, REV is checked out by `git worktree add` into a temporary f
 runs there (PYTHONPATH=<it>/src, its own params.yaml) right after the same arm here, `--repeat`
 times alternating, the fastest of each kept (a shared machine adds only positive noise). --set
 overrides apply to this checkout's runs only: they switch levers on for the measurement.
-The matrix row weights each arm by the runs of params.yaml it stands for (one process start per job).
+The matrix row weights each arm by the runs of params.yaml it stands for (one process start per job):
+the baseline's params.yaml with --baseline (both revisions priced on the same matrix), else HEAD's.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MARK = "BENCH_EMBEDDED "
@@ -221,10 +224,14 @@ def setup(workdir: Path) -> None:
     del config
 
 
-def _params(path: Path, workdir: Path, changes: dict):
+def _params(path: Path, workdir: Path, changes: dict, matrix_only: bool = False):
     from l2tww import config
 
-    raw = copy.deepcopy(config.load(path).data)
+    if matrix_only:  # another revision's file: its claims may follow an older schema; the runs do not
+        raw = yaml.safe_load(path.read_text())
+        raw.pop("claims", None)
+    else:
+        raw = copy.deepcopy(config.load(path).data)
     raw["data_root"], raw["results_root"] = str(workdir / "data"), str(workdir / "results")
     raw.update(changes)
     return config.from_mapping(raw, origin=str(path))
@@ -351,6 +358,8 @@ def main() -> None:
         weights = matrix_weights(_params(REPO / "params.yaml", workdir, {}))
         if args.baseline:
             checkouts[args.baseline] = worktree(args.baseline, tmp)
+            # the matrix the issue asks about is the baseline's: HEAD's params may run another one
+            weights = matrix_weights(_params(checkouts[args.baseline] / "params.yaml", workdir, {}, matrix_only=True))
         names = list(checkouts)[::-1]  # the baseline first: ratios are this checkout / it
         results: dict[str, dict[str, dict]] = {}
         for arm in args.arms:

@@ -178,3 +178,17 @@ def test_study_design_analysis_refuses_a_confirmation_seed(tmp_path):
         writer.writerows(rows)
     out = _python([STUDY / "design_analysis.py", "--runs", bad])
     assert out.returncode != 0 and "seed 3000 is not a design seed" in out.stderr
+
+
+def test_bench_embedded_prices_a_baselines_matrix_whose_claims_follow_an_older_schema(tmp_path):
+    # With --baseline the matrix is the baseline's params.yaml (issue 28 asks about adbd49e's 94 runs);
+    # its claims section may not validate under HEAD's schema (a renamed claim id) and must not matter.
+    bench = _module(BENCH / "bench_embedded.py")
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["claims"]["plan"]["design_sd"] = {"fast_equals_exact@n5": 1.5}  # adbd49e's id, unknown today
+    old = tmp_path / "params.yaml"
+    old.write_text(yaml.safe_dump(raw))
+    weights = bench.matrix_weights(bench._params(old, tmp_path, {}, matrix_only=True))
+    assert sum(runs for runs, _ in weights.values()) == len(config.load(REPO / "params.yaml").runs())
+    with pytest.raises(config.ConfigError, match="fast_equals_exact"):
+        bench._params(old, tmp_path, {})

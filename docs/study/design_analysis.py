@@ -71,18 +71,20 @@ EPOCHS = 8  # the target recipe's: a run's training cost is EPOCHS x time_per_ep
 
 
 def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    return list(csv.DictReader(path.read_text().splitlines()))
 
 
 def load(path: Path) -> dict:
     """(method, N) -> {seed: row} of the design runs (the finetune target's method is `finetune`)."""
     cells: dict = defaultdict(dict)
+    outside = sorted({int(r["seed"]) for r in read_csv(path)} - set(DESIGN_SEEDS))
+    if outside:
+        raise SystemExit(f"{path}: seed {outside[0]} is not a design seed (2000-2019)")
     for r in read_csv(path):
-        seed = int(r["seed"])
-        if seed not in DESIGN_SEEDS:
-            raise SystemExit(f"{path}: seed {seed} is not a design seed (2000-2019)")
-        cells[(r["method"], int(r["n_per_class"]))][seed] = {"test": float(r["test_acc"]), "val": float(r["val_acc"])}
+        cells[(r["method"], int(r["n_per_class"]))][int(r["seed"])] = {
+            "test": float(r["test_acc"]),
+            "val": float(r["val_acc"]),
+        }
     return dict(cells)
 
 
