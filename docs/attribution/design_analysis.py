@@ -304,9 +304,10 @@ def main() -> None:
     ap.add_argument("--main", default=None, type=Path, help="the embedded default's runs.csv (bit-identity check)")
     ap.add_argument(
         "--idle",
-        default=HERE.parents[1] / "results/summary/cost.csv",
+        default=HERE / "embedded-cost-1603c1a.csv",
         type=Path,
-        help="the checked-in embedded cost per cell (make reproduce on the idle machine): idle cost per arm",
+        help="the embedded cost per cell (make reproduce on the idle machine, results/summary/cost.csv as of "
+        "1603c1a, the last default with this study's arms): idle cost per arm",
     )
     ap.add_argument("--calib", default=HERE / "design-costs.csv", type=Path, help="calibrate_costs.py's CPU-time costs")
     ap.add_argument("--metanets", default=HERE / "design-metanets.csv", type=Path, help="extract_metanets.py's table")

@@ -161,7 +161,9 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=HERE / "design-runs.csv")
     ap.add_argument("--results", type=Path, default=None, help="the design's results root (for the λ diagnostic)")
     ap.add_argument("--costs", type=Path, default=HERE / "design-cost.csv")
-    ap.add_argument("--checked-in-costs", type=Path, default=HERE.parents[1] / "results" / "summary" / "cost.csv")
+    ap.add_argument(  # the checked-in cost.csv when the design ran (the default's later ones price other cells)
+        "--checked-in-costs", type=Path, default=HERE.parent / "attribution" / "embedded-cost-1603c1a.csv"
+    )
     ap.add_argument("--budget", type=float, default=1300.0, help="training CPU-seconds `make reproduce` may take")
     ap.add_argument("--study-seeds", type=int, default=40, help="seeds per primary arm of `make study`")
     args = ap.parse_args()
