@@ -3,6 +3,7 @@ no role, gate, margin or SD changes without the hash changing; the first commit 
 hash is found; the report prints when the plan was fixed and what kind of run it judged."""
 
 import copy
+import json
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from l2tww import config
 from l2tww.report import evidence
 from l2tww.results import plan_hash
+from l2tww.stages import run_provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = [ROOT / "params.yaml", ROOT / "workflow" / "presets" / "paper.yaml"]
@@ -83,3 +85,40 @@ def test_the_confirmations_seeds_are_fresh_and_labelled_so():
         seeds = {s for t in params.data["targets"].values() for block in t["runs"] for s in block["seeds"]}
         assert not seeds & used and min(seeds) == 3000, path.name
         assert params.data["claims"]["plan"]["status"] == "confirmation", path.name
+
+
+def test_a_reports_first_run_is_the_commit_its_runs_record_relative_to_the_plan(tmp_path):
+    """Before the results are committed (the confirmation's own report) the first confirmation run is
+    read from the runs' timing.json: after the plan when their commit descends from the plan's, and
+    flagged when one does not (a run made before the plan must never read as a confirmation)."""
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "t@t")
+    git("config", "user.name", "t")
+    (tmp_path / "a").write_text("1")
+    git("add", ".")
+    git("commit", "-qm", "before the plan")
+    before = git("rev-parse", "HEAD")
+    (tmp_path / "a").write_text("2")
+    git("commit", "-qam", "the plan")
+    plan = git("rev-parse", "HEAD")
+    (tmp_path / "a").write_text("3")
+    git("commit", "-qam", "the code the runs ran at")
+    after = git("rev-parse", "HEAD")
+
+    def run_at(name, sha, dirty=False):
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        (folder / "timing.json").write_text(json.dumps({"machine": {"git_sha": sha, "git_dirty": dirty}}))
+        return {"dir": str(folder), "run_id": name}
+
+    runs = [run_at("r1", after), run_at("r2", after, dirty=True)]
+    text = run_provenance.runs_after_plan(plan, runs, tmp_path)
+    assert text.startswith(f"made at {after[:10]} (committed ") and text.endswith(", after the plan")
+    assert "uncommitted changes" in text
+    early = run_provenance.runs_after_plan(plan, [*runs, run_at("r3", before)], tmp_path)
+    assert early.startswith(f"NOT after the plan: runs made at {before[:10]}")
+    assert run_provenance.runs_after_plan(plan, [run_at("r4", "f" * 40)], tmp_path) is None  # unknown commit

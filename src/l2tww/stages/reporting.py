@@ -15,6 +15,7 @@ from ..results import plan_hash
 from ..results.cells import n_order
 from .identity import digest, report_identity
 from .inputs import run_inputs
+from .run_provenance import runs_after_plan
 from .summarize import claim_rows, collect_runs
 
 
@@ -60,20 +61,24 @@ def report_context(params: Params, made_from: str | None = None) -> ReportContex
         diagnostics=[asdict(row) for row in diagnostics],
         roles={k: v for k, v in params.data.get("claims", {}).items() if k != "plan"},
         data=image_folders_read(params),
-        plan=plan_of(params),
+        plan=plan_of(params, runs),
     )
 
 
-def plan_of(params: Params) -> dict | None:
+def plan_of(params: Params, runs: list[dict] | None = None) -> dict | None:
     """The plan's record (hash, status, first commit) and the date the summary's runs.csv was first
-    committed after it: "plan fixed at <commit, date>; first confirmation run <date>"."""
+    committed after it: "plan fixed at <commit, date>; first confirmation run <date>". Before that
+    commit exists (the confirmation's own report), the commit the runs record they were made at."""
     origin = Path(params.origin).resolve()
     record = plan_hash.plan_record(params.data.get("claims"), origin.parent)
     if record is None:
         return None
     runs_csv = params.layout.summary_file(RUNS_CSV).resolve()
     after = record["first_commit"] and plan_hash.first_commit_after(record["first_commit"], runs_csv, origin.parent)
-    return {**record, "first_run_date": after[1] if after else None}
+    if after:
+        return {**record, "first_run_date": after[1]}
+    made = record["first_commit"] and runs and runs_after_plan(record["first_commit"], runs, origin.parent)
+    return {**record, "first_run_date": made or None}
 
 
 def image_folders_read(params: Params) -> dict:
