@@ -24,7 +24,7 @@ shown in their own table, for L2T-ww and its frozen control side by side, one ro
     row counts the epochs over which it fell and the runs that end (at the best-val epoch) below their
     start. At N = 5 one batch is the whole training set, so the paper's same-batch meta-objective is
     scored on the images the look-ahead just fitted and lowers λ (meta-overfitting); the holdout
-    meta-objective and larger N are the comparisons. Read beside the frozen control (all zero).
+    meta-objective and larger N are the comparisons. The frozen control has no such row: its λ never moves.
 """
 
 from __future__ import annotations
