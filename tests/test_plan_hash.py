@@ -39,13 +39,20 @@ def test_any_change_of_the_claims_section_changes_the_hash():
     assert "is not the claims section's hash" in plan_hash.hash_problem(changed)
 
 
-def test_the_first_commit_containing_the_hash_is_found(tmp_path):
+def _repository(folder):
+    """A fresh git repository in `folder` and a function running git there (its stdout, stripped)."""
+
     def git(*args):
-        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+        return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
 
     git("init", "-q")
     git("config", "user.email", "t@t")
     git("config", "user.name", "t")
+    return git
+
+
+def test_the_first_commit_containing_the_hash_is_found(tmp_path):
+    git = _repository(tmp_path)
     (tmp_path / "params.yaml").write_text("claims: {}\n")
     git("add", ".")
     git("commit", "-qm", "before the plan")
@@ -92,12 +99,7 @@ def test_a_reports_first_run_is_the_commit_its_runs_record_relative_to_the_plan(
     read from the runs' timing.json: after the plan when their commit descends from the plan's, and
     flagged when one does not (a run made before the plan must never read as a confirmation)."""
 
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
-
-    git("init", "-q")
-    git("config", "user.email", "t@t")
-    git("config", "user.name", "t")
+    git = _repository(tmp_path)
     (tmp_path / "a").write_text("1")
     git("add", ".")
     git("commit", "-qm", "before the plan")
