@@ -304,12 +304,13 @@ def matrix_weights(params) -> dict[str, tuple[int, int]]:
 
 
 def matrix_cost(rows: dict[str, dict], weights: dict[str, tuple[int, int]]) -> float:
-    """CPU-seconds of the matrix: each run its arm's run less its start, each job one start."""
+    """CPU-seconds of the matrix: each run its arm's run less the process's start and exit, each job
+    one start and one exit (the runs of a job share one process)."""
     total = 0.0
     for arm, row in rows.items():
         runs, jobs = weights[arm]
-        start = row["phases"]["start"]
-        total += runs * (row["total"] - start) + jobs * start
+        process = row["phases"]["start"] + row["phases"]["exit"]
+        total += runs * (row["total"] - process) + jobs * process
     return total
 
 

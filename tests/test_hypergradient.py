@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from l2tww.methods import matching
 from l2tww.methods.lookahead import (
     BufferPolicy,
     SGDHyper,
@@ -23,7 +24,7 @@ from l2tww.methods.lookahead import (
     velocities,
 )
 
-from .l2t_oracle import Oracle, rel_err, setup
+from .l2t_oracle import Oracle, build, rel_err, setup
 
 
 def engine_hypergradient(
@@ -129,6 +130,23 @@ def test_hypergradient_matches_the_explicit_unroll(steps, momentum, wd, random_v
     # (zeros, not None); with v0 = 0 and wd = 0 it rightly stays.
     fc = oracle.index(target.fc.weight)
     assert torch.equal(before[fc], after[fc]) == (not random_v0)
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_hypergradient_on_channels_last_nets_matches_the_unroll(steps):
+    """runtime.channels_last (on in the embedded default) puts the nets and images in NHWC, where the
+    Student regresses each pair as a matrix product on the NHWC view (matching.regress): the double
+    backward and the forward-mode pass through that path give the oracle's hypergradient too."""
+    case = build(steps, 0.9, 1e-2, True, bn=True)
+    cl = torch.channels_last
+    target, x = case.target.to(memory_format=cl), case.x.contiguous(memory_format=cl)
+    with torch.no_grad():
+        src = [s.to(memory_format=cl)(x) for s in case.sources]
+    assert matching.nhwc(target(x).features[0]) and all(case.method.student(target, src).per_pair.values())
+    engine = engine_hypergradient(target, case.method, case.opt, x, case.y, src)
+    oracle, args = oracle_of(target, case.method, case.opt, x, case.y, src)
+    expected = oracle.hypergradient(*args)
+    assert rel_err(engine, expected) <= 1e-10 and all(float(g.abs().max()) > 0 for g in expected)
 
 
 @pytest.mark.parametrize("steps,bn", [(1, False), (2, False), (3, False), (2, True)])

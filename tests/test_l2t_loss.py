@@ -1,14 +1,16 @@
 """The L2T-ww loss (spec §3.4-3.7): L_wfm by hand, a golden value through the meta-nets and regressors,
-and the Student's grouped regressor convs against one conv per pair (matching.pair_distances).
+and the Student's and FM's regressors against one plain conv per pair, in NCHW (the Student groups
+the pairs of a tap into one conv) and in NHWC (each pair a matrix product: matching.regress).
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from l2tww.methods import MethodSpec, NetShapes, Pair, build_method
-from l2tww.methods.matching import pair_distances, pooled_source
+from l2tww.methods.matching import nhwc, pair_distances, pooled_source, regress
 from l2tww.methods.meta_nets import MetaNets, weighted_matching_loss
 from l2tww.models import FeatureNet, NetOutput, net_shapes
 
@@ -90,33 +92,64 @@ def test_the_student_gives_the_golden_value_too():
     )
 
 
-def test_grouped_regressors_equal_one_conv_per_pair():
-    """All-to-all over two sources: each target tap's regressors run as one conv; d must equal pair_distances'."""
+def one_conv_per_pair(pairs, regressors, target_features, source_features):
+    """The spec's d_{b,c} written plainly on NCHW copies: resize, the pair's conv, mean_{h,w} of the square."""
+    out = []
+    for pair, reg in zip(pairs, regressors):
+        t = target_features[pair.target_layer].contiguous()
+        s = F.interpolate(
+            source_features[pair.source][pair.source_layer].contiguous(), size=t.shape[-2:], mode="bilinear"
+        )
+        out.append((s - F.conv2d(t, reg.weight.contiguous(), reg.bias)).pow(2).mean(dim=(2, 3)))
+    return out
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_students_and_fms_regressors_equal_one_conv_per_pair(channels_last):
+    """All-to-all over two sources. NCHW: each target tap's regressors run as one conv; NHWC (the
+    embedded default's runtime.channels_last): each pair one matrix product on the tap's NHWC view.
+    Either way d must be the plain conv-per-pair value (a transposed view read as NCHW would not be)."""
     torch.manual_seed(0)
     target, sources = TinyTarget(bn=True).to(DT), [TinySource().to(DT).eval() for _ in range(2)]
     pairs = tuple(Pair(s, m, n) for s in range(2) for m in range(2) for n in range(2))
     method = build_method(MethodSpec("l2tww", "l2t", pairs, HP), net_shapes(target, sources, (2, 6, 6))).to(DT)
     x = torch.randn(4, 2, 6, 6, dtype=DT)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        target = target.to(memory_format=torch.channels_last)
+        sources = [s.to(memory_format=torch.channels_last) for s in sources]
     with torch.no_grad():
         outs = [s(x) for s in sources]
+        source_features = [o.features for o in outs]
         student = method.student(target, outs)
         assert sorted(student.groups) == [0, 1] and all(len(idx) == 4 for idx in student.groups.values())
+        assert all(student.per_pair.values()) == channels_last and bool(student.sources) != channels_last
         logits, grouped = student(x)
         reference = target(x)
-        per_pair = pair_distances(pairs, method.regressors, reference.features, [o.features for o in outs])
+        assert nhwc(reference.features[0]) == channels_last
+        fm = pair_distances(pairs, method.regressors, reference.features, source_features)
+        plain = one_conv_per_pair(pairs, method.regressors, reference.features, source_features)
     assert torch.equal(logits, reference.logits)
-    assert (
-        [d.shape for d in grouped]
-        == [d.shape for d in per_pair]
-        == [(4, outs[p.source].features[p.source_layer].shape[1]) for p in pairs]
-    )
-    for pair, got, want in zip(pairs, grouped, per_pair):
+    assert [d.shape for d in grouped] == [d.shape for d in plain] == [(4, o.shape[1]) for o in plain]
+    for pair, got, fm_d, want in zip(pairs, grouped, fm, plain):
         assert torch.allclose(got, want, rtol=1e-12, atol=0), pair
+        assert torch.allclose(fm_d, want, rtol=1e-12, atol=0), pair
     # Pooled meta-net input: the un-resized source tap, one per pair.
     assert all(
         torch.equal(p, outs[q.source].features[q.source_layer].mean(dim=(2, 3)))
         for p, q in zip(pooled_source(pairs, [o.features for o in outs]), pairs)
     )
+
+
+def test_an_nchw_tap_keeps_the_regressors_own_convolution_bit_for_bit():
+    """NCHW taps (the paper presets' RGB nets without channels_last) keep the kernels their results
+    were computed with: `regress` is the module's call there, not the matrix product."""
+    torch.manual_seed(0)
+    conv, t = torch.nn.Conv2d(8, 16, 1), torch.randn(5, 8, 12, 12)
+    assert torch.equal(regress(conv, t), conv(t))
+    t_cl = t.contiguous(memory_format=torch.channels_last)
+    assert nhwc(t_cl) and not nhwc(t) and not nhwc(t[:, :1].contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(regress(conv, t_cl), conv(t), rtol=1e-5, atol=1e-6)
 
 
 def _meta_nets(**kwargs) -> MetaNets:

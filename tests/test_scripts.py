@@ -63,6 +63,17 @@ def test_bench_l2t_command_line_runs_both_settings_at_the_smallest_size():
 
 
 @pytest.mark.slow  # a subprocess importing torch
+@pytest.mark.slow  # prepares the embedded target's data, trains two epochs of scratch
+def test_bench_ceiling_measures_an_arms_step_against_this_cpus_rate(tmp_path):
+    out = _python(
+        [BENCH / "bench_ceiling.py", "--arms", "scratch", "--epochs", "1", "--repeat", "1", "--workdir", tmp_path]
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = next(line.split() for line in out.stdout.splitlines() if line.startswith("scratch "))
+    assert float(row[1]) > 0.5 and float(row[2]) > 0  # VGG9 at 1/8 width, batch 50: ~0.72 GFLOP a step
+    assert row[5] == "0.0" and "training loop" in out.stdout.splitlines()[-1]  # scratch is its own reference
+
+
 def test_bench_hvp_runs_and_its_two_hvps_agree():
     out = _python([BENCH / "bench_hvp.py", "--threads", "1", "--batch", "2"])
     assert out.returncode == 0, out.stderr[-2000:]

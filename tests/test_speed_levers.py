@@ -132,3 +132,32 @@ def test_same_runs_tells_a_changed_tensor_or_number_from_a_new_identity(tmp_path
     )
     (tmp_path / "b" / "metrics.json").write_text('{"test_acc": 50.01, "identity": "y"}')
     assert same_runs.differences(tmp_path / "a", tmp_path / "b") == ["model.pt:target.w", "metrics.json"]
+
+
+def test_the_matrix_row_counts_a_process_start_and_exit_once_per_job_not_per_run():
+    """Runs of one job share one process: 5 runs in 1 job pay 5 runs' work and one start + exit."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_embedded
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    phases = dict.fromkeys(bench_embedded.PHASES, 0.0) | {"start": 2.0, "train": 3.0, "exit": 1.0}
+    row = {"total": 6.0, "phases": phases}
+    assert bench_embedded.matrix_cost({"scratch": row}, {"scratch": (5, 1)}) == 5 * 3.0 + 1 * (2.0 + 1.0)
+    assert bench_embedded.matrix_cost({"scratch": row}, {"scratch": (5, 5)}) == 5 * 6.0
+
+
+def test_the_ceiling_counts_as_excess_only_the_time_above_scratchs_arithmetic_rate():
+    """bench_ceiling: an arm with twice scratch's FLOPs in three times its time has one scratch step
+    of excess per step; the matrix line sums steps x runs of both."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_ceiling
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    rows = {"scratch": {"gflop": 1.0, "ms": 10.0}, "fm": {"gflop": 2.0, "ms": 30.0}}
+    text = bench_ceiling.table(rows, rate=200.0, runs={"scratch": 2, "fm": 3}, steps_per_run=100, matrix="m")
+    fm = next(line.split() for line in text.splitlines() if line.startswith("fm"))
+    assert fm[1:] == ["2.000", "30.0", "67", "33%", "10.0", "3"]
+    # loop: (2 x 10 + 3 x 30) ms x 100 steps = 11 s; excess: 3 runs x 100 x 10 ms = 3 s
+    assert text.splitlines()[-1].endswith("training loop 11 CPU-s, of which 3 above scratch's 100 GFLOPS")

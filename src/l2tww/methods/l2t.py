@@ -31,7 +31,7 @@ from .lookahead import (
     student_forward,
     velocities,
 )
-from .matching import build_regressors, channel_distance, pooled_source, resize_to
+from .matching import build_regressors, channel_distance, nhwc, pooled_source, regress, resize_to
 from .meta_nets import MetaNets, channel_entropy, weighted_matching_loss
 from .transfer_method import MethodSpec, NetShapes, TransferMethod
 
@@ -39,20 +39,26 @@ from .transfer_method import MethodSpec, NetShapes, TransferMethod
 class Student(nn.Module):
     """theta of spec §4: the target and the regressors, as one module for functional calls.
 
-    Returns the logits and d_{b,c} per pair (in pair order) against the constant source maps. The
-    regressors reading the same target tap run as one 1x1 conv (their weights concatenated along
-    the output channels) against the concatenated resized sources: the same numbers as one conv
-    per pair, with a third of the conv calls at the 32px all-to-all setting.
+    Returns the logits and d_{b,c} per pair (in pair order) against the constant source maps. On
+    NCHW taps the regressors reading the same target tap run as one 1x1 conv (their weights
+    concatenated along the output channels) against the concatenated resized sources: the same
+    numbers as one conv per pair, with a third of the conv calls at the 32px all-to-all setting. On
+    NHWC taps (matching.nhwc) each pair runs alone (matching.regress, a matrix product):
+    concatenating the upsampled sources there costs a pass over the step's largest tensors and the
+    grouped product saves less than that (2.3x slower at the embedded widest tap, measured).
     """
 
     def __init__(self, target: FeatureNet, regressors: nn.ModuleList, pairs, sources_resized: list[torch.Tensor]):
         super().__init__()
-        self.target, self.regressors = target, regressors
+        self.target, self.regressors, self.resized = target, regressors, sources_resized
         self.groups: dict[int, list[int]] = {}  # target tap -> indices of its pairs
         for i, p in enumerate(pairs):
             self.groups.setdefault(p.target_layer, []).append(i)
+        self.per_pair = {n: all(nhwc(sources_resized[i]) for i in idx) for n, idx in self.groups.items()}
         self.sources = {
-            n: torch.cat([sources_resized[i] for i in idx], dim=1) for n, idx in self.groups.items()
+            n: torch.cat([sources_resized[i] for i in idx], dim=1)
+            for n, idx in self.groups.items()
+            if not self.per_pair[n]
         }  # (B, sum C_m, H_n, W_n)
         self.widths = {n: [sources_resized[i].shape[1] for i in idx] for n, idx in self.groups.items()}
         self.n_pairs = len(pairs)
@@ -63,6 +69,10 @@ class Student(nn.Module):
             return out.logits, None
         result: list[torch.Tensor] = [None] * self.n_pairs  # type: ignore[list-item]
         for n, idx in self.groups.items():
+            if self.per_pair[n]:
+                for i in idx:
+                    result[i] = channel_distance(self.resized[i], regress(self.regressors[i], out.features[n]))
+                continue
             regs = [self.regressors[i] for i in idx]
             weight = torch.cat([r.weight for r in regs])  # (sum C_m, C_n, 1, 1)
             bias = torch.cat([r.bias for r in regs])
