@@ -48,7 +48,7 @@ def test_missing_input_is_one_line(tmp_path: Path):
 def test_runs_lists_the_matrix():
     result = l2tww("--params", str(REPO / "params.yaml"), "runs")
     assert result.returncode == 0
-    assert "fashion-l2tww-n50-s3000" in result.stdout.split()
+    assert "fashion-l2tww-n50-s4000" in result.stdout.split()
 
 
 def test_check_warns_that_precision_has_no_effect_on_the_cpu(tmp_path: Path):
