@@ -144,12 +144,19 @@ def test_the_students_and_fms_regressors_equal_one_conv_per_pair(channels_last):
 def test_an_nchw_tap_keeps_the_regressors_own_convolution_bit_for_bit():
     """NCHW taps (the paper presets' RGB nets without channels_last) keep the kernels their results
     were computed with: `regress` is the module's call there, not the matrix product."""
+    calls = []
+
+    class Recorded(torch.nn.Conv2d):
+        def forward(self, x):
+            calls.append(x.is_contiguous())
+            return super().forward(x)
+
     torch.manual_seed(0)
-    conv, t = torch.nn.Conv2d(8, 16, 1), torch.randn(5, 8, 12, 12)
-    assert torch.equal(regress(conv, t), conv(t))
+    conv, t = Recorded(8, 16, 1), torch.randn(5, 8, 12, 12)
+    assert torch.equal(regress(conv, t), conv(t)) and calls == [True, True]  # the module ran, on NCHW
     t_cl = t.contiguous(memory_format=torch.channels_last)
     assert nhwc(t_cl) and not nhwc(t) and not nhwc(t[:, :1].contiguous(memory_format=torch.channels_last))
-    assert torch.allclose(regress(conv, t_cl), conv(t), rtol=1e-5, atol=1e-6)
+    assert torch.allclose(regress(conv, t_cl), conv(t), rtol=1e-5, atol=1e-6) and len(calls) == 3  # not on NHWC
 
 
 def _meta_nets(**kwargs) -> MetaNets:
