@@ -44,6 +44,16 @@ def embedded_target(params) -> str:
     raise SystemExit(f"{params.origin}: no target runs method l2tww; name one with --target")
 
 
+def _method_defaults():
+    """config's method_defaults at this revision or an older one (--baseline): issue 27 moved it from
+    l2tww.config.params to l2tww.config.validation."""
+    try:
+        from l2tww.config.validation import method_defaults
+    except ImportError:
+        from l2tww.config.params import method_defaults
+    return method_defaults
+
+
 def measure(
     setting: str,
     mode: str,
@@ -56,7 +66,6 @@ def measure(
     import torch
 
     from l2tww import config
-    from l2tww.config.validation import method_defaults
     from l2tww.methods import MethodSpec, Pair, build_method
     from l2tww.models import VGG9, build_model, net_shapes
 
@@ -67,7 +76,7 @@ def measure(
         target = build_model({"name": "vgg_bn", "cfg": VGG9}, 100, 3)
         shape, classes, batch = (3, 32, 32), 100, 128
         pairs = tuple(Pair(0, s, t) for s in (4, 9, 14) for t in range(5))
-        hparams = method_defaults("l2t", "all_to_all")  # the official defaults (spec §3-5)
+        hparams = _method_defaults()("l2t", "all_to_all")  # the official defaults (spec §3-5)
         spec = MethodSpec("l2tww", "l2t", pairs, hparams)
     else:
         params = config.load(REPO / "params.yaml")

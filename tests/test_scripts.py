@@ -74,6 +74,23 @@ def test_bench_ceiling_measures_an_arms_step_against_this_cpus_rate(tmp_path):
     assert row[5] == "0.0" and "training loop" in out.stdout.splitlines()[-1]  # scratch is its own reference
 
 
+def test_bench_l2t_finds_method_defaults_at_an_older_revisions_layout(monkeypatch):
+    """--baseline adbd49e runs this file's measurement on that revision's package, which kept
+    method_defaults in l2tww.config.params (issue 27 moved it to config.validation): the import that
+    broke that command once must fall back."""
+    import types
+
+    bench = _module(BENCH / "bench_l2t.py")
+    from l2tww.config.validation import method_defaults
+
+    assert bench._method_defaults() is method_defaults
+    old = types.ModuleType("l2tww.config.params")
+    old.method_defaults = lambda kind, pairs=None: {"kind": kind}
+    monkeypatch.setitem(sys.modules, "l2tww.config.validation", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "l2tww.config.params", old)
+    assert bench._method_defaults()("l2t") == {"kind": "l2t"}
+
+
 def test_bench_hvp_runs_and_its_two_hvps_agree():
     out = _python([BENCH / "bench_hvp.py", "--threads", "1", "--batch", "2"])
     assert out.returncode == 0, out.stderr[-2000:]
