@@ -62,7 +62,7 @@ def channel_distance(source: torch.Tensor, regressed: torch.Tensor) -> torch.Ten
     mse_loss's fused kernels instead of sub + pow: the same value up to float rounding, and the
     look-ahead's double backward through them costs ~7% less of an exact 32px meta-step. NHWC maps
     are reduced as the (B, H, W, C) tensors they are stored as, summed over (h, w) and divided by
-    H W: mean's backward writes a full map of 1 / HW, sum's is a broadcast view (together ~25% of
+    H W: mean's backward writes a full map of 1 / HW, sum's is a broadcast view (~25% of
     the distance's cost at the widest embedded pair)."""
     if nhwc(regressed):
         h, w = regressed.shape[-2:]
