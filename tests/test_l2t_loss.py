@@ -106,8 +106,9 @@ def one_conv_per_pair(pairs, regressors, target_features, source_features):
 
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_the_students_and_fms_regressors_equal_one_conv_per_pair(channels_last):
-    """All-to-all over two sources. NCHW: each target tap's regressors run as one conv; NHWC (the
-    embedded default's runtime.channels_last): each pair one matrix product on the tap's NHWC view.
+    """All-to-all over two sources. NCHW: each target tap's regressors run as one conv; NHWC (with
+    runtime.channels_last, and the embedded default's 1-channel nets always): each pair one matrix
+    product on the tap's NHWC view.
     Either way d must be the plain conv-per-pair value (a transposed view read as NCHW would not be)."""
     torch.manual_seed(0)
     target, sources = TinyTarget(bn=True).to(DT), [TinySource().to(DT).eval() for _ in range(2)]
