@@ -81,6 +81,13 @@ def test_the_report_line_says_when_the_plan_was_fixed_and_what_the_run_is():
     assert line == "plan 00aa11bb22cc33dd fixed at abcdef1234, 2026-12-07; first confirmation run 2026-12-08."
     assert "RE-ANALYSIS" in evidence.plan_line({**record, "status": "re-analysis"})
     assert "not committed yet" in evidence.plan_line({**record, "first_commit": None, "status": "confirmation"})
+    # A second confirmation of the same plan (new seeds) names its own runs beside the first one's date.
+    made = "made at 1234567890 (committed 2026-12-09T10:00:00+00:00), after the plan"
+    line = evidence.plan_line({**record, "status": "confirmation", "first_run_date": "2026-12-08", "runs_made": made})
+    assert line.endswith("first confirmation run 2026-12-08; these runs " + made + ".")
+    assert evidence.plan_line({**record, "status": "confirmation", "first_run_date": made, "runs_made": made}) == (
+        f"plan 00aa11bb22cc33dd fixed at abcdef1234, 2026-12-07; first confirmation run {made}."
+    )  # before the results commit: the runs' own record, said once
 
 
 def test_the_confirmations_seeds_are_fresh_and_labelled_so():

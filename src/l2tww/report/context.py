@@ -21,7 +21,8 @@ class ReportContext:
     data: dict = field(default_factory=dict)
     results_root: str = "results"  # where the runs were read from (the params' results_root)
     # the plan's record (results.plan_hash.plan_record) plus first_run_date: when the summary's runs.csv
-    # was first committed after the plan; None without a claims section
+    # was first committed after the plan, and runs_made: the commit these runs record they ran at;
+    # None without a claims section
     plan: dict | None = None
 
     def label(self, method: str) -> str:

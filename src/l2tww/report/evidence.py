@@ -69,7 +69,9 @@ def plan_line(plan: dict | None) -> str:
         return f"{fixed}; RE-ANALYSIS of seeds already seen before the plan: not a confirmation."
     if status == "draft":
         return f"{fixed}; DRAFT plan: no verdict here confirms anything."
-    return f"{fixed}; {run}."
+    made = plan.get("runs_made")
+    these = f"; these runs {made}" if made and made != first else ""
+    return f"{fixed}; {run}{these}."
 
 
 def claims_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:

@@ -68,17 +68,17 @@ def report_context(params: Params, made_from: str | None = None) -> ReportContex
 def plan_of(params: Params, runs: list[dict] | None = None) -> dict | None:
     """The plan's record (hash, status, first commit) and the date the summary's runs.csv was first
     committed after it: "plan fixed at <commit, date>; first confirmation run <date>". Before that
-    commit exists (the confirmation's own report), the commit the runs record they were made at."""
+    commit exists (the confirmation's own report), the commit the runs record they were made at.
+    `runs_made`: that record whenever the runs have one, so a later confirmation of the same plan
+    (a replication on new seeds) says which runs its numbers are, not only when the first one ran."""
     origin = Path(params.origin).resolve()
     record = plan_hash.plan_record(params.data.get("claims"), origin.parent)
     if record is None:
         return None
     runs_csv = params.layout.summary_file(RUNS_CSV).resolve()
     after = record["first_commit"] and plan_hash.first_commit_after(record["first_commit"], runs_csv, origin.parent)
-    if after:
-        return {**record, "first_run_date": after[1]}
-    made = record["first_commit"] and runs and runs_after_plan(record["first_commit"], runs, origin.parent)
-    return {**record, "first_run_date": made or None}
+    made = (record["first_commit"] and runs and runs_after_plan(record["first_commit"], runs, origin.parent)) or None
+    return {**record, "first_run_date": after[1] if after else made, "runs_made": made}
 
 
 def image_folders_read(params: Params) -> dict:
