@@ -26,7 +26,6 @@ measured rate, not a measurement of any cut.
 from __future__ import annotations
 
 import argparse
-import copy
 import subprocess
 import sys
 import tempfile
@@ -158,7 +157,7 @@ def main() -> None:
             rows[arm] = arm_steps(arm, params, args.epochs, args.repeat)
             print(f"[ceiling] {arm}: {rows[arm]['gflop']:.3f} GFLOP, {rows[arm]['ms']:.1f} ms per step", flush=True)
         runs = matrix_runs(args.matrix_rev, workdir)
-        recipe = copy.deepcopy(params["recipes"][params["targets"]["fashion"]["recipe"]])
+        recipe = params["recipes"][params["targets"]["fashion"]["recipe"]]
         steps_per_run = recipe["epochs"] * recipe["steps_per_epoch"]
         runtime = yaml.safe_dump(params["runtime"], default_flow_style=True).strip()
         print(
