@@ -7,7 +7,7 @@ commit measured in the same invocation (issue 28).
     python benchmarks/bench_embedded.py --quick --arms scratch l2tww   # fewest steps (the test's form)
 
 Each arm is one real run of params.yaml (the same target, method, N = 5 and seed 1000 as the
-matrix), trained by `l2tww.stages.train.train_run` in a fresh process, as a training job trains
+matrix), trained by `l2tww.stages.train.train_runs` in a fresh process, as a training job trains
 it. The sources are random-initialised (a run's cost does not depend on their weights), so no
 pretraining is needed; the target's data is prepared once into a temporary folder (--workdir keeps it).
 
@@ -15,8 +15,9 @@ CPU-seconds (user + sys, from the child's rusage) are split by wrapping, from ou
 that exist at both revisions; time inside none of them is "other":
   start  - everything before `execute_run` is entered (interpreter, imports), and what a process
            pays once whichever run comes first (torch._dynamo, imported by the first optimizer,
-           dvclive, scikit-learn's metrics): done before the run, so the other phases are those
-           of every run of a job and the matrix row counts start once per job,
+           dvclive, and scikit-learn's metrics where evaluation imports them): done before the
+           run, so the other phases are those of every run of a job and the matrix row counts
+           start once per job,
   setup  - execute_run outside the phases below (data, sources, model, checkpoint and log writes),
   train  - the training loop (sources' forwards, the method's train_step, the frozen replay),
   meta   - L2T's hypergradient (exact look-ahead or the fast leading order) and its Adam step,
@@ -123,11 +124,15 @@ def warm_up() -> None:
     """The once-per-process costs every job's first run pays (see the module doc's `start`);
     nothing here draws a random number or touches the run."""
     import importlib
+    import inspect
 
     import torch
 
+    from l2tww.training import evaluation
+
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)  # imports torch._dynamo
-    for name in ("dvclive", "sklearn.metrics"):
+    # sklearn.metrics: only where the checkout's evaluation imports it (before issue 28's bincount)
+    for name in ["dvclive"] + ["sklearn.metrics"] * ("from sklearn" in inspect.getsource(evaluation)):
         importlib.import_module(name)
 
 
@@ -175,7 +180,7 @@ def child(spec: dict) -> None:
             node = node.setdefault(part, {})
         node[last] = value
     params = config.from_mapping(raw, origin=spec["params"])
-    train_stage.train_run(params, Run(spec["target"], spec["method"], N, SEED))
+    train_stage.train_runs(params, [Run(spec["target"], spec["method"], N, SEED)])  # as a job trains it
     phases.totals["start"] = marks["start"]
     usage = resource.getrusage(resource.RUSAGE_SELF)
     phases.totals["other"] = usage.ru_utime + usage.ru_stime - sum(phases.totals.values())
