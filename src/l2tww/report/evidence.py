@@ -39,7 +39,7 @@ DIAGNOSTICS_NOTE = (
     "run: agreement is not read as learning. Pairs only: channel weights are logged as one entropy per pair."
 )
 PER_CLASS_NOTE = (
-    "Per-class test accuracy (recall, from each run's confusion matrix: `sklearn.metrics`) minus scratch's, "
+    "Per-class test accuracy (recall, from each run's confusion matrix) minus scratch's, "
     "paired by seed, mean with its 95% t-interval (from 3 seeds on). ▲ / ▼: the interval lies above / below 0. "
     "Descriptive: one interval per class, not corrected for the number of classes."
 )

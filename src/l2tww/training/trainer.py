@@ -10,7 +10,7 @@
   epoch (strict >, the earliest epoch wins ties). With `test_every_epoch: false` the best-val
   weights are kept and the test set is evaluated once, on them, after the last epoch: the same
   number with one test pass instead of one per epoch. The same test pass gives the per-class
-  accuracy and the confusion matrix (scikit-learn's `sklearn.metrics`), and metrics.json records
+  accuracy and the confusion matrix (evaluation.class_evidence), and metrics.json records
   the train/val/test image counts.
 - A checkpoint after every epoch (atomic); a re-run resumes from it and, batches being seeded per
   (seed, epoch), ends with the same metrics as an uninterrupted run. A checkpoint is resumed only
