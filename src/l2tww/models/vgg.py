@@ -46,10 +46,25 @@ class VGGBN(FeatureNet):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> NetOutput:
+        # Evaluation (eval mode, no autograd) pools without the indices a backward would need.
+        pool = self.pool if self.training or torch.is_grad_enabled() else max_pool_2x2
         features = []
         for stage in self.stages:
             x = stage(x)
             features.append(x)
-            x = self.pool(x)
+            x = pool(x)
         embedding = x.mean(dim=(2, 3))  # global average pool (B, C)
         return NetOutput(self.fc(embedding), features, embedding)
+
+
+def max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
+    """nn.MaxPool2d(2)'s values, without autograd: the elementwise maximum of a map's four 2x2-strided
+    views (rows and columns beyond an even size dropped, as the pool's floor mode does).
+
+    The maximum is exact, so the numbers are the pool's bit for bit. It runs 2x faster on a CPU:
+    the pool also writes the index of every maximum, which only its backward reads (16% of an
+    evaluation's forward at the embedded width, issue 28)."""
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    x = x[..., :h, :w]
+    top = torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2])
+    return torch.maximum(top, torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
