@@ -68,8 +68,10 @@ def measure(
     from l2tww import config
     from l2tww.methods import MethodSpec, Pair, build_method
     from l2tww.models import VGG9, build_model, net_shapes
+    from l2tww.stages.common import device_for
 
-    torch.set_num_threads(threads)
+    # the process set up as a training job sets its own (threads; at HEAD also the allocator)
+    device_for({"device": "cpu", "threads": threads, "deterministic": False, "precision": "fp32"})
     torch.manual_seed(0)
     if setting == "paper32":
         source = build_model({"name": "cifar_resnet", "depth": 32}, 200, 3)

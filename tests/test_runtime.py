@@ -142,3 +142,44 @@ def test_the_execution_record_reads_the_precision_switches_not_the_config():
         assert record["precision"] == "fp32" and record["precision_switches"]["conv"] == "tf32"
     finally:
         set_precision("fp32")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="page faults counted on Linux")
+def test_a_job_keeps_freed_memory_for_its_next_tensors_and_hands_it_back_between_runs():
+    """keep_freed_memory (device_for, every job): a 16 MB tensor freed and allocated again comes back
+    without the kernel faulting its pages in again (glibc's default: thousands of faults each time), and
+    reset_peak_memory returns what was freed so a run's peak is its own. Catches a wrong mallopt
+    parameter (the setting silently ignored) and a window that inherits the previous run's memory."""
+    import subprocess
+    import sys
+
+    code = """
+import resource, sys, torch
+from pathlib import Path
+from l2tww.training import runtime
+def faults():
+    r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        t = torch.empty(4 << 20)
+        t.fill_(1.0)
+        del t
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0) / 10
+before = faults()
+kept = runtime.keep_freed_memory()
+faults()
+after = faults()
+def rss():
+    status = Path("/proc/self/status").read_text().splitlines()
+    return [int(x.split()[1]) for x in status if x.startswith("VmRSS:")][0] / 1024
+base = rss()
+big = torch.ones(100 << 20)  # 400 MB, from the heap now
+del big
+held = rss()
+runtime.reset_peak_memory(torch.device("cpu"))
+print(kept, before, after, held - base, rss() - base)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    kept, before, after, held, left = out.stdout.split()
+    assert kept == "True", out.stderr[-500:]
+    assert float(before) > 1000 and float(after) < 50, (before, after)
+    assert float(held) > 350 and float(left) < 50, (held, left)  # kept after the free, returned by the reset

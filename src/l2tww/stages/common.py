@@ -17,6 +17,7 @@ from ..io import write_json
 from ..models import FeatureNet
 from ..training.runtime import (
     execution_record,
+    keep_freed_memory,
     machine_record,
     select_device,
     set_deterministic,
@@ -27,7 +28,9 @@ from ..training.trainer import Trainer
 
 
 def device_for(runtime: dict) -> torch.device:
-    """The device, with the configured precision and determinism set before CUDA is first used."""
+    """The device, with the configured precision and determinism set before CUDA is first used
+    (and the process's allocator told to keep freed memory: training.runtime.keep_freed_memory)."""
+    keep_freed_memory()
     set_threads(runtime["threads"])
     set_deterministic(runtime["deterministic"])
     set_precision(runtime["precision"])

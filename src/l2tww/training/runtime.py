@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import platform
 import random
@@ -68,6 +69,38 @@ def runtime_warnings(runtime: dict, device_type: str) -> list[str]:
 
 def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep freed memory for the next tensor instead of handing it back to the
+    kernel. Returns whether it could (False without glibc's mallopt: macOS, musl).
+
+    By default a block over 128 KB (up to 32 MB, adaptively) is mmap-ed when allocated and unmapped
+    when freed, and the free top of the heap is trimmed: the next tensor of that size faults its
+    pages in again, each zeroed by the kernel. A training step frees and reallocates the same large
+    tensors every time, so on the CPU that was most of a job's system time: 600 page faults and
+    0.5 ms a step at the embedded default's widest matching pair, 14% of an exact L2T-ww iteration
+    at the paper's 32 px (issue 28). PyTorch's CPU tuning guide gets the same by preloading
+    jemalloc or tcmalloc. Memory stays with the process up to its peak (1 GiB of free heap top at
+    most is kept); the numbers are the same bits (benchmarks/same_runs.py)."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 1 << 30))
+
+
+def release_freed_memory() -> None:
+    """Hand the memory the process has freed back to the kernel (glibc's malloc_trim), so that
+    its resident set is what it uses: between runs, for the next run's peak memory."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 PRECISIONS = ("fp32", "tf32", "bf16")
@@ -139,11 +172,12 @@ def autocast(device: torch.device, precision: str, cpu: bool = False):
 def reset_peak_memory(device: torch.device) -> None:
     """Start a new peak-memory window, so that each run of a process that trains several
     (runtime.runs_per_job) reports its own peak. On the CPU, Linux resets the process's peak
-    resident set size (VmHWM) on "5" to /proc/self/clear_refs; elsewhere the window stays the
-    process's."""
+    resident set size (VmHWM) on "5" to /proc/self/clear_refs, after the memory an earlier run
+    freed (kept by keep_freed_memory) is handed back; elsewhere the window stays the process's."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         return
+    release_freed_memory()
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
