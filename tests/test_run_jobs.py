@@ -226,3 +226,28 @@ def test_a_job_killed_in_its_third_run_keeps_its_two_finished_runs(tmp_path: Pat
         seed: (runs / f"n5-s{seed}" / "metrics.json").stat().st_mtime_ns for seed in (0, 1)
     } == finished  # not retrained
     assert io.read_json(runs / "n5-s2" / "metrics.json")["run_id"] == "animal-scratch-n5-s2"
+
+
+def test_a_job_freezes_only_survivors_out_of_the_collectors_reach(tiny):
+    """train_runs moves long-lived objects out of the garbage collector's reach (gc.freeze, issue
+    28), but only after collecting: cyclic garbage left before the job (or by a run) must still be
+    freed, not frozen for the rest of the process. Catches a freeze without the collection first."""
+    import gc
+    import weakref
+
+    from l2tww.stages.train import train_runs
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.self = cycle
+    alive = weakref.ref(cycle)
+    del cycle  # garbage now, but only a collection can free it (a reference cycle)
+    gc.unfreeze()
+    try:
+        train_runs(tiny, [])
+        assert alive() is None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -34,7 +34,7 @@ def finished(params: Params, run: Run) -> bool:
 def train_runs(params: Params, runs: list[Run], progress: bool = False, job: Job | None = None) -> None:
     """Train `runs` in turn, keeping those finished under their current identity; for a job,
     then write its record (the rule's output): the runs and the identities they were made with."""
-    gc.freeze()  # what is imported by now (torch, l2tww): see _freeze_survivors
+    _freeze_survivors()  # what is imported by now (torch, l2tww)
     for run in runs:
         if len(runs) > 1:
             print(f"[l2tww] {run.run_id}", flush=True)
@@ -53,7 +53,8 @@ def train_runs(params: Params, runs: list[Run], progress: bool = False, job: Job
 
 
 def _freeze_survivors() -> None:
-    """After a run: collect its garbage, then move what survives out of the collector's reach.
+    """Before the first run and after each: collect the garbage, then move what survives out of
+    the collector's reach.
 
     Those are the imported modules and their registries (~200,000 objects once torch is in),
     alive until the process ends. Python's full collections, which run every few thousand
