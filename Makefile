@@ -96,12 +96,14 @@ robustness: install
 # Both use every core (pytest-xdist; the test files that share the Snakemade tiny pipeline run on
 # one worker: tests/conftest.py) and print the slowest tests. `make test-fast`: the inner loop, without the `slow`
 # (training, prepared data) and `integration` (Snakemake, git, DVC, papermill) tiers.
+# One OpenMP thread per worker: the workers already take every core, and torch's default (a thread
+# per core in each worker) made their threads contend (make test-fast 37-99 s, 30 s with one each).
 PYTEST_JOBS ?= auto
 test: install
-	pytest -q -n $(PYTEST_JOBS) --durations=20 -m "not cluster and not offline"
+	OMP_NUM_THREADS=1 pytest -q -n $(PYTEST_JOBS) --durations=20 -m "not cluster and not offline"
 
 test-fast: install
-	pytest -q -n $(PYTEST_JOBS) --durations=10 -m "not cluster and not offline and not slow and not integration"
+	OMP_NUM_THREADS=1 pytest -q -n $(PYTEST_JOBS) --durations=10 -m "not cluster and not offline and not slow and not integration"
 
 test-cluster: install
 	pytest -q -m cluster
