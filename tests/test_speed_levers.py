@@ -161,3 +161,14 @@ def test_the_ceiling_counts_as_excess_only_the_time_above_scratchs_arithmetic_ra
     assert fm[1:] == ["2.000", "30.0", "67", "33%", "10.0", "3"]
     # loop: (2 x 10 + 3 x 30) ms x 100 steps = 11 s; excess: 3 runs x 100 x 10 ms = 3 s
     assert text.splitlines()[-1].endswith("training loop 11 CPU-s, of which 3 above scratch's 100 GFLOPS")
+
+
+def test_a_training_job_loads_its_params_and_code_without_importing_scipy():
+    """Validating params.yaml checks its claims plan, which imports the statistics package; scipy
+    must wait for a statistic (0.5 CPU-s a job): fails if a module on that path imports it again."""
+    code = (
+        "import sys; from l2tww import config; import l2tww.cli, l2tww.stages.train; "
+        "config.load('params.yaml'); print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

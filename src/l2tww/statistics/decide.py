@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _sps
 
 from . import permutation, stats
 
@@ -103,6 +102,8 @@ def _t_ps(values: Sequence[float], bounds: Sequence[float]) -> tuple[list[float]
     """The one-sided t p-values of the mean against each bound, (greater, less): one
     scipy.stats.ttest_1samp call for all bounds (its t statistics, then t.sf / t.cdf of each, so that
     a tiny p on either side keeps its digits); stats.py's rules for degenerate samples."""
+    from scipy import stats as _sps  # on first use: see the package docstring
+
     ci = stats.mean_ci(values)
     if ci.n < 2 or ci.std == 0:
         return [stats.p_greater(values, b) for b in bounds], [stats.p_less(values, b) for b in bounds]

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats as _sps
 
 MAX_EXACT = 40  # two halves of 2^20 sums: exact in about two seconds
 PERMUTATIONS = 10_000
@@ -61,6 +60,8 @@ def sign_flip_p(diffs: Sequence[float]) -> float:
 
 def _ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Average ranks per row (m, k) and each row's tie term sum (t^3 - t)."""
+    from scipy import stats as _sps  # on first use: see the package docstring
+
     ranks = np.vstack([_sps.rankdata(row) for row in values])
     ties = np.array([sum(t**3 - t for t in np.unique(row, return_counts=True)[1]) for row in values], dtype=float)
     return ranks, ties

@@ -30,15 +30,14 @@ from __future__ import annotations
 
 import math
 
-from scipy import integrate as _integrate
-from scipy import stats as _sps
-
 N_MIN = 3  # fewer seeds leave the t-test's SD estimate with one degree of freedom
 N_MAX = 1_000_000  # a plan beyond this is reported as "more than N_MAX", not searched further
 
 
 def power_one_sided(n: int, effect: float, sd: float, alpha: float) -> float:
     """Power of the one-sided paired t-test (see the module docstring); 0 for n < 2 (no test)."""
+    from scipy import stats as _sps  # on first use: see the package docstring
+
     if sd <= 0:
         raise ValueError(f"power: sd {sd!r} must be > 0")
     if n < 2:
@@ -50,6 +49,9 @@ def power_one_sided(n: int, effect: float, sd: float, alpha: float) -> float:
 def power_tost(n: int, margin: float, sd: float, alpha: float, true: float = 0.0) -> float:
     """Exact power of TOST within +-margin at alpha when the true difference is `true` (see the
     module docstring); 0 for n < 2."""
+    from scipy import integrate as _integrate  # on first use: see the package docstring
+    from scipy import stats as _sps
+
     if sd <= 0:
         raise ValueError(f"power: sd {sd!r} must be > 0")
     if n < 2:
@@ -68,6 +70,8 @@ def power_tost(n: int, margin: float, sd: float, alpha: float, true: float = 0.0
 
 def sd_upper(sd: float, n: int, confidence: float = 0.95) -> float:
     """The upper end of the two-sided `confidence` interval of an SD estimated from n values."""
+    from scipy import stats as _sps  # on first use: see the package docstring
+
     if n < 2:
         raise ValueError(f"power: an SD from {n} value(s) has no interval")
     df = n - 1

@@ -24,8 +24,6 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy import stats as _sps
-
 LEVEL = 0.95  # two-sided interval shown beside every paired difference
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 
@@ -87,6 +85,8 @@ def fmt(x: float) -> str:
 
 def t_quantile(n: int, level: float = LEVEL) -> float:
     """t_{(1+level)/2, n-1}, e.g. 2.776 for n = 5."""
+    from scipy import stats as _sps  # on first use: see the package docstring
+
     return float(_sps.t.ppf((1 + level) / 2, n - 1))
 
 
@@ -114,6 +114,8 @@ def paired_difference(a: Mapping, b: Mapping, level: float = LEVEL) -> Paired:
 def p_greater(values: Sequence[float], bound: float = 0.0) -> float:
     """One-sided t-test p of H0: mean <= bound against mean > bound (paired: values = differences).
     P(T_{n-1} >= (mean - bound) / (s / sqrt(n))); degenerate samples as the module docstring says."""
+    from scipy import stats as _sps  # on first use: see the package docstring
+
     ci = mean_ci(values)
     if ci.n < 2:
         return 1.0
