@@ -1,7 +1,8 @@
 """What makes runs cheaper without changing their numbers (issue 28): the sources' forwards on the
 val set run once per run (the cache keeps what observe reads of them), the meta-nets run without
 autograd outside a meta-step; and runtime.channels_last, a lever that changes float order, takes
-effect on the CPU when switched on. Also the embedded benchmark's quick form runs."""
+effect on the CPU when switched on; a job's start imports no scipy. Also the embedded benchmark's
+quick form runs."""
 
 from __future__ import annotations
 
@@ -165,7 +166,7 @@ def test_the_ceiling_counts_as_excess_only_the_time_above_scratchs_arithmetic_ra
 
 def test_a_training_job_loads_its_params_and_code_without_importing_scipy():
     """Validating params.yaml checks its claims plan, which imports the statistics package; scipy
-    must wait for a statistic (0.5 CPU-s a job): fails if a module on that path imports it again."""
+    must wait for a statistic (0.2 CPU-s a job, net): fails if a module on that path imports it again."""
     code = (
         "import sys; from l2tww import config; import l2tww.cli, l2tww.stages.train; "
         "config.load('params.yaml'); print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))"

@@ -8,5 +8,6 @@ paired comparison decided two-sidedly with a margin), `gatekeeping` (serial gate
 ordered gates), `power` (the seed-count rule), `permutation` (sign-flip, Kendall's W).
 
 scipy is imported by the functions that call it, not by these modules: config validation imports
-them to check a claims plan, so every job (a training job included) would otherwise pay scipy.stats'
-import, 0.5 CPU-s, without computing a statistic."""
+them to check a claims plan, so every job (a training job included) would otherwise import
+scipy.stats without computing a statistic: 0.49 CPU-s after torch, 0.2 net of what a training job
+imports anyway (benchmarks/bench_embedded.py)."""
