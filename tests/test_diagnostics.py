@@ -154,6 +154,8 @@ def test_transfer_at_reads_the_best_epoch_and_lambda_before_training():
         "lambda_final": [1.5],
         "lambda_init": [1.0],
         "lambda_path": [1.0, 1.5, 2.0],
+        "meta_steps": 0,  # a log from before the meta-steps were counted
+        "meta_steps_lowering": 0,
     }
     log["initial"] = {"lambda": [0.9]}
     assert diagnostics.transfer_at(log, 2)["lambda_init"] == [0.9]
@@ -203,6 +205,21 @@ def test_lambda_direction_counts_the_epochs_over_which_mean_lambda_fell():
     assert row.reading.startswith("mean λ fell over 4/9 epochs and ended below its start in 2/3 runs")
     assert row.value == pytest.approx((-0.2 - 0.2 + 0.3) / 3)
     assert "lambda_direction_frozen@n5" not in rows  # the control never steps: nothing to read
+
+
+def test_lambda_direction_adds_every_epochs_meta_steps_that_pointed_lambda_down():
+    # Protects the per-meta-step half of issue 29's N = 5 diagnostic: each run's count is the sum over
+    # ALL its epochs (not the best-val epoch's alone, not the last), summed over the cell's runs.
+    counted = {"meta_steps": [4, 4, 4], "meta_steps_lowering_lambda": [4, 3, 1]}
+    logs = [{**_log(1.0, [0.9, 0.8, 0.85]), **counted}, {**_log(1.0, [1.1, 1.2, 1.3]), **counted}]
+    transfers = [diagnostics.transfer_at(log, epoch=1) for log in logs]
+    assert (transfers[0]["meta_steps"], transfers[0]["meta_steps_lowering"]) == (12, 8)
+    records = [
+        {"target": L2TWW[0], "method": L2TWW[1], "n_per_class": 5, "seed": s, "transfer": t}
+        for s, t in enumerate(transfers)
+    ]
+    row = _by_id(diagnostics.diagnostics_table(records, ARMS))["lambda_direction_l2tww@n5"]
+    assert row.reading.endswith("; its hypergradient pointed λ down at 16/24 meta-steps")
 
 
 def test_holdout_row_is_holdout_minus_same_batch_paired_by_seed():

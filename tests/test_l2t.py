@@ -243,3 +243,49 @@ def test_frozen_control_keeps_phi_at_its_init_and_otherwise_steps_as_l2tww():
         method.train_step(target, x, y, outs, opt)
     for a, b in zip(first_l[0].state_dict().values(), first_f[0].state_dict().values()):
         assert torch.equal(a, b)  # parameters and BN running statistics (the replay's EMA update included)
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_epoch_statistics_count_each_meta_step_and_those_pointing_lambda_down(mode, monkeypatch):
+    """Issue 29's per-meta-step diagnostic: one direction per meta-step (not per batch), taken from the
+    hypergradient that Adam then steps along, counted and reset once per epoch; nothing for L2T-w
+    (no where-nets) or the frozen control (no meta-steps)."""
+    from l2tww.methods.meta_step_diagnostics import lambda_direction
+
+    target, method, opt, x, y, outs = _tiny(hypergradient=mode, meta_every=2)
+    stepped, adam = [], method._adam
+
+    def spy(hyper):
+        _, lambdas = method.meta_outputs(outs)
+        stepped.append(lambda_direction(lambdas, method.meta_parameters(), hyper))
+        adam(hyper)
+
+    monkeypatch.setattr(method, "_adam", spy)
+    for _ in range(4):
+        method.train_step(target, x, y, outs, opt)
+    assert len(stepped) == 2 and method.directions == pytest.approx(stepped, rel=1e-6)
+    lowering = sum(d < 0 for d in stepped)
+    assert method.epoch_statistics() == {"meta_steps": 2, "meta_steps_lowering_lambda": lowering}
+    assert method.epoch_statistics() == {"meta_steps": 0, "meta_steps_lowering_lambda": 0}
+    for overrides in ({"where": False}, {"frozen": True}):
+        target, other, opt, x, y, outs = _tiny(**overrides)
+        other.train_step(target, x, y, outs, opt)
+        assert other.epoch_statistics() == {}
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_noting_the_lambda_direction_changes_no_number_of_the_run(mode, monkeypatch):
+    """The diagnostic only reads: with it and without it, theta and phi are bit-identical after three
+    meta-steps (a gradient accumulated into phi.grad, or a stateful meta-net pass, would differ)."""
+    from l2tww.methods import l2t as l2t_module
+
+    def run():
+        target, method, opt, x, y, outs = _tiny(hypergradient=mode)
+        for _ in range(3):
+            method.train_step(target, x, y, outs, opt)
+        return [p.detach().clone() for p in [*opt.param_groups[0]["params"], *method.meta_parameters()]]
+
+    with_it = run()
+    monkeypatch.setattr(l2t_module.L2T, "_meta_step", lambda self, source_outs, hyper: self._adam(hyper))
+    without = run()
+    assert all(torch.equal(a, b) for a, b in zip(with_it, without))

@@ -1,4 +1,5 @@
-"""L2T runs record the meta-nets' statistics before the first step (transfer.json "initial")."""
+"""L2T runs record the meta-nets' statistics before the first step (transfer.json "initial"), and per
+epoch how many meta-steps pointed lambda down."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ def test_l2t_runs_keep_the_statistics_at_initialisation(tiny):
     assert abs(init["entropy_deficit"][0]) < 1e-5 and init["lambda"][0] > 0
     # ... and training moved them (meta_lr 0.05): the logged epochs differ from the initial state
     assert transfer["lambda"][-1] != init["lambda"]
+    # every epoch logs its meta-steps and how many pointed lambda down (the trainer's epoch_statistics)
+    steps, lowering = transfer["meta_steps"], transfer["meta_steps_lowering_lambda"]
+    assert len(steps) == len(lowering) == len(transfer["epochs"]) and "meta_steps" not in init
+    assert all(s > 0 and 0 <= low <= s for s, low in zip(steps, lowering))
 
 
 def _source_channels(params) -> int:

@@ -33,6 +33,7 @@ from .lookahead import (
 )
 from .matching import build_regressors, channel_distance, nhwc, pooled_source, regress, resize_to
 from .meta_nets import MetaNets, channel_entropy, weighted_matching_loss
+from .meta_step_diagnostics import lambda_direction
 from .transfer_method import MethodSpec, NetShapes, TransferMethod
 
 
@@ -111,6 +112,7 @@ class L2T(TransferMethod):
             torch.optim.Adam(phi, lr=hp["meta_lr"], weight_decay=hp["meta_weight_decay"]) if learns else None
         )
         self.steps_done = 0  # batches seen: decides the meta_every schedule, saved for resume
+        self.directions: list[float] = []  # this epoch's meta-steps: lambda_direction of each hypergradient
 
     def student_parameters(self) -> list[nn.Parameter]:
         return list(self.regressors.parameters())
@@ -171,15 +173,15 @@ class L2T(TransferMethod):
             if self.fast_bn_replay:
                 with torch.no_grad():
                     student(x, distances=False)
-            self._adam(hyper)
+            self._meta_step(source_outs, hyper)
             return terms
         optimizer.zero_grad(set_to_none=False)  # zeros, not None: PyTorch 1.x semantics (spec §4)
         (ce + wfm).backward()
         optimizer.step()
         if meta and self.meta_objective == "holdout":
-            self._adam(self.holdout_hypergradient(target, x, y, source_outs, optimizer))
+            self._meta_step(source_outs, self.holdout_hypergradient(target, x, y, source_outs, optimizer))
         elif meta:  # 2-5. look-ahead from the post-step (theta_0, v_0), hypergradient, Adam on phi
-            self._adam(self.hypergradient(student, x, y, optimizer, weights, lambdas))
+            self._meta_step(source_outs, self.hypergradient(student, x, y, optimizer, weights, lambdas))
         elif self.frozen and meta_batch and self.bn_replay_update and not self.fast:
             # The frozen control keeps the one side effect of a meta-step besides phi's update: the
             # replay forward at theta_0 adds one EMA update to the BN statistics (spec §4).
@@ -231,10 +233,30 @@ class L2T(TransferMethod):
             meta_ce=lambda logits: F.cross_entropy(logits, y[h:]),
         )
 
+    def _meta_step(self, source_outs: list[NetOutput], hyper: list[torch.Tensor]) -> None:
+        """Adam on phi along the hypergradient, after noting which way it points the batch's mean lambda
+        (meta_step_diagnostics.lambda_direction, from the meta-nets run again: the hypergradient has
+        freed their graph). Reads only: the step and every number of the run are as without it."""
+        if self.meta.where is not None:
+            with torch.enable_grad():
+                _, lambdas = self.meta_outputs(source_outs)
+            self.directions.append(lambda_direction(lambdas, self.meta_parameters(), hyper))
+        self._adam(hyper)
+
     def _adam(self, grads: list[torch.Tensor]) -> None:
         for p, g in zip(self.meta_parameters(), grads):
             p.grad = g.detach()
         self.meta_optimizer.step()
+
+    def epoch_statistics(self) -> dict:
+        """The epoch's meta-steps and how many pointed the mean lambda down (a plain step along the
+        hypergradient would lower it: issue 29's per-meta-step direction); nothing without where-nets
+        or meta-steps (L2T-w, the frozen control)."""
+        if self.meta.where is None or self.meta_optimizer is None:
+            return {}
+        steps, lowering = len(self.directions), sum(d < 0 for d in self.directions)
+        self.directions = []
+        return {"meta_steps": steps, "meta_steps_lowering_lambda": lowering}
 
     # -- observability and resume ---------------------------------------------------------------
     @torch.no_grad()

@@ -9,6 +9,8 @@ A method owns its extra modules and its loss terms; the trainer knows no method 
   the trainer and logged each epoch. It is `observe_summary(target_out, observed_sources(...))`:
   the part that reads the sources depends on the frozen sources and the batch alone, so evaluation
   computes it once per val batch and reuses it every epoch (the sources' forwards on val, once).
+- `epoch_statistics()`: what the method counted over the epoch's training steps (e.g. which way its
+  meta-steps pointed lambda), read and reset once per epoch and logged beside `observe`'s statistics.
 - `extra_state()` / `load_extra_state()`: optimizer state the method owns (e.g. Adam on phi), for resume.
 """
 
@@ -81,6 +83,9 @@ class TransferMethod(nn.Module):
     def observe_summary(self, target_out: NetOutput, observed: Any) -> dict[str, torch.Tensor]:
         """`observe` from `observed_sources(source_outs)` instead of the outputs themselves."""
         return self.observe(target_out, observed)
+
+    def epoch_statistics(self) -> dict[str, Any]:
+        return {}
 
     def extra_state(self) -> dict[str, Any]:
         return {}

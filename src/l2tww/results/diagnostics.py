@@ -22,9 +22,12 @@ shown in their own table, for L2T-ww and its frozen control side by side, one ro
 (c) Which way do the meta-steps move λ? (issue 29, item 5). Per run, the mean λ over pairs before
     training and after every epoch (4 meta-steps apart in the embedded default); the
     row counts the epochs over which it fell and the runs that end (at the best-val epoch) below their
-    start. At N = 5 one batch is the whole training set, so the paper's same-batch meta-objective is
-    scored on the images the look-ahead just fitted and lowers λ (meta-overfitting); the holdout
-    meta-objective and larger N are the comparisons. The frozen control has no such row: its λ never moves.
+    start, and, per meta-step, how often the hypergradient pointed the batch's mean λ down (a plain
+    step along it would lower λ; Adam's step rescales each coordinate, so the epochs are the
+    movement and the meta-steps the signal). At N = 5 one batch is the whole training set, so the
+    paper's same-batch meta-objective is scored on the images the look-ahead just fitted and lowers
+    λ (meta-overfitting); the holdout meta-objective and larger N are the comparisons. The frozen
+    control has no such row: its λ never moves.
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ def transfer_at(log: dict, epoch: int) -> dict:
         "lambda_final": log["lambda"][at],
         "lambda_init": path[0],
         "lambda_path": [statistics.fmean(lam) for lam in path],  # mean over pairs, per epoch
+        # every epoch's meta-steps, and those whose hypergradient pointed the mean λ down (0, 0 in
+        # logs from before they were counted)
+        "meta_steps": sum(log.get("meta_steps", [])),
+        "meta_steps_lowering": sum(log.get("meta_steps_lowering_lambda", [])),
     }
 
 
@@ -166,6 +173,9 @@ def _direction_row(role: str, where: str, n, transfers: list[dict]) -> Diagnosti
     fell, epochs = sum(m[0] for m in moves), sum(m[1] for m in moves)
     below = sum(m[2] < 0 for m in moves)
     change = statistics.fmean(m[2] for m in moves)
+    steps = sum(t.get("meta_steps", 0) for t in transfers)
+    lowering = sum(t.get("meta_steps_lowering", 0) for t in transfers)
+    per_step = f"; its hypergradient pointed λ down at {lowering}/{steps} meta-steps" if steps else ""
     return DiagnosticRow(
         f"lambda_direction_{role}@{n_tag(n)}",
         "which way the meta-steps move λ",
@@ -176,7 +186,7 @@ def _direction_row(role: str, where: str, n, transfers: list[dict]) -> Diagnosti
         change,
         None,
         f"mean λ fell over {fell}/{epochs} epochs and ended below its start in "
-        f"{below}/{len(moves)} runs (mean change {change:+.3f})",
+        f"{below}/{len(moves)} runs (mean change {change:+.3f}){per_step}",
     )
 
 

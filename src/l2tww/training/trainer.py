@@ -238,8 +238,9 @@ class Trainer:
                         "method": copy.deepcopy(self.method.state_dict()),
                     },
                 }
-            if "transfer" in val:
-                row["transfer"] = val["transfer"]
+            counted = self.method.epoch_statistics()
+            if "transfer" in val or counted:
+                row["transfer"] = {**val.get("transfer", {}), **counted}
             history.append(row)
             times.append(time.perf_counter() - t0)
             save_torch(self.ckpt_path, self._state(epoch + 1, best, history, times))
