@@ -263,11 +263,12 @@ def test_epoch_statistics_count_each_meta_step_and_those_pointing_lambda_down(mo
     monkeypatch.setattr(method, "_adam", spy)
     for _ in range(4):
         method.train_step(target, x, y, outs, opt)
-    assert len(stepped) == 2 and method.directions == pytest.approx(stepped, rel=1e-6)
+    assert len(stepped) == 2 and [float(d) for d in method.directions] == pytest.approx(stepped, rel=1e-6)
     lowering = sum(d < 0 for d in stepped)
     assert method.epoch_statistics() == {"meta_steps": 2, "meta_steps_lowering_lambda": lowering}
     assert method.epoch_statistics() == {"meta_steps": 0, "meta_steps_lowering_lambda": 0}
-    method.directions = [-0.5, 0.0, 2.0]  # a flat direction (every lambda clipped by ReLU6) lowers nothing
+    # a flat direction (every lambda clipped by ReLU6) lowers nothing
+    method.directions = [torch.tensor(v, dtype=torch.float64) for v in (-0.5, 0.0, 2.0)]
     assert method.epoch_statistics() == {"meta_steps": 3, "meta_steps_lowering_lambda": 1}
     for overrides in ({"where": False}, {"frozen": True}):
         target, other, opt, x, y, outs = _tiny(**overrides)

@@ -33,7 +33,7 @@ from .lookahead import (
 )
 from .matching import build_regressors, channel_distance, nhwc, pooled_source, regress, resize_to
 from .meta_nets import MetaNets, channel_entropy, weighted_matching_loss
-from .meta_step_diagnostics import lambda_direction
+from .meta_step_diagnostics import lambda_rate
 from .transfer_method import MethodSpec, NetShapes, TransferMethod
 
 
@@ -112,7 +112,7 @@ class L2T(TransferMethod):
             torch.optim.Adam(phi, lr=hp["meta_lr"], weight_decay=hp["meta_weight_decay"]) if learns else None
         )
         self.steps_done = 0  # batches seen: decides the meta_every schedule, saved for resume
-        self.directions: list[float] = []  # this epoch's meta-steps: lambda_direction of each hypergradient
+        self.directions: list[torch.Tensor] = []  # this epoch's meta-steps: lambda_rate of each hypergradient
 
     def student_parameters(self) -> list[nn.Parameter]:
         return list(self.regressors.parameters())
@@ -235,12 +235,13 @@ class L2T(TransferMethod):
 
     def _meta_step(self, source_outs: list[NetOutput], hyper: list[torch.Tensor]) -> None:
         """Adam on phi along the hypergradient, after noting which way it points the batch's mean lambda
-        (meta_step_diagnostics.lambda_direction, from the meta-nets run again: the hypergradient has
-        freed their graph). Reads only: the step and every number of the run are as without it."""
+        (meta_step_diagnostics.lambda_rate, from the meta-nets run again: the hypergradient has freed
+        their graph; kept as a tensor, so no host sync per step). Reads only: the step and every number
+        of the run are as without it."""
         if self.meta.where is not None:
             with torch.enable_grad():
                 _, lambdas = self.meta_outputs(source_outs)
-            self.directions.append(lambda_direction(lambdas, self.meta_parameters(), hyper))
+            self.directions.append(lambda_rate(lambdas, self.meta_parameters(), hyper))
         self._adam(hyper)
 
     def _adam(self, grads: list[torch.Tensor]) -> None:
@@ -254,7 +255,8 @@ class L2T(TransferMethod):
         or meta-steps (L2T-w, the frozen control)."""
         if self.meta.where is None or self.meta_optimizer is None:
             return {}
-        steps, lowering = len(self.directions), sum(d < 0 for d in self.directions)
+        steps = len(self.directions)
+        lowering = int((torch.stack(self.directions) < 0).sum()) if steps else 0  # one sync an epoch
         self.directions = []
         return {"meta_steps": steps, "meta_steps_lowering_lambda": lowering}
 

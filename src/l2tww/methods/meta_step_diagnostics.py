@@ -46,9 +46,18 @@ def lambda_direction(
 ) -> float:
     """−<∇_φ mean(λ), hyper>: the rate at which a gradient step along −hyper changes the mean λ.
     lambdas must be differentiable in phi (L2T.meta_outputs' second output)."""
+    return float(lambda_rate(lambdas, phi, hyper))
+
+
+def lambda_rate(
+    lambdas: Sequence[torch.Tensor], phi: Sequence[torch.Tensor], hyper: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """lambda_direction as a float64 tensor on phi's device: no host sync, so a run can note it at
+    every meta-step and read the epoch's values once (L2T.epoch_statistics)."""
     mean = torch.cat([lam.reshape(-1) for lam in lambdas]).mean()
     grads = torch.autograd.grad(mean, list(phi), allow_unused=True, retain_graph=True)
-    return -sum(float((g.double() * h.double()).sum()) for g, h in zip(grads, hyper, strict=True) if g is not None)
+    terms = [(g.double() * h.double()).sum() for g, h in zip(grads, hyper, strict=True) if g is not None]
+    return -sum(terms, torch.zeros((), dtype=torch.float64, device=mean.device))
 
 
 def meta_step_diagnostic(exact, fast, lambdas, phi) -> MetaStepDiagnostic:
