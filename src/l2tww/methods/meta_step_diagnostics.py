@@ -11,6 +11,9 @@ lowers it. These functions give those two numbers for any pair of hypergradients
 - lambda_direction(lambdas, phi, hyper): d mean(λ) / dη of a gradient step φ − η · hyper at η = 0,
   i.e. −<∇_φ mean(λ), hyper>: > 0 when the step raises the mean pair weight, < 0 when it lowers it
   (Adam rescales each coordinate, so this is the direction of a plain step, not Adam's magnitude).
+
+Every L2T run with where-nets notes lambda_rate (the same number as a tensor) at each meta-step and
+logs, per epoch, how many were negative (L2T.epoch_statistics; the diagnostics' λ-direction row).
 """
 
 from __future__ import annotations
